@@ -1,0 +1,89 @@
+"""Command line: `python -m bot [run|check|sync]`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+import discord
+from dotenv import load_dotenv
+
+from bot.app import ThreadpaintBot, point_discord_at
+from bot.checks import run_checks
+from bot.log import setup_logging
+from bot.settings import ConfigError, Settings
+
+log = logging.getLogger("bot")
+
+
+def load_settings() -> Settings:
+    # The environment wins over .env: override=False keeps variables that are already set.
+    load_dotenv(Path.cwd() / ".env", override=False)
+    return Settings.from_env(os.environ)
+
+
+async def run_bot(settings: Settings) -> None:
+    bot = ThreadpaintBot(settings)
+    loop = asyncio.get_running_loop()
+    # discord.py handles only SIGINT (KeyboardInterrupt); Docker stops containers with SIGTERM.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, _request_close, bot, sig)
+    async with bot:
+        await bot.start(settings.discord_token.get())
+
+
+def _request_close(bot: ThreadpaintBot, sig: signal.Signals) -> None:
+    log.info("received %s, shutting down", sig.name)
+    asyncio.get_running_loop().create_task(bot.close(), name="shutdown")
+
+
+async def sync_commands(settings: Settings, guild_id: int | None) -> int:
+    bot = ThreadpaintBot(settings)
+    async with bot:
+        await bot.login(settings.discord_token.get())
+        guild = discord.Object(guild_id) if guild_id else None
+        if guild is not None:
+            bot.tree.copy_global_to(guild=guild)
+        synced = await bot.tree.sync(guild=guild)
+    where = f"guild {guild_id}" if guild_id else "all servers (may take up to an hour to show)"
+    print(f"synced {len(synced)} commands to {where}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="threadpaint Discord image bot")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("run", help="run the bot (default)")
+    sub.add_parser("check", help="check settings, Discord, OpenAI and the database, then exit")
+    sync = sub.add_parser("sync", help="register the slash commands with Discord")
+    sync.add_argument("--guild", type=int, default=None, help="sync to one server instantly")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"threadpaint: configuration error: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(settings.log_level, secrets=(settings.discord_token.get(), settings.openai_api_key.get()))
+    point_discord_at(settings)
+    try:
+        if args.command == "check":
+            return asyncio.run(run_checks(settings))
+        if args.command == "sync":
+            return asyncio.run(sync_commands(settings, args.guild))
+        asyncio.run(run_bot(settings))
+    except discord.LoginFailure:
+        print("threadpaint: Discord rejected DISCORD_TOKEN; copy the bot token again from the developer portal",
+              file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""The error taxonomy: every failure a user can meet, each with one plain message.
+
+Cogs show `user_message`; only this module looks inside OpenAI's exceptions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import openai
+
+
+class ImageError(Exception):
+    """A failure with a message that is safe and useful to show the member who asked."""
+
+    code = "error"
+    # True when only the caller should see the message (their input, their quota).
+    private = False
+
+    def __init__(self, user_message: str, *, detail: str | None = None) -> None:
+        super().__init__(detail or user_message)
+        self.user_message = user_message
+
+
+class InvalidInput(ImageError):
+    code = "invalid_input"
+    private = True
+
+
+class NothingToEdit(InvalidInput):
+    code = "nothing_to_edit"
+
+
+class Blocked(ImageError):
+    code = "moderation_blocked"
+
+
+class RateLimited(ImageError):
+    code = "rate_limited"
+
+
+class QuotaExhausted(ImageError):
+    code = "insufficient_quota"
+
+
+class ModelUnavailable(ImageError):
+    code = "model_unavailable"
+
+
+class ChainExpired(ImageError):
+    code = "previous_response_not_found"
+
+
+class Upstream(ImageError):
+    code = "upstream"
+
+
+class StreamBroken(ImageError):
+    code = "stream_broken"
+
+
+def blocked_message(details: Any) -> str:
+    """Say the request was blocked, naming the stage and categories when OpenAI gives them."""
+    text = "Your request was blocked by OpenAI's safety system."
+    stage = _field(details, "moderation_stage")
+    categories = _field(details, "categories") or []
+    extra = []
+    if stage in ("input", "output"):
+        extra.append("your prompt" if stage == "input" else "the generated image")
+    if categories:
+        extra.append("categories: " + ", ".join(str(c) for c in categories))
+    if extra:
+        text += " (" + "; ".join(extra) + ")"
+    return text + " Try rephrasing it."
+
+
+def from_openai(exc: openai.OpenAIError, *, model_setting: str = "OPENAI_MODEL") -> ImageError:
+    """Translate one SDK exception into the taxonomy."""
+    if isinstance(exc, openai.APITimeoutError):
+        return StreamBroken("OpenAI stopped responding before the image was finished. Please try again.")
+    if isinstance(exc, openai.APIConnectionError):
+        return StreamBroken("The connection to OpenAI broke before the image was finished. Please try again.")
+    if isinstance(exc, openai.APIError):
+        return from_error_fields(
+            code=exc.code, message=exc.message, body=exc.body, status=getattr(exc, "status_code", None),
+            param=exc.param, model_setting=model_setting,
+        )
+    return Upstream("OpenAI could not make this image. Please try again.", detail=str(exc))
+
+
+def from_error_fields(
+    *, code: str | None, message: str | None, body: Any = None, status: int | None = None,
+    param: str | None = None, model_setting: str = "OPENAI_MODEL",
+) -> ImageError:
+    """Map an OpenAI error (HTTP body, in-stream event or failed item) by its code, never its wording."""
+    detail = f"{status or '-'} {code or '-'}: {message or ''}"
+    if code in ("moderation_blocked", "image_content_policy_violation", "content_policy_violation"):
+        return Blocked(blocked_message(_field(body, "moderation_details")), detail=detail)
+    if code == "insufficient_quota":
+        return QuotaExhausted(
+            "The bot's OpenAI account is out of credit, so it can't make images right now. "
+            "The server owner has been told.", detail=detail,
+        )
+    if code == "rate_limit_exceeded" or status == 429:
+        return RateLimited("OpenAI is busy right now (rate limit). Please try again in a minute.", detail=detail)
+    if code == "previous_response_not_found":
+        return ChainExpired("OpenAI no longer has this conversation.", detail=detail)
+    if code == "model_not_found" or (status == 404 and param in (None, "model")):
+        return ModelUnavailable(
+            f"The configured model is not available. The bot owner needs to change {model_setting}.",
+            detail=detail,
+        )
+    if code == "invalid_value" and param == "tools":
+        return ModelUnavailable(
+            "The configured image model is not available. The bot owner needs to change IMAGE_MODEL.",
+            detail=detail,
+        )
+    if status == 400 or status == 422:
+        return InvalidInput("OpenAI rejected this request: " + (message or "invalid request") , detail=detail)
+    return Upstream("OpenAI had a problem making this image. Please try again.", detail=detail)
+
+
+def _field(obj: Any, name: str) -> Any:
+    if obj is None:
+        return None
+    if isinstance(obj, dict):
+        return obj.get(name)
+    return getattr(obj, name, None)

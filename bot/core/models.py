@@ -1,0 +1,111 @@
+"""Records the job engine works with; storage returns these, never database rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+
+from bot.core.options import ImageOptions
+
+JobKind = Literal["draw", "edit"]
+# thread: a thread the bot opened on its reply; channel: the channel itself carries the chain.
+ChainKind = Literal["thread", "channel"]
+TurnStatus = Literal["running", "done", "failed"]
+
+
+@dataclass(frozen=True)
+class InputImage:
+    data: bytes
+    mime: str  # image/png, image/jpeg or image/webp
+
+
+@dataclass(frozen=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    image_input_tokens: int = 0
+    image_output_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class Job:
+    """One /draw or /edit, as the cog hands it to the service."""
+
+    interaction_id: int
+    user_id: int
+    guild_id: int | None
+    channel_id: int
+    kind: JobKind
+    prompt: str
+    options: ImageOptions
+    # The conversation this job belongs to; None means a new thread is opened on the reply.
+    chain_id: int | None
+    input_image: InputImage | None = None
+
+
+@dataclass(frozen=True)
+class ChainRecord:
+    channel_id: int
+    guild_id: int | None
+    parent_channel_id: int | None
+    owner_id: int
+    kind: ChainKind
+    head_turn_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Turn:
+    id: int
+    chain_id: int | None
+    interaction_id: int | None
+    user_id: int
+    kind: JobKind
+    prompt: str
+    options: ImageOptions
+    parent_turn_id: int | None
+    previous_response_id: str | None
+    response_id: str | None
+    image_call_id: str | None
+    revised_prompt: str | None
+    status: TurnStatus
+    error: str | None
+    reply_channel_id: int | None
+    reply_message_id: int | None
+    usage: Usage = field(default_factory=Usage)
+    created_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class NewTurn:
+    chain_id: int | None
+    interaction_id: int
+    user_id: int
+    kind: JobKind
+    prompt: str
+    options: ImageOptions
+    parent_turn_id: int | None
+    previous_response_id: str | None
+    had_input_image: bool
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    response_id: str
+    image_call_id: str
+    revised_prompt: str | None
+    usage: Usage
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Where the finished image landed and which conversation it now heads."""
+
+    chain_id: int
+    chain_kind: ChainKind
+    parent_channel_id: int | None
+    message_channel_id: int
+    message_id: int

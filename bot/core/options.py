@@ -1,0 +1,74 @@
+"""Image options as the commands offer them, validated before anything is paid for."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from bot.core.errors import InvalidInput
+
+SIZES = ("auto", "1024x1024", "1536x1024", "1024x1536")
+QUALITIES = ("auto", "low", "medium", "high")
+BACKGROUNDS = ("auto", "opaque", "transparent")
+FORMATS = ("png", "jpeg", "webp")
+# OpenAI's limit for a Responses text input is far higher; Discord's own option cap is 6000.
+MAX_PROMPT_CHARS = 4000
+
+
+@dataclass(frozen=True)
+class ImageOptions:
+    size: str = "auto"
+    quality: str = "auto"
+    background: str = "auto"
+    format: str = "png"
+    compression: int | None = None
+
+    def validate(self) -> ImageOptions:
+        """Return self, or raise InvalidInput naming the option and what to pick instead."""
+        _choice("size", self.size, SIZES)
+        _choice("quality", self.quality, QUALITIES)
+        _choice("background", self.background, BACKGROUNDS)
+        _choice("format", self.format, FORMATS)
+        if self.background == "transparent" and self.format == "jpeg":
+            raise InvalidInput("A transparent background needs format png or webp (JPEG has no transparency).")
+        if self.compression is not None:
+            if self.format == "png":
+                raise InvalidInput("compression only applies to jpeg and webp; pick one of those or leave it out.")
+            if not 0 <= self.compression <= 100:
+                raise InvalidInput("compression must be from 0 to 100.")
+        return self
+
+    def tool_fields(self) -> dict[str, Any]:
+        """The image_generation tool's fields for these options."""
+        fields: dict[str, Any] = {
+            "size": self.size,
+            "quality": self.quality,
+            "background": self.background,
+            "output_format": self.format,
+        }
+        if self.compression is not None:
+            fields["output_compression"] = self.compression
+        return fields
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> ImageOptions:
+        return cls(**json.loads(text))
+
+
+def check_prompt(text: str, *, what: str = "prompt") -> str:
+    """Return the prompt stripped, or raise InvalidInput when it is empty or too long."""
+    stripped = text.strip()
+    if not stripped:
+        raise InvalidInput(f"The {what} is empty. Describe what you want to see.")
+    if len(stripped) > MAX_PROMPT_CHARS:
+        raise InvalidInput(f"The {what} is {len(stripped)} characters; the limit is {MAX_PROMPT_CHARS}.")
+    return stripped
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise InvalidInput(f"{name} must be one of {', '.join(allowed)}; got {value!r}.")

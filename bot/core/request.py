@@ -1,0 +1,59 @@
+"""Build the exact `POST /v1/responses` body for one turn."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from bot.core.models import InputImage
+from bot.core.options import ImageOptions
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    model: str
+    image_model: str | None
+    partial_images: int
+
+
+def build_request(
+    config: ModelConfig,
+    *,
+    prompt: str,
+    options: ImageOptions,
+    user_id: int,
+    previous_response_id: str | None = None,
+    input_image: InputImage | None = None,
+) -> dict[str, Any]:
+    """Keyword arguments for `client.responses.create`, forcing the image_generation tool."""
+    tool: dict[str, Any] = {"type": "image_generation", **options.tool_fields()}
+    if config.image_model:
+        # Unset means OpenAI's current default image model, which survives model retirements.
+        tool["model"] = config.image_model
+    tool["partial_images"] = config.partial_images
+    content: list[dict[str, Any]] = [{"type": "input_text", "text": prompt}]
+    if input_image is not None:
+        content.append({"type": "input_image", "image_url": data_url(input_image), "detail": "auto"})
+    body: dict[str, Any] = {
+        "model": config.model,
+        "input": [{"role": "user", "content": content}],
+        "tools": [tool],
+        "tool_choice": {"type": "image_generation"},
+        "store": True,
+        "stream": True,
+        "safety_identifier": safety_identifier(user_id),
+    }
+    if previous_response_id:
+        body["previous_response_id"] = previous_response_id
+    return body
+
+
+def data_url(image: InputImage) -> str:
+    return f"data:{image.mime};base64,{base64.b64encode(image.data).decode('ascii')}"
+
+
+def safety_identifier(user_id: int) -> str:
+    """A stable hash of the member, so OpenAI can act on one abuser without learning who they are."""
+    return hashlib.sha256(f"threadpaint:{user_id}".encode()).hexdigest()[:32]

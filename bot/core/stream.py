@@ -1,0 +1,107 @@
+"""Turn the SDK's Responses stream into typed updates.
+
+Dispatch is on `event.type` strings: the SDK maps unknown types onto the first union member, so
+isinstance checks would misfire (see the streaming reference, key finding 3).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+from collections.abc import AsyncIterable, AsyncIterator
+from typing import Any
+
+from bot.core.errors import Blocked, StreamBroken, Upstream, blocked_message, from_error_fields
+from bot.core.models import Usage
+from bot.core.updates import Completed, Final, Partial, Started, Update
+
+log = logging.getLogger(__name__)
+
+# Below this a decode takes well under a millisecond; above it, go to a worker thread.
+INLINE_DECODE_LIMIT = 64 * 1024
+
+
+async def decode_b64(data: str) -> bytes:
+    """Decode base64 image data, off the event loop when it is large."""
+    try:
+        if len(data) <= INLINE_DECODE_LIMIT:
+            return base64.b64decode(data, validate=True)
+        return await asyncio.to_thread(base64.b64decode, data, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise Upstream("OpenAI sent an image the bot could not read. Please try again.") from exc
+
+
+async def translate(events: AsyncIterable[Any], *, requested_format: str) -> AsyncIterator[Update]:
+    """Yield Started, Partial*, Final and Completed; raise an ImageError for every failure shape."""
+    final_seen = False
+    async for event in events:
+        kind = getattr(event, "type", None)
+        if kind == "response.created":
+            yield Started(event.response.id)
+        elif kind == "response.image_generation_call.partial_image":
+            image = await decode_b64(event.partial_image_b64)
+            yield Partial(event.partial_image_index, image, event.output_format or requested_format)
+        elif kind == "response.output_item.done" and getattr(event.item, "type", None) == "image_generation_call":
+            final = await _final_from_item(event.item, requested_format)
+            if final is not None:
+                final_seen = True
+                yield final
+        elif kind == "response.completed":
+            if not final_seen:
+                # Some upstreams only carry the image in the completed response's output.
+                final = await _final_from_output(event.response.output, requested_format)
+                if final is None:
+                    raise Upstream("OpenAI finished without making an image. Try rephrasing your request.")
+                yield final
+            yield Completed(event.response.id, usage_of(event.response))
+            return
+        elif kind == "error":
+            # The documented flat shape is yielded by the SDK, not raised.
+            raise from_error_fields(code=event.code, message=event.message, param=event.param)
+        elif kind == "response.failed":
+            error = event.response.error
+            raise from_error_fields(code=getattr(error, "code", None), message=getattr(error, "message", None))
+        elif kind == "response.incomplete":
+            details = event.response.incomplete_details
+            reason = getattr(details, "reason", None)
+            if reason == "content_filter":
+                raise Blocked(blocked_message(None), detail="response.incomplete content_filter")
+            raise Upstream("OpenAI stopped before the image was finished. Please try again.", detail=str(reason))
+        else:
+            log.debug("ignoring stream event %s", kind)
+    raise StreamBroken("The connection to OpenAI ended before the image was finished. Please try again.")
+
+
+async def _final_from_item(item: Any, requested_format: str) -> Final | None:
+    if item.status == "failed" or getattr(item, "error", None) is not None:
+        error = item.error
+        raise from_error_fields(
+            code=getattr(error, "code", None), message=getattr(error, "message", None), body=error,
+        )
+    if not item.result:
+        return None
+    image = await decode_b64(item.result)
+    return Final(image, item.output_format or requested_format, item.id, item.revised_prompt)
+
+
+async def _final_from_output(output: list[Any], requested_format: str) -> Final | None:
+    for item in output:
+        if getattr(item, "type", None) == "image_generation_call":
+            final = await _final_from_item(item, requested_format)
+            if final is not None:
+                return final
+    return None
+
+
+def usage_of(response: Any) -> Usage:
+    """Mainline tokens from `usage`, image tokens from `tool_usage.image_gen` (either may be absent)."""
+    usage = getattr(response, "usage", None)
+    image = getattr(getattr(response, "tool_usage", None), "image_gen", None)
+    return Usage(
+        input_tokens=getattr(usage, "input_tokens", 0) or 0,
+        output_tokens=getattr(usage, "output_tokens", 0) or 0,
+        image_input_tokens=getattr(image, "input_tokens", 0) or 0,
+        image_output_tokens=getattr(image, "output_tokens", 0) or 0,
+    )

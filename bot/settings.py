@@ -1,0 +1,164 @@
+"""Typed settings read once from the environment (and `.env`), with one-line errors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+DEFAULT_DISCORD_API = "https://discord.com/api/v10"
+DEFAULT_DISCORD_GATEWAY = "wss://gateway.discord.gg/"
+DEFAULT_DATABASE_URL = "sqlite:///data/threadpaint.db"
+# Inexpensive current mainline model that supports the image_generation tool; see README "Models".
+DEFAULT_OPENAI_MODEL = "gpt-5.4-mini"
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names it and fits on one line."""
+
+
+class Secret:
+    """A string that never shows itself in repr/str, so it cannot leak into logs."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class Settings:
+    discord_token: Secret
+    openai_api_key: Secret
+    openai_base_url: str | None = None
+    discord_api_base_url: str = DEFAULT_DISCORD_API
+    discord_gateway_url: str = DEFAULT_DISCORD_GATEWAY
+    database_url: str = DEFAULT_DATABASE_URL
+    openai_model: str = DEFAULT_OPENAI_MODEL
+    image_model: str | None = None
+    partial_images: int = 2
+    dev_guild_id: int | None = None
+    log_level: str = "INFO"
+    preview_interval: float = 1.0
+    openai_timeout: float = 300.0
+    extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def database_path(self) -> Path:
+        return sqlite_path(self.database_url)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        """Build settings from a mapping (os.environ after load_dotenv); raise ConfigError on the first problem."""
+
+        def get(name: str) -> str | None:
+            value = env.get(name)
+            if value is None:
+                return None
+            value = value.strip()
+            return value or None
+
+        def required(name: str) -> str:
+            value = get(name)
+            if value is None:
+                raise ConfigError(f"{name} is required but not set (see .env.example)")
+            return value
+
+        return cls(
+            discord_token=Secret(required("DISCORD_TOKEN")),
+            openai_api_key=Secret(required("OPENAI_API_KEY")),
+            openai_base_url=_optional_url(get("OPENAI_BASE_URL"), "OPENAI_BASE_URL"),
+            discord_api_base_url=_url(
+                get("DISCORD_API_BASE_URL") or DEFAULT_DISCORD_API, "DISCORD_API_BASE_URL", ("http", "https")
+            ).rstrip("/"),
+            discord_gateway_url=_url(
+                get("DISCORD_GATEWAY_URL") or DEFAULT_DISCORD_GATEWAY, "DISCORD_GATEWAY_URL", ("ws", "wss")
+            ),
+            database_url=_database_url(get("DATABASE_URL") or DEFAULT_DATABASE_URL),
+            openai_model=get("OPENAI_MODEL") or DEFAULT_OPENAI_MODEL,
+            image_model=get("IMAGE_MODEL"),
+            partial_images=_int(get("PARTIAL_IMAGES"), "PARTIAL_IMAGES", 2, low=0, high=3),
+            dev_guild_id=_snowflake(get("DEV_GUILD_ID"), "DEV_GUILD_ID"),
+            log_level=_log_level(get("LOG_LEVEL") or "INFO"),
+            preview_interval=_float(get("PREVIEW_INTERVAL"), "PREVIEW_INTERVAL", 1.0, low=0.0, high=60.0),
+            openai_timeout=_float(get("OPENAI_TIMEOUT"), "OPENAI_TIMEOUT", 300.0, low=10.0, high=3600.0),
+        )
+
+
+def sqlite_path(url: str) -> Path:
+    """`sqlite:///rel/path.db` is relative to the working directory, `sqlite:////abs/path.db` is absolute."""
+    return Path(url.removeprefix("sqlite:///"))
+
+
+def _database_url(value: str) -> str:
+    if not value.startswith("sqlite:///") or value == "sqlite:///":
+        raise ConfigError(
+            f"DATABASE_URL must look like sqlite:///data/threadpaint.db or sqlite:////abs/path.db, got {value!r}"
+        )
+    return value
+
+
+def _optional_url(value: str | None, name: str) -> str | None:
+    return None if value is None else _url(value, name, ("http", "https"))
+
+
+def _url(value: str, name: str, schemes: tuple[str, ...]) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not parts.netloc:
+        allowed = " or ".join(f"{s}://" for s in schemes)
+        raise ConfigError(f"{name} must be a URL starting with {allowed}, got {value!r}")
+    return value
+
+
+def _int(value: str | None, name: str, default: int, *, low: int, high: int) -> int:
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}, got {value!r}") from None
+    if not low <= number <= high:
+        raise ConfigError(f"{name} must be from {low} to {high}, got {number}")
+    return number
+
+
+def _float(value: str | None, name: str, default: float, *, low: float, high: float) -> float:
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {value!r}") from None
+    if not low <= number <= high:
+        raise ConfigError(f"{name} must be from {low:g} to {high:g}, got {number:g}")
+    return number
+
+
+def _snowflake(value: str | None, name: str) -> int | None:
+    if value is None:
+        return None
+    if not value.isdigit() or int(value) <= 0:
+        raise ConfigError(f"{name} must be a Discord id (digits only), got {value!r}")
+    return int(value)
+
+
+def _log_level(value: str) -> str:
+    level = value.upper()
+    if level not in ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"):
+        raise ConfigError(f"LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got {value!r}")
+    return level

@@ -1,0 +1,188 @@
+"""The aiosqlite Store: one connection (one worker thread), WAL, explicit transactions."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.core.models import ChainRecord, Delivery, NewTurn, Turn, TurnResult, Usage
+from bot.core.options import ImageOptions
+from bot.storage.migrate import migrate
+
+_SELECT_TURNS = "SELECT " + (  # noqa: S608 - a constant column list, nothing from users
+    "id, chain_id, interaction_id, user_id, kind, prompt, options, parent_turn_id, previous_response_id, "
+    "response_id, image_call_id, revised_prompt, status, error, reply_channel_id, reply_message_id, "
+    "input_tokens, output_tokens, image_input_tokens, image_output_tokens, created_at, finished_at"
+) + " FROM turns"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+class SqliteStore:
+    """Implements bot.core.ports.Store; all SQL of the project lives in bot/storage/."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+        # One connection is shared by every job; transactions on it must not interleave.
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path | str) -> SqliteStore:
+        """Open (creating the folder), switch to WAL and migrate to the latest schema."""
+        if str(path) != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: we write BEGIN/COMMIT ourselves, so a unit of work is one transaction.
+        conn = await aiosqlite.connect(path, isolation_level=None)
+        try:
+            conn.row_factory = aiosqlite.Row
+            await conn.execute("PRAGMA journal_mode = WAL")
+            await conn.execute("PRAGMA foreign_keys = ON")
+            await conn.execute("PRAGMA busy_timeout = 5000")
+            await conn.execute("PRAGMA synchronous = NORMAL")
+            await migrate(conn)
+        except BaseException:
+            await conn.close()
+            raise
+        return cls(conn)
+
+    async def close(self) -> None:
+        await self._conn.close()
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._write_lock:
+            await self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                await self._conn.execute("ROLLBACK")
+                raise
+            await self._conn.execute("COMMIT")
+
+    async def _one(self, sql: str, params: tuple[Any, ...]) -> aiosqlite.Row | None:
+        async with self._conn.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    async def get_chain(self, channel_id: int) -> ChainRecord | None:
+        row = await self._one("SELECT * FROM threads WHERE channel_id = ?", (channel_id,))
+        if row is None:
+            return None
+        return ChainRecord(
+            channel_id=row["channel_id"],
+            guild_id=row["guild_id"],
+            parent_channel_id=row["parent_channel_id"],
+            owner_id=row["owner_id"],
+            kind=row["kind"],
+            head_turn_id=row["head_turn_id"],
+            created_at=datetime.fromisoformat(row["created_at"]),
+            updated_at=datetime.fromisoformat(row["updated_at"]),
+        )
+
+    async def get_head(self, channel_id: int) -> Turn | None:
+        row = await self._one(
+            _SELECT_TURNS + " WHERE id = (SELECT head_turn_id FROM threads WHERE channel_id = ?)",  # noqa: S608
+            (channel_id,),
+        )
+        return _turn(row) if row else None
+
+    async def get_turn(self, turn_id: int) -> Turn | None:
+        row = await self._one(_SELECT_TURNS + " WHERE id = ?", (turn_id,))
+        return _turn(row) if row else None
+
+    async def list_turns(self, chain_id: int) -> list[Turn]:
+        async with self._conn.execute(
+            _SELECT_TURNS + " WHERE chain_id = ? ORDER BY id", (chain_id,)
+        ) as cursor:
+            return [_turn(row) for row in await cursor.fetchall()]
+
+    async def create_turn(self, turn: NewTurn) -> int:
+        async with self._transaction() as conn:
+            cursor = await conn.execute(
+                "INSERT INTO turns (chain_id, interaction_id, user_id, kind, prompt, options, had_input_image, "
+                "parent_turn_id, previous_response_id, status, created_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
+                (
+                    turn.chain_id, turn.interaction_id, turn.user_id, turn.kind, turn.prompt,
+                    turn.options.to_json(), int(turn.had_input_image), turn.parent_turn_id,
+                    turn.previous_response_id, _now(),
+                ),
+            )
+            turn_id = cursor.lastrowid
+        assert turn_id is not None
+        return turn_id
+
+    async def set_reply_message(self, turn_id: int, channel_id: int, message_id: int) -> None:
+        async with self._transaction() as conn:
+            await conn.execute(
+                "UPDATE turns SET reply_channel_id = ?, reply_message_id = ? WHERE id = ?",
+                (channel_id, message_id, turn_id),
+            )
+
+    async def fail_turn(self, turn_id: int, error: str) -> None:
+        async with self._transaction() as conn:
+            await conn.execute(
+                "UPDATE turns SET status = 'failed', error = ?, finished_at = ? WHERE id = ?",
+                (error[:500], _now(), turn_id),
+            )
+
+    async def complete_turn(
+        self, turn_id: int, result: TurnResult, delivery: Delivery, *, owner_id: int, guild_id: int | None
+    ) -> None:
+        now = _now()
+        async with self._transaction() as conn:
+            await conn.execute(
+                "INSERT INTO threads (channel_id, guild_id, parent_channel_id, owner_id, kind, head_turn_id, "
+                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (channel_id) DO UPDATE SET head_turn_id = excluded.head_turn_id, "
+                "updated_at = excluded.updated_at",
+                (delivery.chain_id, guild_id, delivery.parent_channel_id, owner_id, delivery.chain_kind,
+                 turn_id, now, now),
+            )
+            usage = result.usage
+            await conn.execute(
+                "UPDATE turns SET chain_id = ?, status = 'done', response_id = ?, image_call_id = ?, "
+                "revised_prompt = ?, reply_channel_id = ?, reply_message_id = ?, input_tokens = ?, "
+                "output_tokens = ?, image_input_tokens = ?, image_output_tokens = ?, finished_at = ? "
+                "WHERE id = ?",
+                (
+                    delivery.chain_id, result.response_id, result.image_call_id, result.revised_prompt,
+                    delivery.message_channel_id, delivery.message_id, usage.input_tokens, usage.output_tokens,
+                    usage.image_input_tokens, usage.image_output_tokens, now, turn_id,
+                ),
+            )
+
+
+def _turn(row: aiosqlite.Row) -> Turn:
+    return Turn(
+        id=row["id"],
+        chain_id=row["chain_id"],
+        interaction_id=row["interaction_id"],
+        user_id=row["user_id"],
+        kind=row["kind"],
+        prompt=row["prompt"],
+        options=ImageOptions.from_json(row["options"]),
+        parent_turn_id=row["parent_turn_id"],
+        previous_response_id=row["previous_response_id"],
+        response_id=row["response_id"],
+        image_call_id=row["image_call_id"],
+        revised_prompt=row["revised_prompt"],
+        status=row["status"],
+        error=row["error"],
+        reply_channel_id=row["reply_channel_id"],
+        reply_message_id=row["reply_message_id"],
+        usage=Usage(row["input_tokens"], row["output_tokens"], row["image_input_tokens"], row["image_output_tokens"]),
+        created_at=_time(row["created_at"]),
+        finished_at=_time(row["finished_at"]),
+    )
