@@ -213,10 +213,11 @@ class DiscordWorld:
     async def create_message(self, channel_id: int, author_id: int, payload: dict[str, Any],
                              files: list[UploadedFile], *, size_limit: int = DEFAULT_FILE_LIMIT,
                              webhook_id: int | None = None, interaction_id: int | None = None,
-                             extra_flags: int = 0, msg_type: int = 0, allow_empty: bool = False) -> FakeMessage:
+                             extra_flags: int = 0, msg_type: int = 0, allow_empty: bool = False,
+                             msg_id: int | None = None) -> FakeMessage:
         validate_message(payload, files, size_limit=size_limit)
         ch = self.channel(channel_id)
-        msg = FakeMessage(snowflake(), channel_id, author_id, guild_id=self.guild_of(channel_id),
+        msg = FakeMessage(msg_id or snowflake(), channel_id, author_id, guild_id=self.guild_of(channel_id),
                           content=payload.get("content") or "", embeds=list(payload.get("embeds") or []),
                           components=list(payload.get("components") or []),
                           flags=(int(payload.get("flags") or 0) & _SETTABLE_FLAGS) | extra_flags,

@@ -31,6 +31,7 @@ from aiohttp import web
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
 from openai.types.responses.response_error import ResponseError
+from openai.types.responses.tool_param import ImageGeneration as ImageGenerationToolParam
 from PIL import Image
 
 from tests.fakes.images import Color, make_image
@@ -50,13 +51,18 @@ RESPONSE_ERROR_CODES: frozenset[str] = frozenset(get_args(ResponseError.model_fi
 
 # Documented output-token counts for a 1024² image (§9); each partial image costs 100 more.
 _QUALITY_TOKENS = {"low": 272, "medium": 1056, "high": 4160}
+# The spec leaves the tool object open, but the API rejects unknown parameters (a `partial_image` typo would
+# otherwise pass); the SDK's TypedDict knows every spec key plus the newer ones (complexity, frame_count, ...).
+_IMAGE_TOOL_KEYS = frozenset(ImageGenerationToolParam.__annotations__)
 _ACCEPTED_INPUT_FORMATS = {"PNG", "JPEG", "WEBP", "GIF"}
 _DATA_URL = re.compile(r"data:(?P<mime>[\w.+-]+/[\w.+-]+);base64,(?P<data>.*)", re.DOTALL)
+_UNEXPECTED = re.compile(r"\('([^']+)'")
 _SCHEMA_ERROR_CODES = {
     "maximum": "integer_above_max_value",
     "minimum": "integer_below_min_value",
     "required": "missing_required_parameter",
     "type": "invalid_type",
+    "unevaluatedProperties": "unknown_parameter",
 }
 
 
@@ -83,8 +89,15 @@ def _one_of_to_any_of(node: Any) -> Any:
 def create_response_validator(spec_path: Path) -> Draft202012Validator:
     """Build (once per process and path; the spec is 3.4 MB) the validator for CreateResponse bodies."""
     spec = json.loads(spec_path.read_text(encoding="utf-8"))
-    schema = {"$ref": "#/components/schemas/CreateResponse", "components": _one_of_to_any_of(spec["components"])}
-    return Draft202012Validator(schema)
+    # unevaluatedProperties: the real API rejects unknown top-level parameters ("Unknown parameter"), and
+    # a typo such as `partial_image` would otherwise pass silently.
+    return Draft202012Validator(
+        {
+            "$ref": "#/components/schemas/CreateResponse",
+            "unevaluatedProperties": False,
+            "components": _one_of_to_any_of(spec["components"]),
+        }
+    )
 
 
 def _narrow(error: ValidationError) -> ValidationError:
@@ -115,12 +128,13 @@ def schema_error(validator: Draft202012Validator, body: Any) -> JSON | None:
     """The API-style error object for the first schema violation in `body`, or None if it is valid."""
     error = best_match(validator.iter_errors(body))
     if error is None:
-        return None
+        return _unknown_tool_parameter(body)
     error = _narrow(error)
     path = list(error.absolute_path)
     if error.validator == "required" and isinstance(error.instance, dict):
-        missing = [key for key in error.validator_value if key not in error.instance]
-        path += missing[:1]
+        path += [key for key in error.validator_value if key not in error.instance][:1]
+    elif error.validator == "unevaluatedProperties" and (unexpected := _UNEXPECTED.search(error.message)):
+        path.append(unexpected[1])  # jsonschema only names the offending keys in its message
     param = _param_path(path) or None
     detail = error.message if len(error.message) <= 200 else error.message[:200] + "…"
     return _error_obj(
@@ -128,6 +142,15 @@ def schema_error(validator: Draft202012Validator, body: Any) -> JSON | None:
         param=param,
         code=_SCHEMA_ERROR_CODES.get(str(error.validator), "invalid_value"),
     )
+
+
+def _unknown_tool_parameter(body: JSON) -> JSON | None:
+    for i, tool in enumerate(body.get("tools") or []):
+        unknown = sorted(set(tool) - _IMAGE_TOOL_KEYS) if tool.get("type") == "image_generation" else []
+        if unknown:
+            param = f"tools[{i}].{unknown[0]}"
+            return _error_obj(f"Unknown parameter: '{param}'.", param=param, code="unknown_parameter")
+    return None
 
 
 # --------------------------------------------------------------------------- public data types
@@ -181,65 +204,112 @@ class Fault:
             raise ValueError("times must be >= 1")
 
     @classmethod
-    def http(cls, status: int, message: str, *, type_: str, code: str | None, times: int = 1,
-             headers: dict[str, str] | None = None, **extra: Any) -> Fault:
-        return cls("http_error", status=status, error=_error_obj(message, type_=type_, code=code, **extra),
-                   headers=headers or {}, times=times)
+    def http(
+        cls,
+        status: int,
+        message: str,
+        *,
+        type_: str,
+        code: str | None,
+        times: int = 1,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> Fault:
+        return cls(
+            "http_error",
+            status=status,
+            error=_error_obj(message, type_=type_, code=code, **extra),
+            headers=headers or {},
+            times=times,
+        )
 
     @classmethod
     def moderation_400(cls, categories: tuple[str, ...] = ("sexual",), stage: str = "input") -> Fault:
-        return cls.http(400, _moderation_message(categories), type_="image_generation_user_error",
-                        code="moderation_blocked",
-                        moderation_details={"moderation_stage": stage, "categories": list(categories)})
+        return cls.http(
+            400,
+            _moderation_message(categories),
+            type_="image_generation_user_error",
+            code="moderation_blocked",
+            moderation_details={"moderation_stage": stage, "categories": list(categories)},
+        )
 
     @classmethod
     def rate_limited(cls, retry_after: float = 1, times: int = 1) -> Fault:
-        return cls.http(429, "Rate limit reached for gpt-image-2 on images per minute (IPM): Limit 5, Used 5, "
-                        "Requested 1. Please try again in 12s.", type_="requests", code="rate_limit_exceeded",
-                        times=times, headers={"Retry-After": f"{retry_after:g}"})
+        return cls.http(
+            429,
+            "Rate limit reached for gpt-image-2 on images per minute (IPM): Limit 5, Used 5, "
+            "Requested 1. Please try again in 12s.",
+            type_="requests",
+            code="rate_limit_exceeded",
+            times=times,
+            headers={"Retry-After": f"{retry_after:g}"},
+        )
 
     @classmethod
     def insufficient_quota(cls) -> Fault:
-        return cls.http(429, "You exceeded your current quota, please check your plan and billing details.",
-                        type_="insufficient_quota", code="insufficient_quota")
+        return cls.http(
+            429,
+            "You exceeded your current quota, please check your plan and billing details.",
+            type_="insufficient_quota",
+            code="insufficient_quota",
+        )
 
     @classmethod
     def server_error(cls, status: int = 500, times: int = 1) -> Fault:
-        return cls.http(status, "The server had an error while processing your request. Sorry about that!",
-                        type_="server_error", code=None, times=times)
+        return cls.http(
+            status,
+            "The server had an error while processing your request. Sorry about that!",
+            type_="server_error",
+            code=None,
+            times=times,
+        )
 
     @classmethod
     def model_not_found(cls, model: str = "gpt-5.6") -> Fault:
         return cls.http(404, _model_missing_message(model), type_="invalid_request_error", code="model_not_found")
 
     @classmethod
-    def nested_error(cls, after_event: int = 7, code: str = "server_error",
-                     message: str = "The server had an error while processing your request.") -> Fault:
+    def nested_error(
+        cls,
+        after_event: int = 7,
+        code: str = "server_error",
+        message: str = "The server had an error while processing your request.",
+    ) -> Fault:
         return cls("nested_error", after_event=after_event, error=_error_obj(message, type_=code, code=code))
 
     @classmethod
-    def flat_error(cls, after_event: int = 7, code: str = "server_error",
-                   message: str = "The server had an error while processing your request.") -> Fault:
+    def flat_error(
+        cls,
+        after_event: int = 7,
+        code: str = "server_error",
+        message: str = "The server had an error while processing your request.",
+    ) -> Fault:
         return cls("flat_error", after_event=after_event, error={"code": code, "message": message, "param": None})
 
     @classmethod
-    def response_failed(cls, after_event: int = 7, code: str = "server_error",
-                        message: str = "Image generation failed.") -> Fault:
+    def response_failed(
+        cls, after_event: int = 7, code: str = "server_error", message: str = "Image generation failed."
+    ) -> Fault:
         return cls("response_failed", after_event=after_event, error={"code": code, "message": message})
 
     @classmethod
     def image_failed(cls, categories: tuple[str, ...] = ("sexual",), stage: str = "output") -> Fault:
-        return cls("image_failed", error=_error_obj(
-            _moderation_message(categories), type_="image_generation_user_error", code="moderation_blocked",
-            moderation_details={"moderation_stage": stage, "categories": list(categories)}))
+        return cls(
+            "image_failed",
+            error=_error_obj(
+                _moderation_message(categories),
+                type_="image_generation_user_error",
+                code="moderation_blocked",
+                moderation_details={"moderation_stage": stage, "categories": list(categories)},
+            ),
+        )
 
     @classmethod
     def drop(cls, after_event: int = 8) -> Fault:
         return cls("drop", after_event=after_event)
 
     @classmethod
-    def stall(cls, seconds: float = 2.0, after_event: int = 1,
-              then: Literal["continue", "end"] = "continue") -> Fault:
+    def stall(cls, seconds: float = 2.0, after_event: int = 1, then: Literal["continue", "end"] = "continue") -> Fault:
         return cls("stall", after_event=after_event, seconds=seconds, then=then)
 
 
@@ -271,14 +341,22 @@ class Generation:
 # --------------------------------------------------------------------------- helpers
 
 
-def _error_obj(message: str, *, type_: str = "invalid_request_error", param: str | None = None,
-               code: str | None = None, **extra: Any) -> JSON:
+def _error_obj(
+    message: str,
+    *,
+    type_: str = "invalid_request_error",
+    param: str | None = None,
+    code: str | None = None,
+    **extra: Any,
+) -> JSON:
     return {"message": message, "type": type_, "param": param, "code": code, **extra}
 
 
 def _moderation_message(categories: tuple[str, ...]) -> str:
-    return ("Your request was rejected by the safety system. If you believe this is an error, contact us at "
-            f"help.openai.com and include the request ID {uuid.uuid4()}. safety_violations=[{', '.join(categories)}].")
+    return (
+        "Your request was rejected by the safety system. If you believe this is an error, contact us at "
+        f"help.openai.com and include the request ID {uuid.uuid4()}. safety_violations=[{', '.join(categories)}]."
+    )
 
 
 def _model_missing_message(model: str) -> str:
@@ -350,13 +428,15 @@ def _prompt_text(body: JSON) -> str:
 def _decode_data_url(url: str, param: str) -> bytes:
     match = _DATA_URL.fullmatch(url)
     if match is None:
-        raise _ApiError(400, _error_obj("Invalid image URL: expected a base64 data URL.", param=param,
-                                        code="invalid_image_url"))
+        raise _ApiError(
+            400, _error_obj("Invalid image URL: expected a base64 data URL.", param=param, code="invalid_image_url")
+        )
     try:
         data = base64.b64decode(match["data"], validate=True)
     except binascii.Error:
-        raise _ApiError(400, _error_obj("Invalid base64 image data.", param=param,
-                                        code="invalid_base64_image")) from None
+        raise _ApiError(
+            400, _error_obj("Invalid base64 image data.", param=param, code="invalid_base64_image")
+        ) from None
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.load()
@@ -364,9 +444,14 @@ def _decode_data_url(url: str, param: str) -> bytes:
     except Exception:  # Pillow raises many kinds for garbage; all mean "not an image"
         fmt = None
     if fmt not in _ACCEPTED_INPUT_FORMATS:
-        raise _ApiError(400, _error_obj(
-            "Invalid image: supported formats are png, jpeg, webp and non-animated gif.",
-            param=param, code="invalid_image"))
+        raise _ApiError(
+            400,
+            _error_obj(
+                "Invalid image: supported formats are png, jpeg, webp and non-animated gif.",
+                param=param,
+                code="invalid_image",
+            ),
+        )
     return data
 
 
@@ -393,14 +478,18 @@ class _Run:
 class FakeOpenAI:
     """Fake api.openai.com: POST/GET /v1/responses, GET /v1/models[/{id}]. Use `async with`."""
 
-    def __init__(self, *, api_key: str = "sk-test", pixel_scale: float = 1 / 16,
-                 spec_path: Path | None = None) -> None:
+    def __init__(self, *, api_key: str = "sk-test", pixel_scale: float = 1 / 16, spec_path: Path | None = None) -> None:
         self.api_key = api_key
         self.pixel_scale = pixel_scale
         self._validator = create_response_validator((spec_path or default_spec_path()).resolve())
         self.models: dict[str, JSON] = {
-            model: {"id": model, "object": "model", "created": 1_767_225_600, "owned_by": "system",
-                    "shutdown_date": None}
+            model: {
+                "id": model,
+                "object": "model",
+                "created": 1_767_225_600,
+                "owned_by": "system",
+                "shutdown_date": None,
+            }
             for model in DEFAULT_MODELS
         }
         self.requests: list[RecordedRequest] = []
@@ -442,8 +531,9 @@ class FakeOpenAI:
         await self.start()
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await self.stop()
 
     @property
@@ -484,9 +574,13 @@ class FakeOpenAI:
         except ValueError:
             body = None
         record = RecordedRequest(
-            method=request.method, path=request.path,
-            headers={key.lower(): value for key, value in request.headers.items()}, json=body, status=0,
-            retry_count=int(request.headers.get("x-stainless-retry-count", "0")))
+            method=request.method,
+            path=request.path,
+            headers={key.lower(): value for key, value in request.headers.items()},
+            json=body,
+            status=0,
+            retry_count=int(request.headers.get("x-stainless-retry-count", "0")),
+        )
         self.requests.append(record)
         request[_RECORD] = record
         try:
@@ -501,9 +595,14 @@ class FakeOpenAI:
 
     def _check_auth(self, request: web.Request) -> None:
         if request.headers.get("Authorization") != f"Bearer {self.api_key}":
-            raise _ApiError(401, _error_obj(
-                "Incorrect API key provided. You can find your API key at "
-                "https://platform.openai.com/account/api-keys.", code="invalid_api_key"))
+            raise _ApiError(
+                401,
+                _error_obj(
+                    "Incorrect API key provided. You can find your API key at "
+                    "https://platform.openai.com/account/api-keys.",
+                    code="invalid_api_key",
+                ),
+            )
 
     # ---- models / retrieve
 
@@ -522,8 +621,7 @@ class FakeOpenAI:
         self._check_auth(request)
         response_id = request.match_info["response_id"]
         if response_id not in self.stored:
-            raise _ApiError(404, _error_obj(f"Response with id '{response_id}' not found.",
-                                            param="response_id"))
+            raise _ApiError(404, _error_obj(f"Response with id '{response_id}' not found.", param="response_id"))
         stored = copy.deepcopy(self.stored[response_id])
         # The real API delivers image bytes only once; retrieve returns the item with result null.
         for item in stored["output"]:
@@ -554,8 +652,10 @@ class FakeOpenAI:
 
     def _default_script(self, body: JSON) -> ImageScript:
         self._default_count += 1
-        return ImageScript(final_color=_default_color(self._default_count),
-                           revised_prompt=f"A detailed rendering of: {_prompt_text(body)}")
+        return ImageScript(
+            final_color=_default_color(self._default_count),
+            revised_prompt=f"A detailed rendering of: {_prompt_text(body)}",
+        )
 
     def _check_semantics(self, body: JSON) -> list[bytes]:
         """The checks the real API makes beyond the schema; returns the decoded input images."""
@@ -565,39 +665,65 @@ class FakeOpenAI:
             if tool.get("type") != "image_generation":
                 continue
             if "model" in tool and tool["model"] not in self.models:
-                raise _ApiError(400, _error_obj(f"The model '{tool['model']}' does not exist.",
-                                                type_="image_generation_user_error", param="tools",
-                                                code="invalid_value"))
+                raise _ApiError(
+                    400,
+                    _error_obj(
+                        f"The model '{tool['model']}' does not exist.",
+                        type_="image_generation_user_error",
+                        param="tools",
+                        code="invalid_value",
+                    ),
+                )
             fmt = tool.get("output_format", "png")
             if tool.get("background") == "transparent" and fmt == "jpeg":
-                raise _ApiError(400, _error_obj(
-                    "Transparent background is not supported with output_format 'jpeg'; use png or webp.",
-                    param=f"tools[{i}].background", code="invalid_value"))
+                raise _ApiError(
+                    400,
+                    _error_obj(
+                        "Transparent background is not supported with output_format 'jpeg'; use png or webp.",
+                        param=f"tools[{i}].background",
+                        code="invalid_value",
+                    ),
+                )
             if "output_compression" in tool and fmt == "png":
-                raise _ApiError(400, _error_obj(
-                    "output_compression is only supported for the jpeg and webp output formats.",
-                    param=f"tools[{i}].output_compression", code="invalid_value"))
+                raise _ApiError(
+                    400,
+                    _error_obj(
+                        "output_compression is only supported for the jpeg and webp output formats.",
+                        param=f"tools[{i}].output_compression",
+                        code="invalid_value",
+                    ),
+                )
         previous = body.get("previous_response_id")
         if previous is not None and previous not in self.stored:
-            raise _ApiError(400, _error_obj(f"Previous response with id '{previous}' not found.",
-                                            param="previous_response_id", code="previous_response_not_found"))
+            raise _ApiError(
+                400,
+                _error_obj(
+                    f"Previous response with id '{previous}' not found.",
+                    param="previous_response_id",
+                    code="previous_response_not_found",
+                ),
+            )
         known_items = {item["id"] for response in self.stored.values() for item in response["output"]}
         for i, item in enumerate(body["input"] if isinstance(body.get("input"), list) else []):
             if isinstance(item, dict) and item.get("type") == "item_reference" and item["id"] not in known_items:
                 raise _ApiError(400, _error_obj(f"Item with id '{item['id']}' not found.", param=f"input[{i}]"))
-        return [_decode_data_url(part["image_url"], f"{path}.image_url")
-                for path, _, part in _input_parts(body)
-                if part.get("type") == "input_image" and str(part.get("image_url", "")).startswith("data:")]
+        return [
+            _decode_data_url(part["image_url"], f"{path}.image_url")
+            for path, _, part in _input_parts(body)
+            if part.get("type") == "input_image" and str(part.get("image_url", "")).startswith("data:")
+        ]
 
     def _has_image_context(self, body: JSON, input_images: list[bytes]) -> bool:
-        if input_images or any(isinstance(item, dict) and item.get("type") == "item_reference"
-                               for item in body.get("input") or []):
+        if input_images or any(
+            isinstance(item, dict) and item.get("type") == "item_reference" for item in body.get("input") or []
+        ):
             return True
         response_id = body.get("previous_response_id")
         while response_id in self.stored:
             previous = self.stored[response_id]
-            if any(item["type"] == "image_generation_call" and item["status"] == "completed"
-                   for item in previous["output"]):
+            if any(
+                item["type"] == "image_generation_call" and item["status"] == "completed" for item in previous["output"]
+            ):
                 return True
             response_id = previous.get("previous_response_id")
         return False
@@ -607,34 +733,49 @@ class FakeOpenAI:
     def _shell(self, body: JSON, response_id: str, tools: list[JSON], reasoning: bool) -> JSON:
         """The Response object as it looks while in progress (§3.3), echoing the request."""
         return {
-            "id": response_id, "object": "response", "created_at": int(time.time()), "status": "in_progress",
-            "background": bool(body.get("background")), "completed_at": None, "error": None,
-            "incomplete_details": None, "instructions": body.get("instructions"),
-            "max_output_tokens": body.get("max_output_tokens"), "max_tool_calls": body.get("max_tool_calls"),
-            "model": body["model"], "output": [],
+            "id": response_id,
+            "object": "response",
+            "created_at": int(time.time()),
+            "status": "in_progress",
+            "background": bool(body.get("background")),
+            "completed_at": None,
+            "error": None,
+            "incomplete_details": None,
+            "instructions": body.get("instructions"),
+            "max_output_tokens": body.get("max_output_tokens"),
+            "max_tool_calls": body.get("max_tool_calls"),
+            "model": body["model"],
+            "output": [],
             "parallel_tool_calls": body.get("parallel_tool_calls") is not False,
             "previous_response_id": body.get("previous_response_id"),
             "prompt_cache_key": body.get("prompt_cache_key"),
-            "reasoning": {"effort": "medium" if reasoning else None, "summary": None,
-                          **(body.get("reasoning") or {})},
-            "safety_identifier": body.get("safety_identifier"), "service_tier": "default",
+            "reasoning": {"effort": "medium" if reasoning else None, "summary": None, **(body.get("reasoning") or {})},
+            "safety_identifier": body.get("safety_identifier"),
+            "service_tier": "default",
             "store": body.get("store") is not False,
-            "temperature": body.get("temperature", 1.0), "top_p": body.get("top_p", 1.0),
+            "temperature": body.get("temperature", 1.0),
+            "top_p": body.get("top_p", 1.0),
             "text": {"format": {"type": "text"}, "verbosity": "medium", **(body.get("text") or {})},
-            "tool_choice": body.get("tool_choice", "auto"), "tools": tools, "top_logprobs": 0,
-            "truncation": "disabled", "usage": None, "user": None, "metadata": body.get("metadata") or {},
+            "tool_choice": body.get("tool_choice", "auto"),
+            "tools": tools,
+            "top_logprobs": 0,
+            "truncation": "disabled",
+            "usage": None,
+            "user": None,
+            "metadata": body.get("metadata") or {},
         }
 
-    def _build_run(self, body: JSON, script: ImageScript, fault: Fault | None,
-                   input_images: list[bytes]) -> _Run:
+    def _build_run(self, body: JSON, script: ImageScript, fault: Fault | None, input_images: list[bytes]) -> _Run:
         response_id = _new_id("resp")
         model = body["model"]
         reasoning = model.startswith(("gpt-5", "o"))
         tools = [self._tool_with_defaults(tool) for tool in body.get("tools") or []]
         image_tool = next((tool for tool in tools if tool["type"] == "image_generation"), None)
         shell = self._shell(body, response_id, tools, reasoning)
-        events: list[JSON] = [{"type": "response.created", "response": shell},
-                              {"type": "response.in_progress", "response": shell}]
+        events: list[JSON] = [
+            {"type": "response.created", "response": shell},
+            {"type": "response.in_progress", "response": shell},
+        ]
         output: list[JSON] = []
 
         def emit(added: JSON, done: JSON, between: list[JSON]) -> None:
@@ -646,8 +787,11 @@ class FakeOpenAI:
 
         if reasoning:
             rs_id = _new_id("rs")
-            emit({"id": rs_id, "type": "reasoning", "summary": []},
-                 {"id": rs_id, "type": "reasoning", "summary": [], "encrypted_content": None}, [])
+            emit(
+                {"id": rs_id, "type": "reasoning", "summary": []},
+                {"id": rs_id, "type": "reasoning", "summary": [], "encrypted_content": None},
+                [],
+            )
 
         generation: Generation | None = None
         text = script.text
@@ -658,11 +802,16 @@ class FakeOpenAI:
             action = script.action or ("edit" if self._has_image_context(body, input_images) else "generate")
             image_failed = fault is not None and fault.kind == "image_failed"
             ig_id = _new_id("ig")
-            meta = {"background": "transparent" if image_tool["background"] == "transparent" else "opaque",
-                    "output_format": image_tool["output_format"], "quality": quality,
-                    "size": "1024x1024" if image_tool["size"] == "auto" else image_tool["size"]}
-            between: list[JSON] = [{"type": "response.image_generation_call.in_progress", "item_id": ig_id},
-                                   {"type": "response.image_generation_call.generating", "item_id": ig_id}]
+            meta = {
+                "background": "transparent" if image_tool["background"] == "transparent" else "opaque",
+                "output_format": image_tool["output_format"],
+                "quality": quality,
+                "size": "1024x1024" if image_tool["size"] == "auto" else image_tool["size"],
+            }
+            between: list[JSON] = [
+                {"type": "response.image_generation_call.in_progress", "item_id": ig_id},
+                {"type": "response.image_generation_call.generating", "item_id": ig_id},
+            ]
             done: JSON = {"id": ig_id, "type": "image_generation_call", "action": action, **meta}
             if image_failed:
                 assert fault is not None
@@ -672,31 +821,55 @@ class FakeOpenAI:
                 requested = int(image_tool["partial_images"] or 0) if body.get("stream") else 0
                 partials_sent = min(requested, requested if script.partials_sent is None else script.partials_sent)
                 final_color, partial_colors = self._colors(script, partials_sent, meta["background"])
-                encode = functools.partial(self._encode, size=meta["size"], fmt=meta["output_format"],
-                                           compression=image_tool["output_compression"])
+                encode = functools.partial(
+                    self._encode,
+                    size=meta["size"],
+                    fmt=meta["output_format"],
+                    compression=image_tool["output_compression"],
+                )
                 partials = [encode(color) for color in partial_colors]
                 final = encode(final_color)
                 revised = script.revised_prompt or f"A detailed rendering of: {_prompt_text(body)}"
-                between += [{"type": "response.image_generation_call.partial_image", "item_id": ig_id,
-                             "partial_image_index": i, "partial_image_b64": base64.b64encode(data).decode(), **meta}
-                            for i, data in enumerate(partials)]
+                between += [
+                    {
+                        "type": "response.image_generation_call.partial_image",
+                        "item_id": ig_id,
+                        "partial_image_index": i,
+                        "partial_image_b64": base64.b64encode(data).decode(),
+                        **meta,
+                    }
+                    for i, data in enumerate(partials)
+                ]
                 between.append({"type": "response.image_generation_call.completed", "item_id": ig_id})
-                done |= {"status": "completed", "result": base64.b64encode(final).decode(),
-                         "revised_prompt": revised}
+                done |= {"status": "completed", "result": base64.b64encode(final).decode(), "revised_prompt": revised}
                 generation = Generation(
-                    response_id=response_id, request=body, image_call_id=ig_id, partial_images=partials,
-                    final_image=final, final_color=final_color, revised_prompt=revised,
-                    previous_response_id=body.get("previous_response_id"), input_images=input_images)
-            emit({"id": ig_id, "type": "image_generation_call", "status": "in_progress", "result": None},
-                 done, between)
+                    response_id=response_id,
+                    request=body,
+                    image_call_id=ig_id,
+                    partial_images=partials,
+                    final_image=final,
+                    final_color=final_color,
+                    revised_prompt=revised,
+                    previous_response_id=body.get("previous_response_id"),
+                    input_images=input_images,
+                )
+            emit({"id": ig_id, "type": "image_generation_call", "status": "in_progress", "result": None}, done, between)
 
         emit(*self._message_item(text))
-        image_tokens = 0 if generation is None else (
-            script.image_output_tokens or _QUALITY_TOKENS[quality] + 100 * partials_sent)
-        completed = {**shell, "status": "completed", "completed_at": int(time.time()), "output": output,
-                     "usage": self._usage(script, reasoning), "tool_usage": {
-                         "image_gen": self._image_usage(image_tokens, len(input_images), generation is not None),
-                         "web_search": {"num_requests": 0}}}
+        image_tokens = (
+            0 if generation is None else (script.image_output_tokens or _QUALITY_TOKENS[quality] + 100 * partials_sent)
+        )
+        completed = {
+            **shell,
+            "status": "completed",
+            "completed_at": int(time.time()),
+            "output": output,
+            "usage": self._usage(script, reasoning),
+            "tool_usage": {
+                "image_gen": self._image_usage(image_tokens, len(input_images), generation is not None),
+                "web_search": {"num_requests": 0},
+            },
+        }
         events.append({"type": "response.completed", "response": completed})
         return _Run(response_id, shell, events, completed, generation, script.event_delay)
 
@@ -704,10 +877,21 @@ class FakeOpenAI:
     def _tool_with_defaults(tool: JSON) -> JSON:
         if tool.get("type") != "image_generation":
             return tool
-        return {"type": "image_generation", "action": "auto", "background": "auto", "input_fidelity": None,
-                "input_image_mask": None, "model": DEFAULT_IMAGE_MODEL, "moderation": "auto",
-                "output_compression": 100, "output_format": "png", "partial_images": 0, "quality": "auto",
-                "size": "auto", **tool}
+        return {
+            "type": "image_generation",
+            "action": "auto",
+            "background": "auto",
+            "input_fidelity": None,
+            "input_image_mask": None,
+            "model": DEFAULT_IMAGE_MODEL,
+            "moderation": "auto",
+            "output_compression": 100,
+            "output_format": "png",
+            "partial_images": 0,
+            "quality": "auto",
+            "size": "auto",
+            **tool,
+        }
 
     @staticmethod
     def _colors(script: ImageScript, partials: int, background: str) -> tuple[Color, list[Color]]:
@@ -730,34 +914,48 @@ class FakeOpenAI:
     def _message_item(text: str) -> tuple[JSON, JSON, list[JSON]]:
         msg_id = _new_id("msg")
         part = {"type": "output_text", "annotations": [], "logprobs": [], "text": text}
-        between: list[JSON] = [{"type": "response.content_part.added", "item_id": msg_id, "content_index": 0,
-                                "part": {**part, "text": ""}}]
-        between += [{"type": "response.output_text.delta", "item_id": msg_id, "content_index": 0,
-                     "delta": delta, "logprobs": []} for delta in re.findall(r"\S+\s*", text)]
-        between += [{"type": "response.output_text.done", "item_id": msg_id, "content_index": 0, "text": text,
-                     "logprobs": []},
-                    {"type": "response.content_part.done", "item_id": msg_id, "content_index": 0, "part": part}]
+        between: list[JSON] = [
+            {"type": "response.content_part.added", "item_id": msg_id, "content_index": 0, "part": {**part, "text": ""}}
+        ]
+        between += [
+            {
+                "type": "response.output_text.delta",
+                "item_id": msg_id,
+                "content_index": 0,
+                "delta": delta,
+                "logprobs": [],
+            }
+            for delta in re.findall(r"\S+\s*", text)
+        ]
+        between += [
+            {"type": "response.output_text.done", "item_id": msg_id, "content_index": 0, "text": text, "logprobs": []},
+            {"type": "response.content_part.done", "item_id": msg_id, "content_index": 0, "part": part},
+        ]
         added = {"id": msg_id, "type": "message", "status": "in_progress", "content": [], "role": "assistant"}
         done = {**added, "status": "completed", "content": [part], "phase": "final_answer"}
         return added, done, between
 
     @staticmethod
     def _usage(script: ImageScript, reasoning: bool) -> JSON:
-        return {"input_tokens": script.input_tokens,
-                "input_tokens_details": {"cached_tokens": script.cached_tokens, "cache_write_tokens": 0},
-                "output_tokens": script.output_tokens,
-                "output_tokens_details": {"reasoning_tokens": script.output_tokens // 2 if reasoning else 0},
-                "total_tokens": script.input_tokens + script.output_tokens}
+        return {
+            "input_tokens": script.input_tokens,
+            "input_tokens_details": {"cached_tokens": script.cached_tokens, "cache_write_tokens": 0},
+            "output_tokens": script.output_tokens,
+            "output_tokens_details": {"reasoning_tokens": script.output_tokens // 2 if reasoning else 0},
+            "total_tokens": script.input_tokens + script.output_tokens,
+        }
 
     @staticmethod
     def _image_usage(output_tokens: int, input_images: int, generated: bool) -> JSON:
         text_tokens = 64 if generated else 0
         image_tokens = 258 * input_images if generated else 0
-        return {"input_tokens": text_tokens + image_tokens,
-                "input_tokens_details": {"image_tokens": image_tokens, "text_tokens": text_tokens},
-                "output_tokens": output_tokens,
-                "output_tokens_details": {"image_tokens": output_tokens, "text_tokens": 0},
-                "total_tokens": text_tokens + image_tokens + output_tokens}
+        return {
+            "input_tokens": text_tokens + image_tokens,
+            "input_tokens_details": {"image_tokens": image_tokens, "text_tokens": text_tokens},
+            "output_tokens": output_tokens,
+            "output_tokens_details": {"image_tokens": output_tokens, "text_tokens": 0},
+            "total_tokens": text_tokens + image_tokens + output_tokens,
+        }
 
     def _complete(self, run: _Run) -> None:
         if run.response["store"]:
@@ -806,8 +1004,9 @@ class FakeOpenAI:
         await response.write_eof()
         return response
 
-    async def _inject(self, request: web.Request, response: web.StreamResponse, fault: Fault, seq: int,
-                      snapshot: JSON) -> bool:
+    async def _inject(
+        self, request: web.Request, response: web.StreamResponse, fault: Fault, seq: int, snapshot: JSON
+    ) -> bool:
         """Send `fault` as the event numbered `seq`; False when the stream is over afterwards."""
         if fault.kind == "stall":
             await asyncio.sleep(fault.seconds)

@@ -1,0 +1,74 @@
+"""Settings: required values, defaults, one-line errors naming the setting."""
+
+from pathlib import Path
+
+import pytest
+
+from bot.settings import ConfigError, Settings, sqlite_path
+
+BASE = {"DISCORD_TOKEN": "discord-token-value", "OPENAI_API_KEY": "sk-test-value"}
+
+
+def test_defaults() -> None:
+    settings = Settings.from_env(BASE)
+    assert settings.discord_api_base_url == "https://discord.com/api/v10"
+    assert settings.database_path == Path("data/threadpaint.db")
+    assert settings.partial_images == 2
+    assert settings.image_model is None
+    assert settings.openai_base_url is None
+    assert settings.dev_guild_id is None
+
+
+@pytest.mark.parametrize("missing", ["DISCORD_TOKEN", "OPENAI_API_KEY"])
+def test_required(missing: str) -> None:
+    env = {k: v for k, v in BASE.items() if k != missing}
+    with pytest.raises(ConfigError, match=missing):
+        Settings.from_env(env)
+
+
+def test_blank_counts_as_missing() -> None:
+    with pytest.raises(ConfigError, match="DISCORD_TOKEN"):
+        Settings.from_env({**BASE, "DISCORD_TOKEN": "  "})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PARTIAL_IMAGES", "4"),
+        ("PARTIAL_IMAGES", "two"),
+        ("DEV_GUILD_ID", "abc"),
+        ("DATABASE_URL", "postgres://x"),
+        ("DATABASE_URL", "sqlite:///"),
+        ("DISCORD_API_BASE_URL", "discord.com/api"),
+        ("DISCORD_GATEWAY_URL", "https://gateway"),
+        ("OPENAI_BASE_URL", "ftp://x"),
+        ("LOG_LEVEL", "LOUD"),
+        ("PREVIEW_INTERVAL", "-1"),
+    ],
+)
+def test_malformed_value_names_the_setting(name: str, value: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({**BASE, name: value})
+    message = str(info.value)
+    assert name in message
+    assert "\n" not in message
+
+
+def test_absolute_and_relative_sqlite_paths() -> None:
+    assert sqlite_path("sqlite:////srv/tp/bot.db") == Path("/srv/tp/bot.db")
+    assert sqlite_path("sqlite:///data/x.db") == Path("data/x.db")
+
+
+def test_values_parsed() -> None:
+    settings = Settings.from_env(
+        {**BASE, "PARTIAL_IMAGES": "0", "DEV_GUILD_ID": "123", "IMAGE_MODEL": "gpt-image-2", "LOG_LEVEL": "debug"}
+    )
+    assert (settings.partial_images, settings.dev_guild_id, settings.image_model) == (0, 123, "gpt-image-2")
+    assert settings.log_level == "DEBUG"
+
+
+def test_secrets_do_not_show_in_repr() -> None:
+    settings = Settings.from_env(BASE)
+    assert "discord-token-value" not in repr(settings)
+    assert "sk-test-value" not in repr(settings)
+    assert settings.discord_token.get() == "discord-token-value"

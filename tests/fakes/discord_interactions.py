@@ -1,0 +1,203 @@
+"""Interactions: building INTERACTION_CREATE payloads, the callback route and the webhook (token) routes."""
+
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from tests.fakes import discord_state as s
+from tests.fakes.discord_rest import Handler, Req, Result
+from tests.fakes.discord_state import (
+    LOADING,
+    DiscordError,
+    FakeAttachment,
+    FakeInteraction,
+    FakeMessage,
+    field_error,
+    form_error,
+    snowflake,
+)
+
+if TYPE_CHECKING:
+    from tests.fakes.discord_server import FakeDiscord
+
+CHAT_INPUT_RESPONSE = 20  # message type of an interaction's response message
+
+
+def option_payload(name: str, value: Any) -> dict[str, Any]:
+    """Python value → application command option. bool before int: bool is an int subclass."""
+    if isinstance(value, dict):  # explicit {"type": ..., "value": ...} for other option types
+        return {"name": name, **value}
+    if isinstance(value, bool):
+        kind = 5
+    elif isinstance(value, int):
+        kind = 4
+    elif isinstance(value, float):
+        kind = 10
+    elif isinstance(value, str):
+        kind = 3
+    else:
+        raise TypeError(f"option {name!r}: unsupported value {value!r}")
+    return {"name": name, "type": kind, "value": value}
+
+
+class InteractionRoutes:
+    def __init__(self, fake: FakeDiscord) -> None:
+        self.fake = fake
+
+    def table(self) -> list[tuple[str, str, Handler]]:
+        return [
+            ("POST", s.CALLBACK, self.callback),
+            ("POST", s.WEBHOOK, self.followup),
+            # @original first: aiohttp tries resources in registration order.
+            ("GET", s.ORIGINAL, self.get_message),
+            ("PATCH", s.ORIGINAL, self.edit_message),
+            ("DELETE", s.ORIGINAL, self.delete_message),
+            ("GET", s.WEBHOOK_MESSAGE, self.get_message),
+            ("PATCH", s.WEBHOOK_MESSAGE, self.edit_message),
+            ("DELETE", s.WEBHOOK_MESSAGE, self.delete_message),
+        ]
+
+    # ------------------------------------------------------------------ building interactions
+
+    def build_slash(self, name: str, options: dict[str, Any] | None, *, channel_id: int | None, user_id: int | None,
+                    guild: bool, attachments: dict[str, tuple[str, bytes, str]] | None, subcommand: str | None,
+                    app_permissions: int | None, locale: str, attachment_size_limit: int | None,
+                    ) -> FakeInteraction:
+        f = self.fake
+        uid = user_id or f.user_id
+        cid = channel_id or (f.text_channel_id if guild else f.dm_channel_id(uid))
+        limit = attachment_size_limit or f.attachment_size_limit
+        opts = [option_payload(k, v) for k, v in (options or {}).items()]
+        resolved: dict[str, Any] = {}
+        for opt_name, (filename, data, content_type) in (attachments or {}).items():
+            att_id = snowflake()
+            att = FakeAttachment(att_id, filename, content_type, data,
+                                 f"{f.base_url}/cdn/attachments/{cid}/{att_id}/{filename}", ephemeral=True)
+            f.cdn[att_id] = att
+            resolved.setdefault("attachments", {})[str(att_id)] = att.to_payload()
+            opts.append({"name": opt_name, "type": 11, "value": str(att_id)})
+        for part in reversed((subcommand or "").split()):  # "group sub" nests as type 2 → type 1
+            opts = [{"name": part, "type": 1 if not opts or opts[0].get("type") != 1 else 2, "options": opts}]
+        guild_cmds = {c["name"]: c for c in f.synced_commands.get(f.guild_id, [])} if guild else {}
+        synced = guild_cmds.get(name) or {c["name"]: c for c in f.synced_commands.get(None, [])}.get(name)
+        data: dict[str, Any] = {"id": synced["id"] if synced else str(snowflake()), "name": name, "type": 1,
+                                "options": opts}
+        if resolved:
+            data["resolved"] = resolved
+        if name in guild_cmds:  # discord.py looks guild commands up by data.guild_id
+            data["guild_id"] = str(f.guild_id)
+        perms = f.app_permissions(cid) if app_permissions is None else app_permissions
+        iid, token = snowflake(), secrets.token_urlsafe(48)
+        channel = dict(f.channel(cid))
+        payload: dict[str, Any] = {
+            "id": str(iid), "application_id": str(f.app_id), "type": 2, "data": data, "token": token,
+            "version": 1, "locale": locale, "app_permissions": str(perms), "entitlements": [],
+            "entitlement_sku_ids": [], "attachment_size_limit": limit, "channel_id": str(cid),
+            "channel": {**channel, "permissions": str(perms)},
+            "context": 0 if guild else 1,
+            "authorizing_integration_owners": {"0": str(f.guild_id) if guild else "0"},
+        }
+        if guild:
+            payload.update(guild_id=str(f.guild_id), guild_locale="en-US",
+                           guild={"id": str(f.guild_id), "locale": "en-US", "features": []},
+                           member=f.member(uid, permissions=s.ALL_PERMISSIONS))
+        else:
+            payload["user"] = f.users[uid]
+        inter = FakeInteraction(iid, token, name, cid, f.guild_id if guild else None, uid, f.now(), limit, payload)
+        f.interactions[iid] = inter
+        return inter
+
+    # ------------------------------------------------------------------ callback
+
+    async def callback(self, req: Req) -> Result:
+        f = self.fake
+        inter = f.interactions.get(req.id("interaction_id"))
+        if inter is None or inter.token != req.params["interaction_token"]:
+            raise DiscordError(404, 10062, "Unknown interaction")
+        if inter.acked_at is not None:
+            raise DiscordError(400, 40060, "Interaction has already been acknowledged.")
+        if f.now() - inter.created_at > f.ack_deadline:
+            raise DiscordError(404, 10062, "Unknown interaction")  # the 3-second window has passed
+        body = req.body()
+        kind, data = body.get("type"), body.get("data") or {}
+        msg: FakeMessage | None = None
+        common: dict[str, Any] = {"size_limit": inter.attachment_size_limit, "webhook_id": f.app_id,
+                                  "interaction_id": inter.id, "msg_type": CHAT_INPUT_RESPONSE}
+        if kind == 4:
+            msg = await f.create_message(inter.channel_id, f.app_id, data, req.files, **common)
+        elif kind == 5:
+            msg = await f.create_message(inter.channel_id, f.app_id, {"flags": data.get("flags", 0)}, [],
+                                         extra_flags=LOADING, allow_empty=True, **common)
+            inter.deferred = True
+        elif kind == 9:
+            missing = [k for k in ("custom_id", "title", "components") if not data.get(k)]
+            if missing:
+                raise form_error({"data": {k: field_error("BASE_TYPE_REQUIRED", "This field is required")
+                                           for k in missing}})
+            inter.modal = data
+        else:  # 6/7 only apply to component interactions, which this fake does not create
+            raise form_error({"type": field_error("INTERACTION_RESPONSE_TYPE_INVALID",
+                                                  "Invalid interaction response type")})
+        inter.acked_at, inter.ack_type = f.now(), kind
+        resource: dict[str, Any] = {"type": kind}
+        summary: dict[str, Any] = {"id": str(inter.id), "type": 2}
+        if msg is not None:
+            inter.original_message_id, inter.ephemeral = msg.id, msg.ephemeral
+            resource["message"] = f.serialize(msg)
+            summary.update(response_message_id=str(msg.id), response_message_loading=msg.loading,
+                           response_message_ephemeral=msg.ephemeral)
+        return 200, {"interaction": summary, "resource": resource}
+
+    # ------------------------------------------------------------------ webhook (interaction token) routes
+
+    def _interaction(self, req: Req) -> FakeInteraction:
+        f = self.fake
+        token = req.params["webhook_token"]
+        inter = next((i for i in f.interactions.values() if i.token == token), None)
+        if inter is None or req.id("webhook_id") != f.app_id:
+            raise DiscordError(404, 10015, "Unknown Webhook")
+        if f.now() - inter.created_at > f.token_ttl:
+            raise DiscordError(401, 50027, "Invalid Webhook Token")
+        return inter
+
+    def _target(self, inter: FakeInteraction, req: Req) -> FakeMessage:
+        raw = req.params.get("message_id", "@original")
+        mid = inter.original_message_id if raw == "@original" else req.id("message_id")
+        if mid is None or (mid != inter.original_message_id and mid not in inter.followup_ids):
+            raise DiscordError(404, 10008, "Unknown Message")
+        msg = self.fake.messages[mid]
+        if msg.deleted:
+            raise DiscordError(404, 10008, "Unknown Message")
+        return msg
+
+    async def get_message(self, req: Req) -> Result:
+        return 200, self.fake.serialize(self._target(self._interaction(req), req))
+
+    async def edit_message(self, req: Req) -> Result:
+        inter = self._interaction(req)
+        msg = self._target(inter, req)
+        await self.fake.edit_message(msg, req.body(), req.files, size_limit=inter.attachment_size_limit)
+        return 200, self.fake.serialize(msg)
+
+    async def delete_message(self, req: Req) -> Result:
+        await self.fake.delete_message(self._target(self._interaction(req), req))
+        return 204, None
+
+    async def followup(self, req: Req) -> Result:
+        f = self.fake
+        inter = self._interaction(req)
+        if inter.acked_at is None:
+            raise DiscordError(404, 10015, "Unknown Webhook")  # the token works only after the ack
+        original = f.messages.get(inter.original_message_id or 0)
+        if inter.deferred and original is not None and original.loading and not original.deleted:
+            # Documented quirk: the first followup after a defer edits the "thinking..." message.
+            msg = await f.edit_message(original, req.body(), req.files, size_limit=inter.attachment_size_limit)
+        else:
+            msg = await f.create_message(inter.channel_id, f.app_id, req.body(), req.files,
+                                         size_limit=inter.attachment_size_limit, webhook_id=f.app_id,
+                                         interaction_id=inter.id)
+            inter.followup_ids.append(msg.id)
+        if req.query.get("wait", "").lower() in ("1", "true"):
+            return 200, f.serialize(msg)
+        return 204, None
