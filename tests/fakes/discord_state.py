@@ -107,7 +107,7 @@ class UploadedFile:
     field: str
     filename: str
     content_type: str
-    data: bytes
+    data: bytes = field(repr=False)
 
 
 @dataclass
@@ -130,7 +130,7 @@ class FakeAttachment:
     id: int
     filename: str
     content_type: str
-    data: bytes
+    data: bytes = field(repr=False)  # images are large; keep reprs readable
     url: str
     description: str | None = None
     ephemeral: bool = False
@@ -168,7 +168,7 @@ class FakeMessage:
     edited_at: dt.datetime | None = None
     deleted: bool = False
     # Earlier versions, oldest first: every edit appends the version it replaces.
-    history: list[FakeMessage] = field(default_factory=list)
+    history: list[FakeMessage] = field(default_factory=list, repr=False)
 
     @property
     def ephemeral(self) -> bool:

@@ -1,0 +1,101 @@
+"""The SQLite store: migrations, WAL, turns and the chain head, against a real file."""
+
+import asyncio
+from pathlib import Path
+
+import aiosqlite
+import pytest
+
+from bot.core.models import Delivery, NewTurn, TurnResult, Usage
+from bot.core.options import ImageOptions
+from bot.storage import SqliteStore, open_store
+from bot.storage.migrate import Migration, current_version, load_migrations, migrate
+
+
+def new_turn(interaction_id: int, chain_id: int | None = None, parent: int | None = None) -> NewTurn:
+    return NewTurn(
+        chain_id=chain_id, interaction_id=interaction_id, user_id=5, kind="draw", prompt="a cat",
+        options=ImageOptions(quality="low"), parent_turn_id=parent, previous_response_id=None,
+        had_input_image=False,
+    )
+
+
+async def test_open_creates_folder_migrates_and_uses_wal(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "bot.db"
+    store = await open_store(path)
+    await store.close()
+    async with aiosqlite.connect(path) as conn:
+        assert await current_version(conn) == len(load_migrations())
+        async with conn.execute("PRAGMA journal_mode") as cursor:
+            assert (await cursor.fetchone())[0] == "wal"  # type: ignore[index]
+        async with conn.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name") as cursor:
+            tables = [row[0] for row in await cursor.fetchall()]
+    assert {"threads", "turns"} <= set(tables)
+
+
+async def test_migrate_is_idempotent(tmp_path: Path) -> None:
+    async with aiosqlite.connect(tmp_path / "x.db") as conn:
+        first = await migrate(conn)
+        assert await migrate(conn) == first
+
+
+async def test_failed_migration_rolls_back(tmp_path: Path) -> None:
+    broken = [*load_migrations(), Migration(2, "0002_broken.sql", "CREATE TABLE ok (x INTEGER);\nNOT SQL;")]
+    async with aiosqlite.connect(tmp_path / "x.db", isolation_level=None) as conn:
+        with pytest.raises(aiosqlite.OperationalError):
+            await migrate(conn, broken)
+        assert await current_version(conn) == 1
+        async with conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'ok'") as cursor:
+            assert (await cursor.fetchone())[0] == 0  # type: ignore[index]
+
+
+async def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    async with aiosqlite.connect(tmp_path / "x.db") as conn:
+        await conn.execute("PRAGMA user_version = 99")
+        with pytest.raises(RuntimeError, match="newer"):
+            await migrate(conn)
+
+
+async def test_turn_lifecycle_moves_head_and_survives_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    store = await SqliteStore.open(path)
+    first = await store.create_turn(new_turn(100))
+    assert (await store.get_turn(first)).status == "running"  # type: ignore[union-attr]
+    assert await store.get_head(900) is None
+    await store.complete_turn(
+        first, TurnResult("resp_1", "ig_1", "A cat, revised", Usage(10, 20, 30, 40)),
+        Delivery(900, "thread", 800, 800, 901), owner_id=5, guild_id=1,
+    )
+    second = await store.create_turn(new_turn(101, chain_id=900, parent=first))
+    await store.fail_turn(second, "moderation_blocked: no")
+    await store.close()
+
+    store = await SqliteStore.open(path)
+    chain = await store.get_chain(900)
+    assert chain is not None and (chain.kind, chain.owner_id, chain.parent_channel_id) == ("thread", 5, 800)
+    head = await store.get_head(900)
+    assert head is not None and head.id == first  # a failed turn never becomes the head
+    assert (head.response_id, head.image_call_id, head.revised_prompt) == ("resp_1", "ig_1", "A cat, revised")
+    assert head.usage == Usage(10, 20, 30, 40)
+    assert (head.reply_channel_id, head.reply_message_id, head.chain_id) == (800, 901, 900)
+    assert head.options == ImageOptions(quality="low")
+    failed = await store.get_turn(second)
+    assert failed is not None and failed.status == "failed" and failed.parent_turn_id == first
+    assert [t.id for t in await store.list_turns(900)] == [first, second]
+    await store.close()
+
+
+async def test_interaction_ids_are_unique(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path / "bot.db")
+    await store.create_turn(new_turn(1))
+    with pytest.raises(aiosqlite.IntegrityError):
+        await store.create_turn(new_turn(1))
+    await store.create_turn(new_turn(2))  # the failed transaction left the connection usable
+    await store.close()
+
+
+async def test_concurrent_writes_do_not_interleave(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path / "bot.db")
+    ids = await asyncio.gather(*(store.create_turn(new_turn(i)) for i in range(50)))
+    assert len(set(ids)) == 50
+    await store.close()
