@@ -30,6 +30,7 @@ from typing import Any, Literal, Self, get_args
 from aiohttp import web
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError, best_match
+from openai.types.responses.response_create_params import ResponseCreateParamsStreaming
 from openai.types.responses.response_error import ResponseError
 from openai.types.responses.tool_param import ImageGeneration as ImageGenerationToolParam
 from PIL import Image
@@ -51,18 +52,17 @@ RESPONSE_ERROR_CODES: frozenset[str] = frozenset(get_args(ResponseError.model_fi
 
 # Documented output-token counts for a 1024² image (§9); each partial image costs 100 more.
 _QUALITY_TOKENS = {"low": 272, "medium": 1056, "high": 4160}
-# The spec leaves the tool object open, but the API rejects unknown parameters (a `partial_image` typo would
-# otherwise pass); the SDK's TypedDict knows every spec key plus the newer ones (complexity, frame_count, ...).
+# Known parameter names, from the SDK's TypedDicts: a superset of the spec's (it is newer, e.g. the tool's
+# complexity/frame_count), so the fake never rejects a parameter the real API would accept.
+_REQUEST_KEYS = frozenset(ResponseCreateParamsStreaming.__annotations__)
 _IMAGE_TOOL_KEYS = frozenset(ImageGenerationToolParam.__annotations__)
 _ACCEPTED_INPUT_FORMATS = {"PNG", "JPEG", "WEBP", "GIF"}
 _DATA_URL = re.compile(r"data:(?P<mime>[\w.+-]+/[\w.+-]+);base64,(?P<data>.*)", re.DOTALL)
-_UNEXPECTED = re.compile(r"\('([^']+)'")
 _SCHEMA_ERROR_CODES = {
     "maximum": "integer_above_max_value",
     "minimum": "integer_below_min_value",
     "required": "missing_required_parameter",
     "type": "invalid_type",
-    "unevaluatedProperties": "unknown_parameter",
 }
 
 
@@ -89,15 +89,8 @@ def _one_of_to_any_of(node: Any) -> Any:
 def create_response_validator(spec_path: Path) -> Draft202012Validator:
     """Build (once per process and path; the spec is 3.4 MB) the validator for CreateResponse bodies."""
     spec = json.loads(spec_path.read_text(encoding="utf-8"))
-    # unevaluatedProperties: the real API rejects unknown top-level parameters ("Unknown parameter"), and
-    # a typo such as `partial_image` would otherwise pass silently.
-    return Draft202012Validator(
-        {
-            "$ref": "#/components/schemas/CreateResponse",
-            "unevaluatedProperties": False,
-            "components": _one_of_to_any_of(spec["components"]),
-        }
-    )
+    schema = {"$ref": "#/components/schemas/CreateResponse", "components": _one_of_to_any_of(spec["components"])}
+    return Draft202012Validator(schema)
 
 
 def _narrow(error: ValidationError) -> ValidationError:
@@ -128,13 +121,11 @@ def schema_error(validator: Draft202012Validator, body: Any) -> JSON | None:
     """The API-style error object for the first schema violation in `body`, or None if it is valid."""
     error = best_match(validator.iter_errors(body))
     if error is None:
-        return _unknown_tool_parameter(body)
+        return _unknown_parameter(body)
     error = _narrow(error)
     path = list(error.absolute_path)
     if error.validator == "required" and isinstance(error.instance, dict):
         path += [key for key in error.validator_value if key not in error.instance][:1]
-    elif error.validator == "unevaluatedProperties" and (unexpected := _UNEXPECTED.search(error.message)):
-        path.append(unexpected[1])  # jsonschema only names the offending keys in its message
     param = _param_path(path) or None
     detail = error.message if len(error.message) <= 200 else error.message[:200] + "…"
     return _error_obj(
@@ -144,13 +135,18 @@ def schema_error(validator: Draft202012Validator, body: Any) -> JSON | None:
     )
 
 
-def _unknown_tool_parameter(body: JSON) -> JSON | None:
+def _unknown_parameter(body: JSON) -> JSON | None:
+    # The spec leaves these objects open, but the API rejects unknown parameters, and a typo such as
+    # `partial_image` would otherwise pass silently. (A JSON Schema `unevaluatedProperties` cannot do this:
+    # when any branch fails it reports every key as unexpected and hides the real error.)
+    candidates = [(key, key) for key in body if key not in _REQUEST_KEYS]
     for i, tool in enumerate(body.get("tools") or []):
-        unknown = sorted(set(tool) - _IMAGE_TOOL_KEYS) if tool.get("type") == "image_generation" else []
-        if unknown:
-            param = f"tools[{i}].{unknown[0]}"
-            return _error_obj(f"Unknown parameter: '{param}'.", param=param, code="unknown_parameter")
-    return None
+        if tool.get("type") == "image_generation":
+            candidates += [(f"tools[{i}].{key}", key) for key in tool if key not in _IMAGE_TOOL_KEYS]
+    if not candidates:
+        return None
+    param = candidates[0][0]
+    return _error_obj(f"Unknown parameter: '{param}'.", param=param, code="unknown_parameter")
 
 
 # --------------------------------------------------------------------------- public data types

@@ -1,0 +1,30 @@
+# syntax=docker/dockerfile:1
+# Builder: a venv with the bot and its dependencies, so the runtime stage needs no compiler or pip cache.
+FROM python:3.11-slim AS builder
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+WORKDIR /src
+# Dependencies first, so code changes don't re-download them.
+COPY pyproject.toml README.md ./
+RUN mkdir -p bot cogs && touch bot/__init__.py cogs/__init__.py && pip install . && pip uninstall -y threadpaint
+COPY bot ./bot
+COPY cogs ./cogs
+RUN pip install --no-deps .
+
+FROM python:3.11-slim
+# ca-certificates: the OpenAI SDK's httpx2 uses the system trust store.
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --create-home --home-dir /home/threadpaint threadpaint \
+    && mkdir /data && chown threadpaint /data
+COPY --from=builder /opt/venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
+    DATABASE_URL=sqlite:////data/threadpaint.db
+USER threadpaint
+WORKDIR /home/threadpaint
+VOLUME ["/data"]
+# The bot handles SIGTERM itself (closes Discord, the database and OpenAI cleanly) within Docker's 10 s.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["python", "-m", "bot"]
+CMD ["run"]
