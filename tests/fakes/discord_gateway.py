@@ -58,6 +58,7 @@ class Gateway:
         self.received: list[dict[str, Any]] = []  # every client frame, for assertions
         self.identifies: list[dict[str, Any]] = []
         self.resumes: list[dict[str, Any]] = []
+        self.compress: list[str | None] = []  # the ?compress= of each connection, in order
 
     @property
     def intents(self) -> int | None:
@@ -67,6 +68,7 @@ class Gateway:
         ws = web.WebSocketResponse(max_msg_size=0)
         await ws.prepare(request)
         # zstd-stream is answered with text frames, which discord.py accepts (see reference §2).
+        self.compress.append(request.query.get("compress"))
         compressor = zlib.compressobj() if request.query.get("compress") == "zlib-stream" else None
         conn = Connection(ws, compressor)
         self.connections.add(conn)

@@ -14,7 +14,6 @@ import binascii
 import colorsys
 import copy
 import functools
-import io
 import json
 import os
 import re
@@ -33,9 +32,8 @@ from jsonschema.exceptions import ValidationError, best_match
 from openai.types.responses.response_create_params import ResponseCreateParamsStreaming
 from openai.types.responses.response_error import ResponseError
 from openai.types.responses.tool_param import ImageGeneration as ImageGenerationToolParam
-from PIL import Image
 
-from tests.fakes.images import Color, make_image
+from tests.fakes.images import Color, decode, make_image
 
 JSON = dict[str, Any]
 
@@ -45,6 +43,7 @@ DEFAULT_SPEC_PATH = Path(__file__).resolve().parents[2].parent / "shared/specs/o
 
 DEFAULT_MODELS = ("gpt-5.4-mini", "gpt-5.6", "gpt-4.1-mini", "gpt-image-2", "gpt-image-1.5")
 DEFAULT_IMAGE_MODEL = "gpt-image-2"
+_IMAGE_MODELS = ("gpt-image-", "chatgpt-image-")  # the tool's `model` must be one of these families
 REFUSAL_TEXT = "Sorry, I can't create that image."
 
 # `response.failed` must carry a code from the SDK's Literal, or strict validation rejects the event.
@@ -434,16 +433,14 @@ def _decode_data_url(url: str, param: str) -> bytes:
             400, _error_obj("Invalid base64 image data.", param=param, code="invalid_base64_image")
         ) from None
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            fmt = image.format
+        fmt = decode(data).format
     except Exception:  # Pillow raises many kinds for garbage; all mean "not an image"
         fmt = None
     if fmt not in _ACCEPTED_INPUT_FORMATS:
         raise _ApiError(
             400,
             _error_obj(
-                "Invalid image: supported formats are png, jpeg, webp and non-animated gif.",
+                "Invalid image: supported formats are png, jpeg, webp and gif.",
                 param=param,
                 code="invalid_image",
             ),
@@ -583,7 +580,9 @@ class FakeOpenAI:
             response: web.StreamResponse = await handler(request)
         except _ApiError as error:
             response = web.json_response({"error": error.error}, status=error.status, headers=error.headers)
-        record.status = record.status or response.status
+        # A dropped connection keeps status 0: nothing reached the client.
+        if not record.status and request.transport is not None and not request.transport.is_closing():
+            record.status = response.status
         return response
 
     async def _add_request_id(self, request: web.Request, response: web.StreamResponse) -> None:
@@ -660,7 +659,7 @@ class FakeOpenAI:
         for i, tool in enumerate(body.get("tools") or []):
             if tool.get("type") != "image_generation":
                 continue
-            if "model" in tool and tool["model"] not in self.models:
+            if "model" in tool and (tool["model"] not in self.models or not tool["model"].startswith(_IMAGE_MODELS)):
                 raise _ApiError(
                     400,
                     _error_obj(
@@ -710,6 +709,7 @@ class FakeOpenAI:
         ]
 
     def _has_image_context(self, body: JSON, input_images: list[bytes]) -> bool:
+        # Any item_reference counts: the bot only references earlier image calls.
         if input_images or any(
             isinstance(item, dict) and item.get("type") == "item_reference" for item in body.get("input") or []
         ):
@@ -757,7 +757,7 @@ class FakeOpenAI:
             "top_logprobs": 0,
             "truncation": "disabled",
             "usage": None,
-            "user": None,
+            "user": body.get("user"),
             "metadata": body.get("metadata") or {},
         }
 
@@ -963,18 +963,18 @@ class FakeOpenAI:
 
     async def _respond(self, request: web.Request, run: _Run, fault: Fault | None) -> web.StreamResponse:
         """Non-streaming: the completed Response as JSON; mid-stream faults map to their closest analogue."""
-        kind = fault.kind if fault is not None else None
-        if fault is not None and kind == "stall":
-            await asyncio.sleep(fault.seconds)
-        if kind == "drop":
-            assert request.transport is not None
-            request.transport.close()
-            return web.Response(status=500)  # never reaches the client
-        if fault is not None and kind in ("nested_error", "flat_error"):
-            error = fault.error if kind == "nested_error" else {"type": "server_error", **fault.error}
-            raise _ApiError(500, error)
-        if fault is not None and kind == "response_failed":
-            return web.json_response({**run.shell, "status": "failed", "error": fault.error})
+        if fault is not None:
+            if fault.kind == "stall":
+                await asyncio.sleep(fault.seconds)
+            elif fault.kind == "drop":
+                assert request.transport is not None
+                request.transport.close()
+                return web.Response()  # never reaches the client
+            elif fault.kind in ("nested_error", "flat_error"):
+                error = fault.error if fault.kind == "nested_error" else {"type": "server_error", **fault.error}
+                raise _ApiError(500, error)
+            elif fault.kind == "response_failed":
+                return web.json_response({**run.shell, "status": "failed", "error": fault.error})
         self._complete(run)
         return web.json_response(run.response)
 
@@ -984,20 +984,27 @@ class FakeOpenAI:
         request[_RECORD].status = 200
         fault_at = min(fault.after_event, len(run.events)) if fault and fault.kind in _MID_STREAM else None
         done_items: list[JSON] = []
-        for seq, event in enumerate([*run.events, None]):
-            if seq == fault_at:
-                assert fault is not None
-                if not await self._inject(request, response, fault, seq, {**run.shell, "output": done_items}):
-                    return response
-            if event is None:
-                break
-            await response.write(_sse({**event, "sequence_number": seq}))
-            if event["type"] == "response.output_item.done":
-                done_items.append(event["item"])
-            if run.event_delay:
-                await asyncio.sleep(run.event_delay)
-        self._complete(run)
-        await response.write_eof()
+        try:
+            # The trailing None gives a fault at after_event == len(events) its turn after response.completed.
+            for seq, event in enumerate([*run.events, None]):
+                if seq == fault_at:
+                    assert fault is not None
+                    if not await self._inject(request, response, fault, seq, {**run.shell, "output": done_items}):
+                        return response
+                if event is None:
+                    break
+                if event["type"] == "response.completed":
+                    # Like the real API, the response is stored once it is complete, whether or not the
+                    # client keeps reading after the completed event.
+                    self._complete(run)
+                await response.write(_sse({**event, "sequence_number": seq}))
+                if event["type"] == "response.output_item.done":
+                    done_items.append(event["item"])
+                if run.event_delay:
+                    await asyncio.sleep(run.event_delay)
+            await response.write_eof()
+        except ConnectionResetError:
+            pass  # the client stopped reading (e.g. broke out of the stream): nothing more to send
         return response
 
     async def _inject(

@@ -12,7 +12,7 @@ import openai
 import pytest
 from openai.types.responses import ResponseStreamEvent
 
-from tests.fakes.images import close_color, decode, make_image
+from tests.fakes.images import Color, close_color, decode, make_image
 from tests.fakes.openai_server import (
     DEFAULT_SPEC_PATH,
     FakeOpenAI,
@@ -32,11 +32,20 @@ async def fake() -> AsyncIterator[FakeOpenAI]:
         yield server
 
 
+def make_client(fake: FakeOpenAI, api_key: str = "sk-test") -> openai.AsyncOpenAI:
+    return openai.AsyncOpenAI(
+        api_key=api_key,
+        base_url=fake.base_url,
+        max_retries=0,
+        _strict_response_validation=True,
+        # Plain HTTP to 127.0.0.1: skip loading the CA bundle, which costs ~40 ms per client.
+        http_client=openai.DefaultAsyncHttpxClient(verify=False),
+    )
+
+
 @pytest.fixture
 async def client(fake: FakeOpenAI) -> AsyncIterator[openai.AsyncOpenAI]:
-    async with openai.AsyncOpenAI(
-        api_key="sk-test", base_url=fake.base_url, max_retries=0, _strict_response_validation=True
-    ) as sdk:
+    async with make_client(fake) as sdk:
         yield sdk
 
 
@@ -69,29 +78,30 @@ async def draw_until_error(client: openai.AsyncOpenAI, **kwargs: Any) -> tuple[l
 
 
 def expected_types(partials: int, *, reasoning: bool, words: int) -> list[str]:
-    item = ["response.output_item.added", "response.output_item.done"]
-    image = [
+    added, done = "response.output_item.added", "response.output_item.done"
+    reasoning_item = [added, done] if reasoning else []
+    image_item = [
+        added,
         "response.image_generation_call.in_progress",
         "response.image_generation_call.generating",
         *["response.image_generation_call.partial_image"] * partials,
         "response.image_generation_call.completed",
+        done,
     ]
-    text = [
+    message_item = [
+        added,
         "response.content_part.added",
         *["response.output_text.delta"] * words,
         "response.output_text.done",
         "response.content_part.done",
+        done,
     ]
     return [
         "response.created",
         "response.in_progress",
-        *(item if reasoning else []),
-        item[0],
-        *image,
-        item[1],
-        item[0],
-        *text,
-        item[1],
+        *reasoning_item,
+        *image_item,
+        *message_item,
         "response.completed",
     ]
 
@@ -315,6 +325,7 @@ async def test_schema_violations_are_rejected_and_recorded(
         (image_tool(background="transparent", output_format="jpeg"), "x", "invalid_value"),
         (image_tool(output_compression=50), "x", "invalid_value"),
         (image_tool(model="gpt-image-9"), "x", "invalid_value"),
+        (image_tool(model="gpt-5.6"), "x", "invalid_value"),
         (
             image_tool(),
             [
@@ -336,7 +347,14 @@ async def test_schema_violations_are_rejected_and_recorded(
             "invalid_image",
         ),
     ],
-    ids=["transparent_jpeg", "compression_png", "unknown_image_model", "bad_base64", "not_an_image"],
+    ids=[
+        "transparent_jpeg",
+        "compression_png",
+        "unknown_image_model",
+        "mainline_model_as_image_model",
+        "bad_base64",
+        "not_an_image",
+    ],
 )
 async def test_semantic_errors_are_rejected(
     fake: FakeOpenAI, client: openai.AsyncOpenAI, tool: dict[str, Any], input_: Any, code: str
@@ -354,7 +372,7 @@ async def test_unknown_model_is_404(client: openai.AsyncOpenAI) -> None:
 
 
 async def test_wrong_api_key_is_401(fake: FakeOpenAI) -> None:
-    async with openai.AsyncOpenAI(api_key="sk-wrong", base_url=fake.base_url, max_retries=0) as sdk:
+    async with make_client(fake, api_key="sk-wrong") as sdk:
         with pytest.raises(openai.AuthenticationError) as caught:
             await sdk.responses.create(model="gpt-5.6", input="x")
     assert caught.value.code == "invalid_api_key"
@@ -481,6 +499,39 @@ async def test_stall_raises_timeout(fake: FakeOpenAI, client: openai.AsyncOpenAI
     assert time.monotonic() - started < 2
 
 
+async def test_stall_then_end_stops_without_completing(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
+    fake.add_fault(Fault.stall(seconds=0.05, after_event=4, then="end"))
+    events = await draw(client)
+    assert len(events) == 4 and fake.generations == []
+
+
+async def test_client_leaving_early_is_quiet(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
+    """The bot may stop reading mid-stream; the fake must not log errors or record a generation."""
+    fake.queue_script(ImageScript(event_delay=0.01))
+    stream = await client.responses.create(model="gpt-5.6", input="x", tools=[image_tool()], stream=True)
+    async for event in stream:
+        if event.sequence_number == 2:
+            break
+    await stream.close()
+    assert fake.generations == [] and fake.requests[0].status == 200
+
+
+@pytest.mark.parametrize(
+    ("fault", "raised"),
+    [(Fault.drop(), openai.APIConnectionError), (Fault.nested_error(), openai.InternalServerError)],
+)
+async def test_mid_stream_faults_on_non_streaming_requests(
+    fake: FakeOpenAI, client: openai.AsyncOpenAI, fault: Fault, raised: type[Exception]
+) -> None:
+    fake.add_fault(fault)
+    with pytest.raises(raised):
+        await client.responses.create(model="gpt-5.6", input="x", tools=[image_tool()])
+    assert fake.requests[0].status == (0 if fault.kind == "drop" else 500)
+    fake.add_fault(Fault.response_failed(code="server_error"))
+    response = await client.responses.create(model="gpt-5.6", input="x", tools=[image_tool()])
+    assert response.status == "failed" and response.error is not None
+
+
 async def test_short_stall_then_continue(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
     fake.add_fault(Fault.stall(seconds=0.05, after_event=3))
     events = await draw(client)
@@ -519,3 +570,17 @@ def test_spec_path_env_override(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     assert default_spec_path() == DEFAULT_SPEC_PATH
     monkeypatch.setenv("THREADPAINT_OPENAI_SPEC", str(tmp_path / "spec.json"))
     assert default_spec_path() == tmp_path / "spec.json"
+
+
+@pytest.mark.parametrize(
+    ("color", "fmt", "mode", "center"),
+    [
+        ((10, 20, 30, 40), "png", "RGBA", (10, 20, 30, 40)),
+        ((10, 20, 30, 40), "jpeg", "RGB", (10, 20, 30)),  # JPEG cannot carry alpha
+        ((200, 100, 50), "webp", "RGB", (200, 100, 50)),
+    ],
+)
+def test_image_helpers_round_trip(color: Color, fmt: str, mode: str, center: tuple[int, ...]) -> None:
+    image = decode(make_image(color, (16, 8), fmt))
+    assert (image.format, image.size, image.mode) == (fmt.upper(), (16, 8), mode)
+    assert close_color(image.center, center)

@@ -1,0 +1,131 @@
+"""/draw end to end: the real bot, the fake Discord and the fake OpenAI."""
+
+from __future__ import annotations
+
+import json
+
+from bot.core.request import safety_identifier
+from tests.fakes.images import close_color, decode
+from tests.fakes.openai_server import ImageScript
+from tests.harness import Harness
+
+PROMPT = "a gray tabby cat hugging an otter with an orange scarf"
+FINAL = (30, 140, 220)
+PARTIALS = [(90, 90, 90), (60, 120, 180)]
+
+
+def responses_requests(harness: Harness) -> list[dict]:
+    return [r.json for r in harness.openai.requests if r.path == "/v1/responses" and r.method == "POST"]
+
+
+async def test_draw_in_text_channel_streams_previews_then_final_and_opens_thread(harness: Harness) -> None:
+    fd = harness.discord
+    running = await harness.start_bot()
+    harness.openai.queue_script(
+        ImageScript(final_color=FINAL, partial_colors=PARTIALS, revised_prompt="A cozy tabby", event_delay=0.02)
+    )
+
+    interaction = await harness.command(running, "draw", {"prompt": PROMPT})
+
+    # Acknowledged (deferred) well within Discord's 3 seconds.
+    assert interaction.ack_type == 5 and interaction.acked_at is not None
+    assert interaction.acked_at - interaction.created_at < 1.0
+
+    # The exact request body OpenAI received.
+    [body] = responses_requests(harness)
+    assert body == {
+        "model": "gpt-5.4-mini",
+        "input": [{"role": "user", "content": [{"type": "input_text", "text": PROMPT}]}],
+        "tools": [{"type": "image_generation", "size": "auto", "quality": "auto", "background": "auto",
+                   "output_format": "png", "partial_images": 2}],
+        "tool_choice": {"type": "image_generation"},
+        "store": True,
+        "stream": True,
+        "safety_identifier": safety_identifier(fd.user_id),
+    }
+
+    # The reply went: status line, preview 1, preview 2, final — each replacing the last.
+    reply = fd.messages[interaction.original_message_id]
+    versions = reply.versions()
+    shown = [v for v in versions if not v.loading]
+    assert shown[0].content.startswith("🎨 Drawing") and not shown[0].attachments
+    previews = [v for v in shown if v.attachments and not v.embeds]
+    assert [v.content for v in previews] == ["🎨 Drawing… preview 1 of 2", "🎨 Drawing… preview 2 of 2"]
+    for version, color in zip(previews, PARTIALS, strict=True):
+        [attachment] = version.attachments
+        assert decode(attachment.data).center[:3] == color
+    [generation] = harness.openai.generations
+    for version, partial in zip(previews, generation.partial_images, strict=True):
+        assert version.attachments[0].data == partial
+
+    # The final: the image from output_item.done (not the last partial), with both prompts in one message.
+    final = versions[-1]
+    [attachment] = final.attachments
+    image = decode(attachment.data)
+    assert image.format == "PNG" and image.center[:3] == FINAL
+    assert attachment.data == generation.final_image
+    [embed] = final.embeds
+    assert PROMPT in embed["description"] and "A cozy tabby" in embed["description"]
+    assert embed["image"]["url"] == f"attachment://{attachment.filename}"
+    assert not final.content
+
+    # A public thread opened on the reply, named after the prompt.
+    [thread] = [t for t in fd.threads() if int(t["id"]) == reply.id]
+    assert thread["type"] == 11 and thread["name"] == PROMPT
+    assert int(thread["parent_id"]) == fd.text_channel_id
+
+    # The conversation is stored with the response id and the image call id as its head.
+    chain = await running.store.get_chain(reply.id)
+    assert chain is not None and chain.kind == "thread" and chain.owner_id == fd.user_id
+    head = await running.store.get_head(reply.id)
+    assert head is not None
+    assert (head.response_id, head.image_call_id) == (generation.response_id, generation.image_call_id)
+    assert head.revised_prompt == "A cozy tabby" and head.status == "done"
+    assert head.reply_message_id == reply.id and head.usage.image_output_tokens > 0
+
+
+async def test_draw_options_reach_the_tool_and_format_is_honoured(harness: Harness) -> None:
+    running = await harness.start_bot(IMAGE_MODEL="gpt-image-2", PARTIAL_IMAGES="0")
+    harness.openai.queue_script(ImageScript(final_color=(250, 10, 10)))
+    interaction = await harness.command(
+        running, "draw",
+        {"prompt": "a red square", "size": "1536x1024", "quality": "low", "background": "opaque",
+         "format": "webp", "compression": 80},
+    )
+    [body] = responses_requests(harness)
+    assert body["tools"] == [{"type": "image_generation", "size": "1536x1024", "quality": "low",
+                              "background": "opaque", "output_format": "webp", "output_compression": 80,
+                              "model": "gpt-image-2", "partial_images": 0}]
+    reply = harness.discord.messages[interaction.original_message_id]
+    # partial_images=0: no previews, just the status line and the final.
+    assert [bool(v.attachments) for v in reply.versions() if not v.loading] == [False, True]
+    image = decode(reply.attachments[0].data)
+    assert image.format == "WEBP" and close_color(image.center[:3], (250, 10, 10))
+    assert reply.attachments[0].filename.endswith(".webp")
+
+
+async def test_impossible_options_get_a_private_error_and_no_api_call(harness: Harness) -> None:
+    running = await harness.start_bot()
+    interaction = await harness.command(
+        running, "draw", {"prompt": "a ghost", "background": "transparent", "format": "jpeg"}
+    )
+    assert interaction.ack_type == 4 and interaction.ephemeral
+    message = harness.discord.messages[interaction.original_message_id]
+    assert "transparent" in message.content and "png or webp" in message.content
+    assert responses_requests(harness) == []
+
+
+async def test_blank_prompt_gets_a_private_error(harness: Harness) -> None:
+    running = await harness.start_bot()
+    interaction = await harness.command(running, "draw", {"prompt": "   "})
+    assert interaction.ephemeral
+    assert "empty" in harness.discord.messages[interaction.original_message_id].content
+    assert responses_requests(harness) == []
+
+
+async def test_request_bodies_are_json_serialisable_snapshots(harness: Harness) -> None:
+    """Sanity check on the recording itself: the fake keeps the body exactly as sent."""
+    running = await harness.start_bot()
+    await harness.command(running, "draw", {"prompt": "x"})
+    [body] = responses_requests(harness)
+    assert json.loads(json.dumps(body)) == body
