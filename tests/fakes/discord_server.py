@@ -302,7 +302,7 @@ class FakeDiscord(DiscordWorld):
         recent = "\n".join(f"  {c.method} {c.route or c.path} -> {c.status}" for c in self.calls[-15:])
         return f"last calls:\n{recent or '  (none)'}\nunhandled: {self.unhandled}"
 
-    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0,  # noqa: ASYNC109 - part of the agreed test API
+    async def wait_for(self, predicate: Callable[[], bool], timeout: float = 5.0,
                        what: str = "") -> None:
         """Poll fake state until ``predicate()`` is true; TimeoutError shows the recent traffic."""
         deadline = time.monotonic() + timeout
@@ -312,7 +312,7 @@ class FakeDiscord(DiscordWorld):
             await asyncio.sleep(0.005)
 
     async def wait_for_call(self, method: str, route: str, count: int = 1,
-                            timeout: float = 5.0) -> list[Call]:  # noqa: ASYNC109 - agreed test API
+                            timeout: float = 5.0) -> list[Call]:
         """Wait until ``count`` answered requests hit the route; returns all of them."""
         def done() -> bool:
             return sum(1 for c in self.route_calls(method, route) if c.status) >= count

@@ -67,7 +67,7 @@ def test_gif_first_frame() -> None:
     out = io.BytesIO()
     frames[0].save(out, "GIF", save_all=True, append_images=frames[1:])
     image = Image.open(io.BytesIO(normalise(out.getvalue()).data)).convert("RGB")
-    r, g, b = image.getpixel((8, 8))  # type: ignore[misc]
+    r, _, b = image.getpixel((8, 8))  # type: ignore[misc]
     assert b > 200 and r < 60
 
 
