@@ -34,7 +34,8 @@ async def assert_channel_chain(harness: Harness, channel_id: int, **invoke: obje
 
 
 async def test_thread_started_by_a_member(harness: Harness) -> None:
-    thread_id = await harness.discord.create_user_thread(harness.discord.text_channel_id, "cats", harness.discord.user_id)
+    fd = harness.discord
+    thread_id = await fd.create_user_thread(fd.text_channel_id, "cats", fd.user_id)
     await assert_channel_chain(harness, thread_id)
 
 
@@ -56,7 +57,8 @@ async def test_text_channel_without_thread_permission(harness: Harness) -> None:
 
 async def test_edit_without_image_in_member_thread_with_no_chain_is_private(harness: Harness) -> None:
     running = await harness.start_bot()
-    thread_id = await harness.discord.create_user_thread(harness.discord.text_channel_id, "chat", harness.discord.user_id)
+    fd = harness.discord
+    thread_id = await fd.create_user_thread(fd.text_channel_id, "chat", fd.user_id)
     edit = await harness.command(running, "edit", {"instruction": "bluer"}, channel_id=thread_id)
     assert edit.ephemeral and responses_bodies(harness) == []
 
