@@ -16,6 +16,7 @@ from bot.core.request import ModelConfig
 from bot.core.service import ImageService
 from bot.settings import Settings
 from bot.storage import open_store
+from bot.tree import ThreadpaintTree
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,10 @@ class ThreadpaintBot(commands.Bot):
     ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True  # channel and thread cache; no message content is ever needed
-        super().__init__(command_prefix=commands.when_mentioned, intents=intents, help_command=None, **options)
+        super().__init__(
+            command_prefix=commands.when_mentioned, intents=intents, help_command=None, tree_cls=ThreadpaintTree,
+            **options,
+        )
         self.settings = settings
         self._openai = openai_client
         self._given_store = store

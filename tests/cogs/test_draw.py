@@ -129,3 +129,21 @@ async def test_request_bodies_are_json_serialisable_snapshots(harness: Harness) 
     await harness.command(running, "draw", {"prompt": "x"})
     [body] = responses_requests(harness)
     assert json.loads(json.dumps(body)) == body
+
+
+async def test_overlong_prompt_gets_a_private_error(harness: Harness) -> None:
+    """Discord's client enforces the 4000 limit, but a raw API call can still send more."""
+    await harness.start_bot()
+    interaction = await harness.discord.invoke_slash("draw", {"prompt": "x" * 4500})
+    await harness.discord.wait_for(lambda: interaction.ack_type is not None, what="the error reply")
+    assert interaction.ephemeral
+    assert "4500 characters" in harness.discord.messages[interaction.original_message_id].content
+    assert responses_requests(harness) == []
+
+
+async def test_compression_out_of_range_gets_a_private_error(harness: Harness) -> None:
+    await harness.start_bot()
+    interaction = await harness.discord.invoke_slash("draw", {"prompt": "x", "format": "jpeg", "compression": 101})
+    await harness.discord.wait_for(lambda: interaction.ack_type is not None, what="the error reply")
+    assert "from 0 to 100" in harness.discord.messages[interaction.original_message_id].content
+    assert responses_requests(harness) == []
