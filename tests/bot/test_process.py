@@ -1,0 +1,67 @@
+"""The bot as a process: `python -m bot` logs in, and SIGTERM (docker stop) shuts it down cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+from bot.__main__ import sync_commands
+from tests.harness import Harness
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def process_env(harness: Harness) -> dict[str, str]:
+    settings_env = {
+        "DISCORD_TOKEN": harness.discord.token,
+        "OPENAI_API_KEY": harness.openai.api_key,
+        "OPENAI_BASE_URL": harness.openai.base_url,
+        "DISCORD_API_BASE_URL": harness.discord.api_base,
+        "DISCORD_GATEWAY_URL": harness.discord.gateway_url,
+        "DATABASE_URL": f"sqlite:///{harness.tmp_path / 'proc.db'}",
+        "LOG_LEVEL": "INFO",
+    }
+    return {"PATH": os.environ.get("PATH", "/usr/bin"), "PYTHONPATH": str(ROOT), **settings_env}
+
+
+async def test_sigterm_exits_cleanly(harness: Harness) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", cwd=harness.tmp_path, env=process_env(harness),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        await harness.discord.wait_for(lambda: bool(harness.discord.gateway.identifies), timeout=30,
+                                       what="the bot process identifies on the gateway")
+        process.send_signal(signal.SIGTERM)
+        output, _ = await asyncio.wait_for(process.communicate(), timeout=10)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    text = output.decode()
+    assert process.returncode == 0, text
+    assert "received SIGTERM, shutting down" in text
+    assert "Traceback" not in text
+    assert harness.discord.token not in text and harness.openai.api_key not in text
+    assert (harness.tmp_path / "proc.db").exists()
+
+
+async def test_sync_registers_both_commands_with_their_options(harness: Harness) -> None:
+    settings = harness.settings()
+    assert await sync_commands(settings, harness.discord.guild_id) == 0
+    commands = {c["name"]: c for c in harness.discord.synced_commands[harness.discord.guild_id]}
+    assert set(commands) == {"draw", "edit"}
+    draw = {o["name"]: o for o in commands["draw"]["options"]}
+    assert list(draw) == ["prompt", "size", "quality", "background", "format", "compression"]
+    assert draw["prompt"]["required"] and draw["prompt"]["max_length"] == 4000
+    assert [c["value"] for c in draw["size"]["choices"]] == ["auto", "1024x1024", "1536x1024", "1024x1536"]
+    assert [c["value"] for c in draw["quality"]["choices"]] == ["auto", "low", "medium", "high"]
+    assert [c["value"] for c in draw["background"]["choices"]] == ["auto", "opaque", "transparent"]
+    assert [c["value"] for c in draw["format"]["choices"]] == ["png", "jpeg", "webp"]
+    assert (draw["compression"]["min_value"], draw["compression"]["max_value"]) == (0, 100)
+    edit = {o["name"]: o for o in commands["edit"]["options"]}
+    assert list(edit)[:2] == ["instruction", "image"] and edit["image"]["type"] == 11
+    assert not edit["image"].get("required", False)
