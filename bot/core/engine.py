@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import openai
@@ -21,7 +21,7 @@ class OpenAIImageEngine:
     def __init__(self, client: openai.AsyncOpenAI) -> None:
         self._client = client
 
-    async def generate(self, body: dict[str, Any]) -> AsyncIterator[Update]:
+    async def generate(self, body: dict[str, Any]) -> AsyncGenerator[Update, None]:
         requested_format = body["tools"][0].get("output_format", "png")
         try:
             stream = await self._client.responses.create(**body)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import Any, Protocol
 
 from bot.core.errors import ImageError, NothingToEdit, Upstream
@@ -24,7 +25,7 @@ NOTHING_TO_EDIT = (
 
 
 class Engine(Protocol):
-    def generate(self, body: dict[str, Any]) -> AsyncIterator[Update]: ...
+    def generate(self, body: dict[str, Any]) -> AsyncGenerator[Update, None]: ...
 
 
 class ImageService:
@@ -115,15 +116,17 @@ class ImageService:
         pacer: PreviewPacer[Partial] = PreviewPacer(show, self._preview_interval)
         final: Final | None = None
         try:
-            async for update in self._engine.generate(body):
-                if isinstance(update, Partial):
-                    pacer.offer(update)
-                elif isinstance(update, Final):
-                    final = update
-                elif isinstance(update, Completed):
-                    if final is None:  # translate() guarantees a Final first; keep mypy and readers sure
-                        raise Upstream("OpenAI finished without making an image.")
-                    return final, update
+            # aclosing: leaving the loop at Completed must close the HTTP stream now, not at garbage collection.
+            async with aclosing(self._engine.generate(body)) as updates:
+                async for update in updates:
+                    if isinstance(update, Partial):
+                        pacer.offer(update)
+                    elif isinstance(update, Final):
+                        final = update
+                    elif isinstance(update, Completed):
+                        if final is None:  # translate() guarantees a Final first; keep mypy and readers sure
+                            raise Upstream("OpenAI finished without making an image.")
+                        return final, update
         finally:
             await pacer.close()
         raise Upstream("OpenAI ended the response without finishing it. Please try again.")
