@@ -13,8 +13,9 @@ from pathlib import Path
 import discord
 from dotenv import load_dotenv
 
-from bot.app import ThreadpaintBot, point_discord_at
+from bot.app import ThreadpaintBot
 from bot.checks import run_checks
+from bot.clients import point_discord_at
 from bot.log import setup_logging
 from bot.settings import ConfigError, Settings
 

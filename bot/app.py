@@ -2,42 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
+import datetime
 import logging
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import discord
 import openai
-import yarl
 from discord.ext import commands
 
+from bot.checks import model_warnings
+from bot.clients import build_openai_client, point_discord_at
 from bot.core.engine import OpenAIImageEngine
 from bot.core.ports import Store
 from bot.core.request import ModelConfig
+from bot.core.retry import RetryPolicy
 from bot.core.service import ImageService
 from bot.settings import Settings
 from bot.storage import open_store
 from bot.tree import ThreadpaintTree
+from cogs._recovery import recover
 
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("cogs.images",)
-
-
-def build_openai_client(settings: Settings) -> openai.AsyncOpenAI:
-    # No SDK retries: a retried POST after a timeout can be a second billed image (no idempotency keys).
-    return openai.AsyncOpenAI(
-        api_key=settings.openai_api_key.get(),
-        base_url=settings.openai_base_url,
-        max_retries=0,
-        timeout=openai.Timeout(settings.openai_timeout, connect=10.0),
-    )
-
-
-def point_discord_at(settings: Settings) -> None:
-    """Send REST and gateway traffic to the configured Discord (or Discord-compatible proxy)."""
-    # discord.py reads both class attributes at request/connect time and offers no per-client option.
-    discord.http.Route.BASE = settings.discord_api_base_url
-    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
 
 
 class ThreadpaintBot(commands.Bot):
@@ -61,6 +50,9 @@ class ThreadpaintBot(commands.Bot):
         self.settings = settings
         self._openai = openai_client
         self._given_store = store
+        self.clock: Callable[[], datetime.datetime] = discord.utils.utcnow
+        self.recovered = asyncio.Event()
+        self._background: set[asyncio.Task[None]] = set()
         # Close only what this bot created; injected clients and stores belong to the caller.
         self._owns_openai = openai_client is None
 
@@ -77,9 +69,12 @@ class ThreadpaintBot(commands.Bot):
             image_model=self.settings.image_model,
             partial_images=self.settings.partial_images,
         )
-        self.service = ImageService(
-            self.store, OpenAIImageEngine(self._openai), config, preview_interval=self.settings.preview_interval
+        engine = OpenAIImageEngine(
+            self._openai,
+            retry=RetryPolicy(self.settings.retry_attempts, self.settings.retry_base_delay),
+            idle_timeout=self.settings.stream_idle_timeout,
         )
+        self.service = ImageService(self.store, engine, config, preview_interval=self.settings.preview_interval)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         if self.settings.dev_guild_id:
@@ -87,11 +82,35 @@ class ThreadpaintBot(commands.Bot):
             self.tree.copy_global_to(guild=guild)
             synced = await self.tree.sync(guild=guild)
             log.info("synced %d commands to dev guild %s", len(synced), self.settings.dev_guild_id)
+        self._spawn(self._after_ready(), "startup")
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _after_ready(self) -> None:
+        """Once connected: warn about retiring models, then finish what a crash left behind."""
+        assert self._openai is not None
+        for warning in await model_warnings(self.settings, self._openai):
+            log.warning("%s", warning)
+        await self.wait_until_ready()
+        try:
+            await recover(self)
+        except Exception:
+            log.exception("start-up recovery failed")
+        finally:
+            self.recovered.set()
 
     async def on_ready(self) -> None:
         log.info("ready as %s (%s) in %d guilds", self.user, getattr(self.user, "id", "?"), len(self.guilds))
 
     async def close(self) -> None:
+        # Jobs finish (or are marked interrupted in Discord) while the connection still works.
+        if hasattr(self, "service"):
+            await self.service.shutdown(self.settings.shutdown_grace)
+        for task in list(self._background):
+            task.cancel()
         await super().close()
         if self._owns_openai and self._openai is not None:
             await self._openai.close()

@@ -56,6 +56,10 @@ class Settings:
     log_level: str = "INFO"
     preview_interval: float = 1.0
     openai_timeout: float = 300.0
+    stream_idle_timeout: float = 120.0
+    retry_attempts: int = 3
+    retry_base_delay: float = 1.0
+    shutdown_grace: float = 8.0
     extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -96,7 +100,14 @@ class Settings:
             dev_guild_id=_snowflake(get("DEV_GUILD_ID"), "DEV_GUILD_ID"),
             log_level=_log_level(get("LOG_LEVEL") or "INFO"),
             preview_interval=_float(get("PREVIEW_INTERVAL"), "PREVIEW_INTERVAL", 1.0, low=0.0, high=60.0),
-            openai_timeout=_float(get("OPENAI_TIMEOUT"), "OPENAI_TIMEOUT", 300.0, low=10.0, high=3600.0),
+            openai_timeout=_float(get("OPENAI_TIMEOUT"), "OPENAI_TIMEOUT", 300.0, low=1.0, high=3600.0),
+            stream_idle_timeout=_float(
+                get("STREAM_IDLE_TIMEOUT"), "STREAM_IDLE_TIMEOUT", 120.0, low=0.1, high=3600.0
+            ),
+            retry_attempts=_int(get("RETRY_ATTEMPTS"), "RETRY_ATTEMPTS", 3, low=1, high=10),
+            retry_base_delay=_float(get("RETRY_BASE_DELAY"), "RETRY_BASE_DELAY", 1.0, low=0.0, high=60.0),
+            # Docker sends SIGKILL 10 s after SIGTERM; leave time to mark jobs and close the database.
+            shutdown_grace=_float(get("SHUTDOWN_GRACE"), "SHUTDOWN_GRACE", 8.0, low=0.0, high=600.0),
         )
 
 

@@ -1,50 +1,107 @@
-"""One safe way to update an interaction's reply, aware of the 15-minute token."""
+"""One safe way to update the bot's reply, aware of the 15-minute interaction token."""
 
 from __future__ import annotations
 
 import datetime
+import io
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import discord
 
 log = logging.getLogger(__name__)
 
+MISSING: Any = discord.utils.MISSING
 # Stop using the interaction webhook a little before Discord does, so an edit in flight can't straddle expiry.
 TOKEN_MARGIN = datetime.timedelta(seconds=30)
+# Discord's answers when the interaction webhook can no longer be used: expired token, unknown webhook.
+TOKEN_GONE = {50027, 10015}
+UNKNOWN_MESSAGE = 10008
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str
+    data: bytes
+
+    def file(self) -> discord.File:
+        # A fresh File per request: discord.py consumes the stream, and a fallback route must upload it again.
+        return discord.File(io.BytesIO(self.data), filename=self.filename)
 
 
 class Reply:
-    """The bot's reply to one interaction: webhook edits while the token lives, its own routes after."""
+    """The bot's reply: edited through the interaction webhook while its token lives, the bot's own routes after."""
 
-    def __init__(self, interaction: discord.Interaction) -> None:
+    def __init__(
+        self,
+        channel: discord.abc.Messageable,
+        *,
+        interaction: discord.Interaction | None = None,
+        message_id: int | None = None,
+        clock: Callable[[], datetime.datetime] = discord.utils.utcnow,
+    ) -> None:
+        self.channel = channel
         self.interaction = interaction
-        self.message_id: int | None = None
-        self.channel_id = interaction.channel_id
+        self.message_id = message_id
+        self._clock = clock
+        self._webhook_usable = interaction is not None
 
     def token_alive(self) -> bool:
-        return discord.utils.utcnow() + TOKEN_MARGIN < self.interaction.expires_at
+        if not self._webhook_usable or self.interaction is None:
+            return False
+        return self._clock() + TOKEN_MARGIN < self.interaction.expires_at
 
-    async def edit(self, **fields: Any) -> discord.Message:
+    async def edit(
+        self, *, content: str | None = MISSING, embed: discord.Embed | None = MISSING,
+        uploads: list[Upload] | None = None,
+    ) -> discord.Message:
+        fields: dict[str, Any] = {}
+        if content is not MISSING:
+            fields["content"] = content
+        if embed is not MISSING:
+            fields["embed"] = embed
         if self.token_alive():
-            message: discord.Message = await self.interaction.edit_original_response(**fields)
-        else:
-            message = await self._edit_with_bot_token(**fields)
+            assert self.interaction is not None
+            try:
+                message = await self.interaction.edit_original_response(**fields, attachments=_files(uploads))
+            except discord.HTTPException as exc:
+                if exc.code not in TOKEN_GONE | {UNKNOWN_MESSAGE}:
+                    raise
+                log.info("interaction webhook unusable (%s); using the bot's own routes", exc.code)
+                self._webhook_usable = False
+                if exc.code == UNKNOWN_MESSAGE:
+                    self.message_id = None  # someone deleted the reply
+            else:
+                self.message_id = message.id
+                return message
+        return await self._edit_as_bot(fields, uploads)
+
+    async def _edit_as_bot(self, fields: dict[str, Any], uploads: list[Upload] | None) -> discord.Message:
+        if self.message_id is not None:
+            partial = _partial_message(self.channel, self.message_id)
+            try:
+                return await partial.edit(**fields, attachments=_files(uploads))
+            except discord.NotFound:
+                log.info("reply %s was deleted; posting a new message", self.message_id)
+        extra: dict[str, Any] = {"embed": fields["embed"]} if fields.get("embed") else {}
+        files = [u.file() for u in uploads or []]
+        message = await self.channel.send(content=fields.get("content") or None, files=files, **extra)
         self.message_id = message.id
-        self.channel_id = message.channel.id
         return message
 
-    async def _edit_with_bot_token(self, **fields: Any) -> discord.Message:
-        channel = self.interaction.channel
-        if not isinstance(channel, discord.abc.Messageable) or not hasattr(channel, "get_partial_message"):
-            raise RuntimeError("the reply's channel is unknown")
-        if self.message_id is not None:
-            return await channel.get_partial_message(self.message_id).edit(**fields)
-        # Never edited while the token lived: the "thinking…" message can't be reached, so post anew.
-        files = fields.pop("attachments", None)
-        fields = {k: v for k, v in fields.items() if v is not None}
-        log.info("interaction token expired; posting the reply as a new message")
-        return await channel.send(files=files or [], **fields)
+
+def _files(uploads: list[Upload] | None) -> Any:
+    return MISSING if uploads is None else [u.file() for u in uploads]
+
+
+def _partial_message(channel: discord.abc.Messageable, message_id: int) -> discord.PartialMessage:
+    getter = getattr(channel, "get_partial_message", None)
+    if getter is None:
+        raise TypeError(f"cannot edit messages in {type(channel).__name__}")
+    partial: discord.PartialMessage = getter(message_id)
+    return partial
 
 
 async def send_private(interaction: discord.Interaction, text: str) -> None:
@@ -54,4 +111,4 @@ async def send_private(interaction: discord.Interaction, text: str) -> None:
     elif not interaction.is_expired():
         await interaction.followup.send(text, ephemeral=True)
     else:
-        log.info("could not tell user %s privately (token expired): %s", interaction.user.id, text)
+        log.info("could not tell user %s privately (token expired)", interaction.user.id)

@@ -2,38 +2,44 @@
 
 from __future__ import annotations
 
-import io
 import logging
 
 import discord
 
 from bot.core.errors import ImageError
+from bot.core.images import fit_for_upload_async
 from bot.core.models import ChainKind, Delivery
-from bot.core.text import caption, thread_name
+from bot.core.text import caption, shorten, thread_name
 from bot.core.updates import Final, Partial
-from cogs._reply import Reply
+from cogs._reply import Reply, Upload
 
 log = logging.getLogger(__name__)
 
 EMBED_COLOUR = discord.Colour(0x5865F2)
 THREAD_HINT = "Use **/edit** in this thread to keep refining the image. Each edit builds on the latest result."
+INTERRUPTED = "⚠️ This request was interrupted because the bot restarted. Please run the command again."
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
 
 
 class ReplySurface:
     def __init__(
         self,
+        client: discord.Client,
         reply: Reply,
         *,
         verb: str,
         chain_id: int | None,
         chain_kind: ChainKind,
         parent_channel_id: int | None,
+        upload_limit: int,
     ) -> None:
+        self.client = client
         self.reply = reply
         self.verb = verb
         self.chain_id = chain_id  # None: open a thread on the reply when the image is done
         self.chain_kind = chain_kind
         self.parent_channel_id = parent_channel_id
+        self.upload_limit = upload_limit
 
     async def start(self) -> None:
         await self.reply.edit(content=f"🎨 {self.verb}… this usually takes 20–60 seconds.")
@@ -41,30 +47,35 @@ class ReplySurface:
     async def waiting(self) -> None:
         await self.reply.edit(content="⏳ Waiting for the request ahead of this one in this thread to finish…")
 
-    async def preview(self, partial: Partial, expected: int) -> None:
-        name = f"preview_{partial.index + 1}.{_ext(partial.format)}"
-        progress = f" {partial.index + 1} of {expected}" if expected else ""
+    async def retrying(self, delay: float, attempt: int, attempts: int, error: ImageError) -> None:
         await self.reply.edit(
-            content=f"🎨 {self.verb}… preview{progress}",
-            attachments=[discord.File(io.BytesIO(partial.image), filename=name)],
+            content=f"⏳ {error.user_message} Trying again in {delay:.0f} s (attempt {attempt} of {attempts})…"
         )
 
-    async def deliver(self, final: Final, job_prompt: str) -> Delivery:
-        name = f"threadpaint.{_ext(final.format)}"
-        embed = discord.Embed(description=caption(job_prompt, final.revised_prompt), colour=EMBED_COLOUR)
+    async def preview(self, partial: Partial, expected: int) -> None:
+        fitted = await fit_for_upload_async(partial.image, partial.format, self.upload_limit)
+        name = f"preview_{partial.index + 1}.{_ext(fitted.format)}"
+        progress = f" {partial.index + 1} of {expected}" if expected else ""
+        await self.reply.edit(content=f"🎨 {self.verb}… preview{progress}", uploads=[Upload(name, fitted.data)])
+
+    async def deliver(self, final: Final, prompt: str, notes: list[str]) -> Delivery:
+        fitted = await fit_for_upload_async(final.image, final.format, self.upload_limit)
+        name = f"threadpaint.{_ext(fitted.format)}"
+        embed = discord.Embed(description=caption(prompt, final.revised_prompt), colour=EMBED_COLOUR)
         embed.set_image(url=f"attachment://{name}")
-        message = await self.reply.edit(
-            content=None, embed=embed, attachments=[discord.File(io.BytesIO(final.image), filename=name)]
-        )
+        footer = [*notes, fitted.note] if fitted.note else notes
+        if footer:
+            embed.set_footer(text=shorten(" ".join(footer), 2048))
+        message = await self.reply.edit(content=None, embed=embed, uploads=[Upload(name, fitted.data)])
         if self.chain_id is not None:
             return Delivery(self.chain_id, self.chain_kind, self.parent_channel_id, message.channel.id, message.id)
-        return await self._open_thread(message, job_prompt)
+        return await self._open_thread(message, prompt)
 
     async def _open_thread(self, message: discord.Message, prompt: str) -> Delivery:
         try:
             thread = await message.create_thread(name=thread_name(prompt), auto_archive_duration=1440)
-        except discord.HTTPException as exc:
-            # No thread (permissions, thread cap): this channel carries the conversation instead.
+        except (discord.HTTPException, AttributeError, TypeError) as exc:
+            # No thread (permissions, thread cap, a channel type without threads): the channel carries it.
             log.warning("could not open a thread on %s (%s); the channel is the chain", message.id, exc)
             return Delivery(message.channel.id, "channel", None, message.channel.id, message.id)
         try:
@@ -74,7 +85,21 @@ class ReplySurface:
         return Delivery(thread.id, "thread", message.channel.id, message.channel.id, message.id)
 
     async def failed(self, error: ImageError) -> None:
-        await self.reply.edit(content=f"❌ {error.user_message}", embed=None, attachments=[])
+        await self.reply.edit(content=f"❌ {error.user_message}", embed=None, uploads=[])
+
+    async def interrupted(self) -> None:
+        await self.reply.edit(content=INTERRUPTED, embed=None, uploads=[])
+
+    async def fetch_image(self, channel_id: int, message_id: int) -> bytes | None:
+        channel = self.client.get_partial_messageable(channel_id)
+        try:
+            message = await channel.fetch_message(message_id)
+            for attachment in message.attachments:
+                if attachment.filename.lower().endswith(IMAGE_SUFFIXES):
+                    return await attachment.read()
+        except discord.HTTPException as exc:
+            log.info("could not fetch the last image %s/%s: %s", channel_id, message_id, exc)
+        return None
 
 
 def _ext(fmt: str) -> str:

@@ -9,9 +9,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.errors import ImageError, InvalidInput
+from bot.core.errors import ImageError, InvalidInput, Unavailable
 from bot.core.images import MAX_UPLOAD_BYTES, prepare_input_image
-from bot.core.models import ChainKind, InputImage, Job, JobKind
+from bot.core.models import InputImage, Job, JobKind
 from bot.core.options import ImageOptions, check_prompt
 from cogs._reply import Reply, send_private
 from cogs._surface import ReplySurface
@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from bot.app import ThreadpaintBot
 
 log = logging.getLogger(__name__)
+
+RESTARTING = "I'm restarting right now, so I can't start new images. Please try again in a minute."
 
 Size = Literal["auto", "1024x1024", "1536x1024", "1024x1536"]
 Quality = Literal["auto", "low", "medium", "high"]
@@ -83,10 +85,14 @@ class Images(commands.Cog):
         attachment: discord.Attachment | None,
     ) -> None:
         service = self.bot.service
+        if service.is_running(interaction.id):
+            return  # Discord delivered this interaction twice; the first delivery is being handled
         channel_id = interaction.channel_id
         assert channel_id is not None  # slash commands always come from a channel
         threadable = _can_open_thread(interaction)
         try:
+            if not service.accepting:
+                raise Unavailable(RESTARTING)
             prompt = check_prompt(text, what="prompt" if kind == "draw" else "instruction")
             options.validate()
             if attachment is not None and attachment.size > MAX_UPLOAD_BYTES:
@@ -101,14 +107,17 @@ class Images(commands.Cog):
             await send_private(interaction, error.user_message)
             return
         await interaction.response.defer(thinking=True)
-        chain_kind: ChainKind = chain.kind if chain else "channel"
-        reply = Reply(interaction)
+        channel = interaction.channel
+        assert isinstance(channel, discord.abc.Messageable)
+        reply = Reply(channel, interaction=interaction, clock=self.bot.clock)
         surface = ReplySurface(
+            self.bot,
             reply,
             verb="Drawing" if kind == "draw" else "Editing",
             chain_id=chain_id,
-            chain_kind=chain_kind,
-            parent_channel_id=getattr(interaction.channel, "parent_id", None),
+            chain_kind=chain.kind if chain else "channel",
+            parent_channel_id=getattr(channel, "parent_id", None),
+            upload_limit=interaction.filesize_limit,
         )
         await surface.start()
         try:
@@ -126,6 +135,8 @@ class Images(commands.Cog):
             options=options,
             chain_id=chain_id,
             input_image=input_image,
+            reply_channel_id=channel_id,
+            reply_message_id=reply.message_id,
         )
         await service.run(job, surface)
 

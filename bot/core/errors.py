@@ -31,6 +31,11 @@ class NothingToEdit(InvalidInput):
     code = "nothing_to_edit"
 
 
+class Unavailable(ImageError):
+    code = "unavailable"
+    private = True
+
+
 class Blocked(ImageError):
     code = "moderation_blocked"
 

@@ -1,19 +1,29 @@
-"""Checking and normalising images members upload; all Pillow work runs in a worker thread."""
+"""Checking images members upload, and shrinking finished ones to fit Discord; Pillow work runs in a thread."""
 
 from __future__ import annotations
 
 import asyncio
 import io
+import math
 import warnings
+from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
-from bot.core.errors import InvalidInput
+from bot.core.errors import InvalidInput, Upstream
 from bot.core.models import InputImage
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_PIXELS = 40_000_000  # far above any real photo, far below a decompression bomb
 MAX_SIDE = 2048  # OpenAI scales inputs down to this anyway; sending more is wasted bandwidth
+MIN_FIT_SIDE = 256  # below this a finished image is a thumbnail, not a result; better to say it can't be sent
+FIT_STEP = 0.75  # each downscale keeps 56% of the pixels, so encoded size falls roughly in step
+MAX_FIT_ENCODES = 20  # a WebP encode of a 1536×1024 image costs ~0.3 s; cap the worst case at a few seconds
+
+# Cheapest loss first: WebP keeps alpha and beats JPEG at equal quality; JPEG only for opaque images.
+_OPAQUE_ATTEMPTS = (("WEBP", 90), ("WEBP", 80), ("WEBP", 70), ("JPEG", 90), ("JPEG", 80))
+_ALPHA_ATTEMPTS = (("WEBP", 90), ("WEBP", 80), ("WEBP", 70))
+_LABELS = {"WEBP": "WebP", "JPEG": "JPEG"}
 
 _SIGNATURES = (
     (b"\x89PNG\r\n\x1a\n", "PNG"),
@@ -66,3 +76,95 @@ def normalise(data: bytes) -> InputImage:
 
 async def prepare_input_image(data: bytes) -> InputImage:
     return await asyncio.to_thread(normalise, data)
+
+
+@dataclass(frozen=True)
+class Fitted:
+    data: bytes
+    format: str  # "png" | "jpeg" | "webp": the format of `data`
+    note: str | None  # None when unchanged; else a sentence telling the member what was done
+
+
+def fit_for_upload(data: bytes, fmt: str, limit: int) -> Fitted:
+    """Make a finished image fit under `limit` bytes, losing as little as possible; `data` as-is when it fits."""
+    if len(data) <= limit:
+        return Fitted(data, fmt, None)  # the usual case: no decoding at all
+    image, alpha = _flatten(_decode_finished(data))
+    attempts = _ALPHA_ATTEMPTS if alpha else _OPAQUE_ATTEMPTS
+    last_step = _max_steps(max(image.size))
+    step, encodes = 0, 0
+    while True:
+        frame = image if step == 0 else image.resize(_scaled(image.size, step), Image.Resampling.LANCZOS)
+        smallest = len(data)
+        for pil_format, quality in attempts:
+            out = _encode(frame, pil_format, quality)
+            encodes += 1
+            if len(out) <= limit:
+                return Fitted(out, pil_format.lower(), _fit_note(pil_format, frame.size, image.size, limit))
+            smallest = min(smallest, len(out))
+        if step >= last_step:
+            raise Upstream("The image is too large to upload here even after shrinking it.")
+        step = _next_step(step, smallest, limit, last_step)
+        if encodes + 2 * len(attempts) > MAX_FIT_ENCODES:
+            step = last_step  # no budget for two more sizes: make the last try the smallest one
+
+
+async def fit_for_upload_async(data: bytes, fmt: str, limit: int) -> Fitted:
+    return await asyncio.to_thread(fit_for_upload, data, fmt, limit)
+
+
+def _decode_finished(data: bytes) -> Image.Image:
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise Upstream("The finished image could not be read, so it can't be uploaded.", detail=str(exc)) from exc
+    return image
+
+
+def _flatten(image: Image.Image) -> tuple[Image.Image, bool]:
+    """RGBA when some pixel is see-through, else RGB (so JPEG is allowed and WebP skips an alpha plane)."""
+    if image.has_transparency_data:
+        rgba = image.convert("RGBA")
+        opaque = rgba.getchannel("A").histogram()[255]
+        if opaque < rgba.width * rgba.height:
+            return rgba, True
+    return image.convert("RGB"), False
+
+
+def _max_steps(longest: int) -> int:
+    """How many FIT_STEP downscales keep the longest side at MIN_FIT_SIDE or more."""
+    steps = 0
+    while longest * FIT_STEP ** (steps + 1) >= MIN_FIT_SIDE:
+        steps += 1
+    return steps
+
+
+def _next_step(step: int, smallest: int, limit: int, last_step: int) -> int:
+    """Skip sizes that can't fit: encoded size tracks pixel count, so the smallest miss predicts the step needed."""
+    needed = math.ceil(math.log(max(limit, 1) / smallest) / math.log(FIT_STEP**2))
+    return min(last_step, step + max(1, needed))
+
+
+def _scaled(size: tuple[int, int], step: int) -> tuple[int, int]:
+    factor = FIT_STEP**step
+    return max(1, round(size[0] * factor)), max(1, round(size[1] * factor))
+
+
+def _encode(image: Image.Image, pil_format: str, quality: int) -> bytes:
+    out = io.BytesIO()
+    image.save(out, pil_format, quality=quality)
+    return out.getvalue()
+
+
+def _fit_note(pil_format: str, size: tuple[int, int], original: tuple[int, int], limit: int) -> str:
+    label, where = _LABELS[pil_format], f"Discord's {_megabytes(limit)} upload limit"
+    if size == original:
+        return f"Re-encoded as {label} to fit {where}."
+    return f"Scaled down to {size[0]}×{size[1]} and saved as {label} to fit {where}."
+
+
+def _megabytes(limit: int) -> str:
+    """10485760 → "10 MB", 8_000_000 → "7.6 MB" (Discord's limits are binary megabytes)."""
+    text = f"{limit / (1024 * 1024):.1f}"
+    return f"{text.removesuffix('.0')} MB"

@@ -11,7 +11,7 @@ from bot.core.options import ImageOptions
 JobKind = Literal["draw", "edit"]
 # thread: a thread the bot opened on its reply; channel: the channel itself carries the chain.
 ChainKind = Literal["thread", "channel"]
-TurnStatus = Literal["running", "done", "failed"]
+TurnStatus = Literal["queued", "running", "delivering", "done", "failed", "interrupted"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,9 @@ class Job:
     # The conversation this job belongs to; None means a new thread is opened on the reply.
     chain_id: int | None
     input_image: InputImage | None = None
+    # The bot's reply message, known once the status line is shown; used after restarts and token expiry.
+    reply_channel_id: int | None = None
+    reply_message_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,8 @@ class Turn:
     id: int
     chain_id: int | None
     interaction_id: int | None
+    guild_id: int | None
+    channel_id: int
     user_id: int
     kind: JobKind
     prompt: str
@@ -71,9 +76,11 @@ class Turn:
     image_call_id: str | None
     revised_prompt: str | None
     status: TurnStatus
+    error_code: str | None
     error: str | None
     reply_channel_id: int | None
     reply_message_id: int | None
+    delivery_attempts: int = 0
     usage: Usage = field(default_factory=Usage)
     created_at: datetime | None = None
     finished_at: datetime | None = None
@@ -83,13 +90,24 @@ class Turn:
 class NewTurn:
     chain_id: int | None
     interaction_id: int
+    guild_id: int | None
+    channel_id: int
     user_id: int
     kind: JobKind
     prompt: str
     options: ImageOptions
-    parent_turn_id: int | None
-    previous_response_id: str | None
     had_input_image: bool
+    reply_channel_id: int | None
+    reply_message_id: int | None
+
+
+@dataclass(frozen=True)
+class PendingDelivery:
+    """A finished, paid-for image that was not posted yet (found in the outbox after a restart)."""
+
+    turn: Turn
+    image: bytes
+    format: str
 
 
 @dataclass(frozen=True)

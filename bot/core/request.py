@@ -25,7 +25,7 @@ def build_request(
     options: ImageOptions,
     user_id: int,
     previous_response_id: str | None = None,
-    input_image: InputImage | None = None,
+    input_images: list[InputImage] | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments for `client.responses.create`, forcing the image_generation tool."""
     tool: dict[str, Any] = {"type": "image_generation", **options.tool_fields()}
@@ -34,8 +34,8 @@ def build_request(
         tool["model"] = config.image_model
     tool["partial_images"] = config.partial_images
     content: list[dict[str, Any]] = [{"type": "input_text", "text": prompt}]
-    if input_image is not None:
-        content.append({"type": "input_image", "image_url": data_url(input_image), "detail": "auto"})
+    for image in input_images or []:
+        content.append({"type": "input_image", "image_url": data_url(image), "detail": "auto"})
     body: dict[str, Any] = {
         "model": config.model,
         "input": [{"role": "user", "content": content}],

@@ -1,4 +1,4 @@
-"""The job engine: one /draw or /edit from queued to delivered, in conversation order."""
+"""The job engine: one /draw or /edit from queued to delivered, in conversation order, crash-safe."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any, Protocol
 
-from bot.core.errors import ImageError, NothingToEdit, Upstream
-from bot.core.models import ChainRecord, Job, NewTurn, Turn, TurnResult
+from bot.core.engine import OnRetry
+from bot.core.errors import ChainExpired, ImageError, NothingToEdit, QuotaExhausted, Upstream
+from bot.core.images import prepare_input_image
+from bot.core.models import ChainRecord, InputImage, Job, NewTurn, Turn, TurnResult
 from bot.core.ordering import ChainLocks
 from bot.core.pacing import PreviewPacer
 from bot.core.ports import Store, Surface
@@ -22,10 +24,18 @@ NOTHING_TO_EDIT = (
     "There is nothing to edit here yet. Use /draw first, run /edit inside one of my image threads, "
     "or attach an image to /edit."
 )
+CHAIN_RESEEDED = (
+    "OpenAI no longer had this conversation (it keeps them for 30 days), so I continued from the last image."
+)
+CHAIN_LOST = (
+    "OpenAI no longer has this conversation and I couldn't find its last image. "
+    "Attach the image to /edit to carry on from it."
+)
+MAX_DELIVERY_ATTEMPTS = 3
 
 
 class Engine(Protocol):
-    def generate(self, body: dict[str, Any]) -> AsyncGenerator[Update, None]: ...
+    def generate(self, body: dict[str, Any], on_retry: OnRetry | None = None) -> AsyncGenerator[Update, None]: ...
 
 
 class ImageService:
@@ -35,16 +45,20 @@ class ImageService:
         self._config = config
         self._preview_interval = preview_interval
         self._locks = ChainLocks()
-        self._running: set[int] = set()
+        self._tasks: dict[int, asyncio.Task[Any]] = {}
         self._idle = asyncio.Event()
         self._idle.set()
+        self.accepting = True
 
     @property
     def running(self) -> int:
-        return len(self._running)
+        return len(self._tasks)
 
     async def wait_idle(self) -> None:
         await self._idle.wait()
+
+    def is_running(self, interaction_id: int) -> bool:
+        return interaction_id in self._tasks
 
     async def chain(self, channel_id: int) -> ChainRecord | None:
         return await self._store.get_chain(channel_id)
@@ -58,55 +72,117 @@ class ImageService:
 
     async def run(self, job: Job, surface: Surface) -> None:
         """Run a job to the end; every failure is reported through the surface, never raised."""
-        if job.interaction_id in self._running:
-            log.warning("job %s is already running; ignoring the duplicate", job.interaction_id)
+        if job.interaction_id in self._tasks or not self.accepting:
+            log.warning("job %s is a duplicate or arrived during shutdown; ignored", job.interaction_id)
             return
-        self._running.add(job.interaction_id)
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks[job.interaction_id] = task
         self._idle.clear()
         try:
-            async with self._locks.hold(job.chain_id, surface.waiting):
-                await self._run_in_order(job, surface)
+            turn_id = await self._store.create_turn(_new_turn(job))
+            if turn_id is None:
+                log.warning("job %s already exists in the database; ignoring the duplicate", job.interaction_id)
+                return
+            try:
+                async with self._locks.hold(job.chain_id, surface.waiting):
+                    await self._run_turn(turn_id, job, surface)
+            except asyncio.CancelledError:
+                await self._interrupt(turn_id, surface)
+                raise
         finally:
-            self._running.discard(job.interaction_id)
-            if not self._running:
+            del self._tasks[job.interaction_id]
+            if not self._tasks:
                 self._idle.set()
 
-    async def _run_in_order(self, job: Job, surface: Surface) -> None:
+    async def shutdown(self, grace: float) -> None:
+        """Stop taking jobs, let running ones finish for `grace` seconds, interrupt the rest."""
+        self.accepting = False
+        tasks = list(self._tasks.values())
+        if not tasks:
+            return
+        log.info("waiting up to %.1f s for %d running jobs", grace, len(tasks))
+        _, pending = await asyncio.wait(tasks, timeout=grace)
+        for task in pending:
+            task.cancel()
+        if pending:
+            log.warning("interrupting %d jobs that did not finish in time", len(pending))
+            await asyncio.wait(pending, timeout=5)
+
+    async def _run_turn(self, turn_id: int, job: Job, surface: Surface) -> None:
         try:
             head = await self._store.get_head(job.chain_id) if job.chain_id is not None else None
-            continues = job.kind == "edit" and head is not None
-            if job.kind == "edit" and not continues and job.input_image is None:
+            parent = head if job.kind == "edit" and head is not None else None
+            if job.kind == "edit" and parent is None and job.input_image is None:
                 raise NothingToEdit(NOTHING_TO_EDIT)
+            await self._store.start_turn(turn_id, parent.id if parent else None, _response_id(parent))
+            log.info("job %s turn %s: %s in %s", job.interaction_id, turn_id, job.kind, job.chain_id)
+            final, completed, notes = await self._generate(job, parent, surface)
         except ImageError as error:
-            await _report(surface, error)
-            return
-        turn_id = await self._store.create_turn(self._new_turn(job, head if continues else None))
-        log.info("job %s turn %s: %s in %s", job.interaction_id, turn_id, job.kind, job.chain_id)
-        try:
-            final, completed = await self._generate(job, head if continues else None, surface)
-            delivery = await surface.deliver(final, job.prompt)
-        except ImageError as error:
-            await self._store.fail_turn(turn_id, f"{error.code}: {error}")
-            await _report(surface, error)
-            return
-        except Exception as exc:
-            log.exception("job %s failed unexpectedly", job.interaction_id)
-            await self._store.fail_turn(turn_id, f"internal: {type(exc).__name__}")
-            await _report(surface, Upstream("Something went wrong while posting your image. Please try again."))
+            await self._fail(turn_id, error, surface)
             return
         result = TurnResult(completed.response_id, final.call_id, final.revised_prompt, completed.usage)
-        await self._store.complete_turn(turn_id, result, delivery, owner_id=job.user_id, guild_id=job.guild_id)
-        log.info("job %s turn %s done: head of %s is %s", job.interaction_id, turn_id, delivery.chain_id,
-                 completed.response_id)
+        # The image is paid for: keep it durably before trying to post it anywhere.
+        await self._store.save_result(turn_id, result, final.image, final.format)
+        await self.deliver(turn_id, final, job.prompt, notes, surface, owner_id=job.user_id, guild_id=job.guild_id)
 
-    async def _generate(self, job: Job, head: Turn | None, surface: Surface) -> tuple[Final, Completed]:
+    async def deliver(
+        self, turn_id: int, final: Final, prompt: str, notes: list[str], surface: Surface, *,
+        owner_id: int, guild_id: int | None,
+    ) -> bool:
+        """Post a finished image and move the head; on failure the image stays in the outbox for a retry."""
+        try:
+            delivery = await surface.deliver(final, prompt, notes)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            attempts = await self._store.note_delivery_attempt(turn_id, f"{type(exc).__name__}: {exc}")
+            log.error("turn %s: posting the finished image failed (attempt %d): %s", turn_id, attempts, exc)
+            if attempts >= MAX_DELIVERY_ATTEMPTS:
+                await self._store.fail_turn(turn_id, "delivery", f"gave up after {attempts} attempts: {exc}")
+            await _report(surface, Upstream(
+                "Your image is ready but I couldn't post it here (Discord refused it). "
+                "It is saved and I'll try again when I restart; check that I can send messages and attach files."
+            ))
+            return False
+        await self._store.complete_turn(turn_id, delivery, owner_id=owner_id, guild_id=guild_id)
+        log.info("turn %s done: head of %s moved", turn_id, delivery.chain_id)
+        return True
+
+    async def _generate(
+        self, job: Job, parent: Turn | None, surface: Surface
+    ) -> tuple[Final, Completed, list[str]]:
+        images = [job.input_image] if job.input_image else []
+        try:
+            final, completed = await self._stream(job, _response_id(parent), images, surface)
+            return final, completed, []
+        except ChainExpired:
+            if parent is None:
+                raise
+        # Stored responses expire after 30 days: carry on from the last image instead.
+        last = await self._last_image(parent, surface)
+        if last is None:
+            raise ChainExpired(CHAIN_LOST)
+        final, completed = await self._stream(job, None, [last, *images], surface)
+        return final, completed, [CHAIN_RESEEDED]
+
+    async def _last_image(self, turn: Turn, surface: Surface) -> InputImage | None:
+        if turn.reply_channel_id is None or turn.reply_message_id is None:
+            return None
+        data = await surface.fetch_image(turn.reply_channel_id, turn.reply_message_id)
+        if data is None:
+            return None
+        try:
+            return await prepare_input_image(data)
+        except ImageError:
+            return None
+
+    async def _stream(
+        self, job: Job, previous_response_id: str | None, images: list[InputImage], surface: Surface
+    ) -> tuple[Final, Completed]:
         body = build_request(
-            self._config,
-            prompt=job.prompt,
-            options=job.options,
-            user_id=job.user_id,
-            previous_response_id=head.response_id if head else None,
-            input_image=job.input_image,
+            self._config, prompt=job.prompt, options=job.options, user_id=job.user_id,
+            previous_response_id=previous_response_id, input_images=images,
         )
         expected = self._config.partial_images
 
@@ -117,7 +193,7 @@ class ImageService:
         final: Final | None = None
         try:
             # aclosing: leaving the loop at Completed must close the HTTP stream now, not at garbage collection.
-            async with aclosing(self._engine.generate(body)) as updates:
+            async with aclosing(self._engine.generate(body, surface.retrying)) as updates:
                 async for update in updates:
                     if isinstance(update, Partial):
                         pacer.offer(update)
@@ -131,19 +207,42 @@ class ImageService:
             await pacer.close()
         raise Upstream("OpenAI ended the response without finishing it. Please try again.")
 
-    @staticmethod
-    def _new_turn(job: Job, head: Turn | None) -> NewTurn:
-        return NewTurn(
-            chain_id=job.chain_id,
-            interaction_id=job.interaction_id,
-            user_id=job.user_id,
-            kind=job.kind,
-            prompt=job.prompt,
-            options=job.options,
-            parent_turn_id=head.id if head else None,
-            previous_response_id=head.response_id if head else None,
-            had_input_image=job.input_image is not None,
-        )
+    async def _fail(self, turn_id: int, error: ImageError, surface: Surface) -> None:
+        if isinstance(error, QuotaExhausted):
+            log.error("OpenAI says the account is out of credit (insufficient_quota): add credit or raise the "
+                      "project's budget; every job fails until then")
+        await self._store.fail_turn(turn_id, error.code, str(error))
+        await _report(surface, error)
+
+    async def _interrupt(self, turn_id: int, surface: Surface) -> None:
+        await asyncio.shield(self._store.interrupt_turn(turn_id))
+        try:
+            async with asyncio.timeout(2):
+                await asyncio.shield(surface.interrupted())
+        except (TimeoutError, asyncio.CancelledError):
+            pass
+        except Exception:
+            log.warning("could not mark turn %s as interrupted in Discord", turn_id, exc_info=True)
+
+
+def _response_id(turn: Turn | None) -> str | None:
+    return turn.response_id if turn else None
+
+
+def _new_turn(job: Job) -> NewTurn:
+    return NewTurn(
+        chain_id=job.chain_id,
+        interaction_id=job.interaction_id,
+        guild_id=job.guild_id,
+        channel_id=job.channel_id,
+        user_id=job.user_id,
+        kind=job.kind,
+        prompt=job.prompt,
+        options=job.options,
+        had_input_image=job.input_image is not None,
+        reply_channel_id=job.reply_channel_id,
+        reply_message_id=job.reply_message_id,
+    )
 
 
 async def _report(surface: Surface, error: ImageError) -> None:

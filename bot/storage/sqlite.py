@@ -11,15 +11,17 @@ from typing import Any
 
 import aiosqlite
 
-from bot.core.models import ChainRecord, Delivery, NewTurn, Turn, TurnResult, Usage
+from bot.core.models import ChainRecord, Delivery, NewTurn, PendingDelivery, Turn, TurnResult, Usage
 from bot.core.options import ImageOptions
 from bot.storage.migrate import migrate
 
 _SELECT_TURNS = "SELECT " + (  # noqa: S608 - a constant column list, nothing from users
-    "id, chain_id, interaction_id, user_id, kind, prompt, options, parent_turn_id, previous_response_id, "
-    "response_id, image_call_id, revised_prompt, status, error, reply_channel_id, reply_message_id, "
-    "input_tokens, output_tokens, image_input_tokens, image_output_tokens, created_at, finished_at"
+    "id, chain_id, interaction_id, guild_id, channel_id, user_id, kind, prompt, options, parent_turn_id, "
+    "previous_response_id, response_id, image_call_id, revised_prompt, status, error_code, error, "
+    "reply_channel_id, reply_message_id, delivery_attempts, input_tokens, output_tokens, image_input_tokens, "
+    "image_output_tokens, created_at, finished_at"
 ) + " FROM turns"
+_UNFINISHED = ("queued", "running")
 
 
 def _now() -> str:
@@ -107,21 +109,31 @@ class SqliteStore:
         ) as cursor:
             return [_turn(row) for row in await cursor.fetchall()]
 
-    async def create_turn(self, turn: NewTurn) -> int:
-        async with self._transaction() as conn:
-            cursor = await conn.execute(
-                "INSERT INTO turns (chain_id, interaction_id, user_id, kind, prompt, options, had_input_image, "
-                "parent_turn_id, previous_response_id, status, created_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?)",
-                (
-                    turn.chain_id, turn.interaction_id, turn.user_id, turn.kind, turn.prompt,
-                    turn.options.to_json(), int(turn.had_input_image), turn.parent_turn_id,
-                    turn.previous_response_id, _now(),
-                ),
-            )
-            turn_id = cursor.lastrowid
+    async def create_turn(self, turn: NewTurn) -> int | None:
+        try:
+            async with self._transaction() as conn:
+                cursor = await conn.execute(
+                    "INSERT INTO turns (chain_id, interaction_id, guild_id, channel_id, user_id, kind, prompt, "
+                    "options, had_input_image, reply_channel_id, reply_message_id, status, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?)",
+                    (
+                        turn.chain_id, turn.interaction_id, turn.guild_id, turn.channel_id, turn.user_id,
+                        turn.kind, turn.prompt, turn.options.to_json(), int(turn.had_input_image),
+                        turn.reply_channel_id, turn.reply_message_id, _now(),
+                    ),
+                )
+                turn_id = cursor.lastrowid
+        except aiosqlite.IntegrityError:
+            return None  # this interaction already has a job: Discord delivered it twice
         assert turn_id is not None
         return turn_id
+
+    async def start_turn(self, turn_id: int, parent_turn_id: int | None, previous_response_id: str | None) -> None:
+        async with self._transaction() as conn:
+            await conn.execute(
+                "UPDATE turns SET status = 'running', parent_turn_id = ?, previous_response_id = ? WHERE id = ?",
+                (parent_turn_id, previous_response_id, turn_id),
+            )
 
     async def set_reply_message(self, turn_id: int, channel_id: int, message_id: int) -> None:
         async with self._transaction() as conn:
@@ -130,16 +142,24 @@ class SqliteStore:
                 (channel_id, message_id, turn_id),
             )
 
-    async def fail_turn(self, turn_id: int, error: str) -> None:
+    async def save_result(self, turn_id: int, result: TurnResult, image: bytes, fmt: str) -> None:
+        usage = result.usage
         async with self._transaction() as conn:
             await conn.execute(
-                "UPDATE turns SET status = 'failed', error = ?, finished_at = ? WHERE id = ?",
-                (error[:500], _now(), turn_id),
+                "INSERT INTO outbox (turn_id, image, format, created_at) VALUES (?, ?, ?, ?)",
+                (turn_id, image, fmt, _now()),
+            )
+            await conn.execute(
+                "UPDATE turns SET status = 'delivering', response_id = ?, image_call_id = ?, revised_prompt = ?, "
+                "input_tokens = ?, output_tokens = ?, image_input_tokens = ?, image_output_tokens = ? "
+                "WHERE id = ?",
+                (
+                    result.response_id, result.image_call_id, result.revised_prompt, usage.input_tokens,
+                    usage.output_tokens, usage.image_input_tokens, usage.image_output_tokens, turn_id,
+                ),
             )
 
-    async def complete_turn(
-        self, turn_id: int, result: TurnResult, delivery: Delivery, *, owner_id: int, guild_id: int | None
-    ) -> None:
+    async def complete_turn(self, turn_id: int, delivery: Delivery, *, owner_id: int, guild_id: int | None) -> None:
         now = _now()
         async with self._transaction() as conn:
             await conn.execute(
@@ -150,18 +170,64 @@ class SqliteStore:
                 (delivery.chain_id, guild_id, delivery.parent_channel_id, owner_id, delivery.chain_kind,
                  turn_id, now, now),
             )
-            usage = result.usage
             await conn.execute(
-                "UPDATE turns SET chain_id = ?, status = 'done', response_id = ?, image_call_id = ?, "
-                "revised_prompt = ?, reply_channel_id = ?, reply_message_id = ?, input_tokens = ?, "
-                "output_tokens = ?, image_input_tokens = ?, image_output_tokens = ?, finished_at = ? "
-                "WHERE id = ?",
-                (
-                    delivery.chain_id, result.response_id, result.image_call_id, result.revised_prompt,
-                    delivery.message_channel_id, delivery.message_id, usage.input_tokens, usage.output_tokens,
-                    usage.image_input_tokens, usage.image_output_tokens, now, turn_id,
-                ),
+                "UPDATE turns SET chain_id = ?, status = 'done', reply_channel_id = ?, reply_message_id = ?, "
+                "finished_at = ? WHERE id = ?",
+                (delivery.chain_id, delivery.message_channel_id, delivery.message_id, now, turn_id),
             )
+            await conn.execute("DELETE FROM outbox WHERE turn_id = ?", (turn_id,))
+
+    async def fail_turn(self, turn_id: int, code: str, error: str) -> None:
+        async with self._transaction() as conn:
+            await conn.execute(
+                "UPDATE turns SET status = 'failed', error_code = ?, error = ?, finished_at = ? WHERE id = ?",
+                (code, error[:500], _now(), turn_id),
+            )
+
+    async def note_delivery_attempt(self, turn_id: int, error: str) -> int:
+        async with self._transaction() as conn:
+            await conn.execute(
+                "UPDATE turns SET delivery_attempts = delivery_attempts + 1, error = ? WHERE id = ?",
+                (error[:500], turn_id),
+            )
+            async with conn.execute("SELECT delivery_attempts FROM turns WHERE id = ?", (turn_id,)) as cursor:
+                row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def interrupt_turn(self, turn_id: int) -> None:
+        async with self._transaction() as conn:
+            await conn.execute(
+                "UPDATE turns SET status = 'interrupted', finished_at = ? WHERE id = ? AND status IN (?, ?)",
+                (_now(), turn_id, *_UNFINISHED),
+            )
+
+    async def interrupt_unfinished(self) -> list[Turn]:
+        async with self._transaction() as conn:
+            async with conn.execute(_SELECT_TURNS + " WHERE status IN (?, ?) ORDER BY id", _UNFINISHED) as cursor:
+                turns = [_turn(row) for row in await cursor.fetchall()]
+            await conn.execute(
+                "UPDATE turns SET status = 'interrupted', finished_at = ? WHERE status IN (?, ?)",
+                (_now(), *_UNFINISHED),
+            )
+        return turns
+
+    async def pending_deliveries(self) -> list[PendingDelivery]:
+        async with self._conn.execute(
+            "SELECT turn_id, image, format FROM outbox JOIN turns ON turns.id = outbox.turn_id "
+            "WHERE turns.status = 'delivering' ORDER BY turn_id"
+        ) as cursor:
+            rows = await cursor.fetchall()
+        pending = []
+        for row in rows:
+            turn = await self.get_turn(row["turn_id"])
+            assert turn is not None
+            pending.append(PendingDelivery(turn, bytes(row["image"]), row["format"]))
+        return pending
+
+    async def outbox_size(self) -> int:
+        async with self._conn.execute("SELECT count(*) FROM outbox") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
 
 
 def _turn(row: aiosqlite.Row) -> Turn:
@@ -169,6 +235,8 @@ def _turn(row: aiosqlite.Row) -> Turn:
         id=row["id"],
         chain_id=row["chain_id"],
         interaction_id=row["interaction_id"],
+        guild_id=row["guild_id"],
+        channel_id=row["channel_id"],
         user_id=row["user_id"],
         kind=row["kind"],
         prompt=row["prompt"],
@@ -179,9 +247,11 @@ def _turn(row: aiosqlite.Row) -> Turn:
         image_call_id=row["image_call_id"],
         revised_prompt=row["revised_prompt"],
         status=row["status"],
+        error_code=row["error_code"],
         error=row["error"],
         reply_channel_id=row["reply_channel_id"],
         reply_message_id=row["reply_message_id"],
+        delivery_attempts=row["delivery_attempts"],
         usage=Usage(row["input_tokens"], row["output_tokens"], row["image_input_tokens"], row["image_output_tokens"]),
         created_at=_time(row["created_at"]),
         finished_at=_time(row["finished_at"]),

@@ -25,7 +25,7 @@ def test_edit_body_with_image_and_model() -> None:
     image = InputImage(b"\x89PNGdata", "image/png")
     body = build_request(
         ModelConfig("m", "gpt-image-2", 0), prompt="bluer", options=ImageOptions(format="webp", compression=70),
-        user_id=1, previous_response_id="resp_1", input_image=image,
+        user_id=1, previous_response_id="resp_1", input_images=[image],
     )
     assert body["previous_response_id"] == "resp_1"
     assert body["tools"][0]["model"] == "gpt-image-2"

@@ -12,11 +12,11 @@ from bot.storage import SqliteStore, open_store
 from bot.storage.migrate import Migration, current_version, load_migrations, migrate
 
 
-def new_turn(interaction_id: int, chain_id: int | None = None, parent: int | None = None) -> NewTurn:
+def new_turn(interaction_id: int, chain_id: int | None = None) -> NewTurn:
     return NewTurn(
-        chain_id=chain_id, interaction_id=interaction_id, user_id=5, kind="draw", prompt="a cat",
-        options=ImageOptions(quality="low"), parent_turn_id=parent, previous_response_id=None,
-        had_input_image=False,
+        chain_id=chain_id, interaction_id=interaction_id, guild_id=1, channel_id=800, user_id=5, kind="draw",
+        prompt="a cat", options=ImageOptions(quality="low"), had_input_image=False, reply_channel_id=800,
+        reply_message_id=901,
     )
 
 
@@ -60,14 +60,21 @@ async def test_turn_lifecycle_moves_head_and_survives_reopen(tmp_path: Path) -> 
     path = tmp_path / "bot.db"
     store = await SqliteStore.open(path)
     first = await store.create_turn(new_turn(100))
+    assert first is not None
+    assert (await store.get_turn(first)).status == "queued"  # type: ignore[union-attr]
+    await store.start_turn(first, None, None)
     assert (await store.get_turn(first)).status == "running"  # type: ignore[union-attr]
     assert await store.get_head(900) is None
-    await store.complete_turn(
-        first, TurnResult("resp_1", "ig_1", "A cat, revised", Usage(10, 20, 30, 40)),
-        Delivery(900, "thread", 800, 800, 901), owner_id=5, guild_id=1,
-    )
-    second = await store.create_turn(new_turn(101, chain_id=900, parent=first))
-    await store.fail_turn(second, "moderation_blocked: no")
+    await store.save_result(first, TurnResult("resp_1", "ig_1", "A cat, revised", Usage(10, 20, 30, 40)), b"img", "png")
+    assert (await store.get_turn(first)).status == "delivering"  # type: ignore[union-attr]
+    assert await store.outbox_size() == 1
+    assert await store.get_head(900) is None  # the head moves only once the image is posted
+    await store.complete_turn(first, Delivery(900, "thread", 800, 800, 901), owner_id=5, guild_id=1)
+    assert await store.outbox_size() == 0
+    second = await store.create_turn(new_turn(101, chain_id=900))
+    assert second is not None
+    await store.start_turn(second, first, "resp_1")
+    await store.fail_turn(second, "moderation_blocked", "no")
     await store.close()
 
     store = await SqliteStore.open(path)
@@ -78,19 +85,39 @@ async def test_turn_lifecycle_moves_head_and_survives_reopen(tmp_path: Path) -> 
     assert (head.response_id, head.image_call_id, head.revised_prompt) == ("resp_1", "ig_1", "A cat, revised")
     assert head.usage == Usage(10, 20, 30, 40)
     assert (head.reply_channel_id, head.reply_message_id, head.chain_id) == (800, 901, 900)
-    assert head.options == ImageOptions(quality="low")
+    assert head.options == ImageOptions(quality="low") and head.status == "done"
     failed = await store.get_turn(second)
     assert failed is not None and failed.status == "failed" and failed.parent_turn_id == first
+    assert (failed.error_code, failed.previous_response_id) == ("moderation_blocked", "resp_1")
     assert [t.id for t in await store.list_turns(900)] == [first, second]
+    await store.close()
+
+
+async def test_restart_interrupts_unfinished_and_keeps_undelivered_images(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path / "bot.db")
+    queued = await store.create_turn(new_turn(1))
+    running = await store.create_turn(new_turn(2))
+    delivering = await store.create_turn(new_turn(3))
+    assert queued and running and delivering
+    await store.start_turn(running, None, None)
+    await store.start_turn(delivering, None, None)
+    await store.save_result(delivering, TurnResult("r", "ig", None, Usage()), b"\x89PNG...", "png")
+
+    interrupted = await store.interrupt_unfinished()
+
+    assert [t.id for t in interrupted] == [queued, running]
+    assert {(await store.get_turn(i)).status for i in (queued, running)} == {"interrupted"}  # type: ignore[union-attr]
+    [pending] = await store.pending_deliveries()
+    assert pending.turn.id == delivering and pending.image == b"\x89PNG..." and pending.format == "png"
+    assert await store.interrupt_unfinished() == []
     await store.close()
 
 
 async def test_interaction_ids_are_unique(tmp_path: Path) -> None:
     store = await SqliteStore.open(tmp_path / "bot.db")
-    await store.create_turn(new_turn(1))
-    with pytest.raises(aiosqlite.IntegrityError):
-        await store.create_turn(new_turn(1))
-    await store.create_turn(new_turn(2))  # the failed transaction left the connection usable
+    assert await store.create_turn(new_turn(1)) is not None
+    assert await store.create_turn(new_turn(1)) is None  # a duplicate delivery of one interaction
+    assert await store.create_turn(new_turn(2)) is not None  # the failed transaction left the connection usable
     await store.close()
 
 

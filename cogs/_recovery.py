@@ -1,0 +1,76 @@
+"""Start-up recovery: report jobs a crash interrupted, and post finished images that were never posted."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+
+from bot.core.models import ChainKind, Turn
+from bot.core.updates import Final
+from cogs._reply import Reply
+from cogs._surface import INTERRUPTED, ReplySurface
+
+if TYPE_CHECKING:
+    from bot.app import ThreadpaintBot
+
+log = logging.getLogger(__name__)
+
+DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
+DELIVERED_LATE = "Delivered after the bot restarted."
+
+
+async def recover(bot: ThreadpaintBot) -> tuple[int, int]:
+    """Return (interrupted jobs reported, finished images delivered)."""
+    interrupted = await bot.store.interrupt_unfinished()
+    for turn in interrupted:
+        await _report_interrupted(bot, turn)
+    delivered = 0
+    for pending in await bot.store.pending_deliveries():
+        turn = pending.turn
+        surface = await _surface_for(bot, turn)
+        if surface is None:
+            continue
+        final = Final(pending.image, pending.format, turn.image_call_id or "", turn.revised_prompt)
+        if await bot.service.deliver(
+            turn.id, final, turn.prompt, [DELIVERED_LATE], surface, owner_id=turn.user_id, guild_id=turn.guild_id
+        ):
+            delivered += 1
+    if interrupted or delivered:
+        log.info("recovery: %d interrupted jobs reported, %d finished images delivered", len(interrupted), delivered)
+    return len(interrupted), delivered
+
+
+async def _report_interrupted(bot: ThreadpaintBot, turn: Turn) -> None:
+    if turn.reply_channel_id is None or turn.reply_message_id is None:
+        log.warning("turn %s was interrupted before its reply existed; nothing to update", turn.id)
+        return
+    reply = Reply(bot.get_partial_messageable(turn.reply_channel_id), message_id=turn.reply_message_id)
+    try:
+        await reply.edit(content=INTERRUPTED, embed=None, uploads=[])
+    except discord.HTTPException as exc:
+        log.warning("could not report interrupted turn %s: %s", turn.id, exc)
+
+
+async def _surface_for(bot: ThreadpaintBot, turn: Turn) -> ReplySurface | None:
+    channel_id = turn.reply_channel_id or turn.channel_id
+    try:
+        channel = bot.get_channel(channel_id) or await bot.fetch_channel(channel_id)
+    except discord.HTTPException as exc:
+        log.error("turn %s: cannot reach channel %s to deliver its image: %s", turn.id, channel_id, exc)
+        return None
+    if not isinstance(channel, discord.abc.Messageable):
+        return None
+    chain = await bot.store.get_chain(turn.chain_id) if turn.chain_id is not None else None
+    kind: ChainKind = chain.kind if chain else "channel"
+    guild = getattr(channel, "guild", None)
+    return ReplySurface(
+        bot,
+        Reply(channel, message_id=turn.reply_message_id),
+        verb="Drawing" if turn.kind == "draw" else "Editing",
+        chain_id=turn.chain_id,
+        chain_kind=kind,
+        parent_channel_id=getattr(channel, "parent_id", None),
+        upload_limit=getattr(guild, "filesize_limit", DEFAULT_UPLOAD_LIMIT),
+    )
