@@ -11,11 +11,17 @@ from cogs._reply import send_private
 
 log = logging.getLogger(__name__)
 
+ALREADY_ACKNOWLEDGED = 40060
 GENERIC = "Sorry, something went wrong on my side. Please try again in a moment."
 
 
 class ThreadpaintTree(app_commands.CommandTree):
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
+        original = getattr(error, "original", None)
+        if isinstance(original, discord.HTTPException) and original.code == ALREADY_ACKNOWLEDGED:
+            # Another delivery of this interaction owns the reply; editing it would clobber that job.
+            log.warning("interaction %s was already acknowledged; not replying again", interaction.id)
+            return
         if isinstance(error, app_commands.TransformerError | app_commands.CheckFailure):
             message = _input_message(error)
             log.info("rejected input from %s: %s", interaction.user.id, error)

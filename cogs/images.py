@@ -85,7 +85,7 @@ class Images(commands.Cog):
         attachment: discord.Attachment | None,
     ) -> None:
         service = self.bot.service
-        if service.is_running(interaction.id):
+        if not service.claim(interaction.id):
             return  # Discord delivered this interaction twice; the first delivery is being handled
         channel_id = interaction.channel_id
         assert channel_id is not None  # slash commands always come from a channel
@@ -109,7 +109,7 @@ class Images(commands.Cog):
         await interaction.response.defer(thinking=True)
         channel = interaction.channel
         assert isinstance(channel, discord.abc.Messageable)
-        reply = Reply(channel, interaction=interaction, clock=self.bot.clock)
+        reply = Reply(channel, interaction=interaction, clock=lambda: self.bot.clock())
         surface = ReplySurface(
             self.bot,
             reply,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any, Protocol
@@ -32,6 +33,8 @@ CHAIN_LOST = (
     "Attach the image to /edit to carry on from it."
 )
 MAX_DELIVERY_ATTEMPTS = 3
+# Discord re-delivers an interaction within seconds at most; remembering this many ids is plenty.
+CLAIM_MEMORY = 10_000
 
 
 class Engine(Protocol):
@@ -46,6 +49,7 @@ class ImageService:
         self._preview_interval = preview_interval
         self._locks = ChainLocks()
         self._tasks: dict[int, asyncio.Task[Any]] = {}
+        self._claimed: OrderedDict[int, None] = OrderedDict()
         self._idle = asyncio.Event()
         self._idle.set()
         self.accepting = True
@@ -57,8 +61,14 @@ class ImageService:
     async def wait_idle(self) -> None:
         await self._idle.wait()
 
-    def is_running(self, interaction_id: int) -> bool:
-        return interaction_id in self._tasks
+    def claim(self, interaction_id: int) -> bool:
+        """True the first time an interaction is seen; False for a repeat delivery of it (synchronous on purpose)."""
+        if interaction_id in self._claimed:
+            return False
+        self._claimed[interaction_id] = None
+        while len(self._claimed) > CLAIM_MEMORY:
+            self._claimed.popitem(last=False)
+        return True
 
     async def chain(self, channel_id: int) -> ChainRecord | None:
         return await self._store.get_chain(channel_id)

@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import secrets
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -36,11 +37,7 @@ def restore_logging() -> Iterator[None]:
 
 
 def make_record(msg: object, *args: object, exc_info: bool = False) -> logging.LogRecord:
-    info = None
-    if exc_info:
-        import sys
-
-        info = sys.exc_info()
+    info = sys.exc_info() if exc_info else None
     return logging.LogRecord("discord.http", logging.DEBUG, __file__, 1, msg, args or None, info)
 
 
