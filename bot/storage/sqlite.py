@@ -103,6 +103,10 @@ class SqliteStore:
         row = await self._one(_SELECT_TURNS + " WHERE id = ?", (turn_id,))
         return _turn(row) if row else None
 
+    async def turn_for_interaction(self, interaction_id: int) -> Turn | None:
+        row = await self._one(_SELECT_TURNS + " WHERE interaction_id = ?", (interaction_id,))
+        return _turn(row) if row else None
+
     async def list_turns(self, chain_id: int) -> list[Turn]:
         async with self._conn.execute(
             _SELECT_TURNS + " WHERE chain_id = ? ORDER BY id", (chain_id,)
