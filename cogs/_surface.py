@@ -85,6 +85,15 @@ class ReplySurface:
         return Delivery(thread.id, "thread", message.channel.id, message.channel.id, message.id)
 
     async def failed(self, error: ImageError) -> None:
+        interaction = self.reply.interaction
+        if error.private and interaction is not None and self.reply.token_alive():
+            # Only the member's own input was wrong: tell them alone and take the public reply away.
+            try:
+                await interaction.delete_original_response()
+                await interaction.followup.send(f"❌ {error.user_message}", ephemeral=True)
+                return
+            except discord.HTTPException:
+                log.info("could not answer privately; editing the reply instead")
         await self.reply.edit(content=f"❌ {error.user_message}", embed=None, uploads=[])
 
     async def interrupted(self) -> None:

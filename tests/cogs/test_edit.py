@@ -155,3 +155,31 @@ async def test_chain_survives_a_restart(harness: Harness) -> None:
     assert responses_bodies(harness)[-1]["previous_response_id"] == first_response
     head = await second_bot.store.get_head(thread_id)
     assert head is not None and head.response_id == harness.openai.generations[-1].response_id
+
+
+async def test_attachment_that_is_not_an_image_is_refused_privately_for_free(harness: Harness) -> None:
+    running = await harness.start_bot()
+    edit = await harness.command(
+        running, "edit", {"instruction": "make it pop"},
+        attachments={"image": ("cat.png", b"GIF? no: <html>not an image</html>", "image/png")},
+    )
+    assert responses_bodies(harness) == []
+    public = harness.discord.messages[edit.original_message_id]
+    assert public.deleted  # the public "Editing…" reply was taken away
+    [private] = [harness.discord.messages[i] for i in edit.followup_ids]
+    assert private.ephemeral and "isn't a PNG, JPEG, WebP or GIF" in private.content
+    turn = await running.store.turn_for_interaction(edit.id)
+    assert turn is None  # nothing was queued or billed
+
+
+async def test_decompression_bomb_attachment_is_refused(harness: Harness) -> None:
+    from tests.bot.core.test_images import png_header_claiming
+
+    running = await harness.start_bot()
+    edit = await harness.command(
+        running, "edit", {"instruction": "x"},
+        attachments={"image": ("bomb.png", png_header_claiming(40_000, 40_000), "image/png")},
+    )
+    assert responses_bodies(harness) == []
+    [private] = [harness.discord.messages[i] for i in edit.followup_ids]
+    assert "too many pixels" in private.content

@@ -176,3 +176,11 @@ async def test_duplicate_interaction_is_handled_once(harness: Harness) -> None:
     assert interaction.id not in running.tracker.errors
     assert len(posts(harness)) == 1
     assert len(harness.openai.generations) == 1
+
+
+async def test_text_refusal_without_an_image_is_explained_and_not_retried(harness: Harness) -> None:
+    running = await harness.start_bot()
+    harness.openai.queue_script(ImageScript(call_tool=False, text="I can't draw that."))
+    draw = await harness.command(running, "draw", {"prompt": "something odd"})
+    assert "without making an image" in reply_text(harness, draw)
+    assert len(posts(harness)) == 1
