@@ -158,3 +158,15 @@ async def test_shutdown_interrupts_running_jobs_and_refuses_new_ones(harness: Ha
     late = await harness.command(running, "draw", {"prompt": "too late"})
     assert late.ephemeral and "restarting" in harness.discord.messages[late.original_message_id].content
     assert len([r for r in harness.openai.requests if r.path == "/v1/responses"]) == 1
+
+
+async def test_discord_server_error_on_an_edit_is_retried(harness: Harness) -> None:
+    running = await harness.start_bot(PARTIAL_IMAGES="0")
+    harness.openai.queue_script(ImageScript(final_color=(44, 44, 44), event_delay=0.02))
+    interaction = await harness.discord.invoke_slash("draw", {"prompt": "grey"})
+    await harness.discord.wait_for(lambda: len(harness.discord.route_calls("PATCH", ORIGINAL)) >= 1, what="status")
+    harness.discord.fail_next("PATCH", ORIGINAL, 500, 0, "Internal Server Error", times=1)
+    await running.tracker.wait(interaction.id)
+    data, _ = final_of(harness, interaction)
+    assert decode(data).center[:3] == (44, 44, 44)
+    assert 500 in [c.status for c in harness.discord.route_calls("PATCH", ORIGINAL)]
