@@ -72,3 +72,19 @@ def test_secrets_do_not_show_in_repr() -> None:
     assert "discord-token-value" not in repr(settings)
     assert "sk-test-value" not in repr(settings)
     assert settings.discord_token.get() == "discord-token-value"
+
+
+def test_every_setting_is_documented_in_env_example_and_readme() -> None:
+    import re
+
+    root = Path(__file__).resolve().parents[2]
+    read = set(re.findall(r'(?:get|required)\("([A-Z_]+)"\)', (root / "bot" / "settings.py").read_text()))
+    example = (root / ".env.example").read_text()
+    documented = set(re.findall(r"^([A-Z_]+)=", example, re.M))
+    assert read == documented
+    for line in example.splitlines():
+        if re.match(r"^[A-Z_]+=", line):
+            previous = example.splitlines()[example.splitlines().index(line) - 1]
+            assert previous.startswith("# "), f"{line} has no comment above it"
+    readme = (root / "README.md").read_text()
+    assert {name for name in read if f"| `{name}` |" not in readme} == set()
