@@ -82,6 +82,8 @@ class Turn:
     reply_message_id: int | None
     delivery_attempts: int = 0
     usage: Usage = field(default_factory=Usage)
+    cost_reserved_micros: int = 0
+    cost_micros: int = 0
     created_at: datetime | None = None
     finished_at: datetime | None = None
 

@@ -2,80 +2,32 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from datetime import datetime
 
 import aiosqlite
 
 from bot.core.models import ChainRecord, Delivery, NewTurn, PendingDelivery, Turn, TurnResult, Usage
 from bot.core.options import ImageOptions
-from bot.storage.migrate import migrate
+from bot.storage.base import SqliteBase, now_text
+from bot.storage.guild_settings import GuildSettingsQueries
+from bot.storage.privacy import PrivacyQueries
+from bot.storage.usage import UsageQueries
 
 _SELECT_TURNS = "SELECT " + (  # noqa: S608 - a constant column list, nothing from users
     "id, chain_id, interaction_id, guild_id, channel_id, user_id, kind, prompt, options, parent_turn_id, "
     "previous_response_id, response_id, image_call_id, revised_prompt, status, error_code, error, "
     "reply_channel_id, reply_message_id, delivery_attempts, input_tokens, output_tokens, image_input_tokens, "
-    "image_output_tokens, created_at, finished_at"
+    "image_output_tokens, cost_reserved_micros, cost_micros, created_at, finished_at"
 ) + " FROM turns"
 _UNFINISHED = ("queued", "running")
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def _time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-class SqliteStore:
+class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, SqliteBase):
     """Implements bot.core.ports.Store; all SQL of the project lives in bot/storage/."""
-
-    def __init__(self, conn: aiosqlite.Connection) -> None:
-        self._conn = conn
-        # One connection is shared by every job; transactions on it must not interleave.
-        self._write_lock = asyncio.Lock()
-
-    @classmethod
-    async def open(cls, path: Path | str) -> SqliteStore:
-        """Open (creating the folder), switch to WAL and migrate to the latest schema."""
-        if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: we write BEGIN/COMMIT ourselves, so a unit of work is one transaction.
-        conn = await aiosqlite.connect(path, isolation_level=None)
-        try:
-            conn.row_factory = aiosqlite.Row
-            await conn.execute("PRAGMA journal_mode = WAL")
-            await conn.execute("PRAGMA foreign_keys = ON")
-            await conn.execute("PRAGMA busy_timeout = 5000")
-            await conn.execute("PRAGMA synchronous = NORMAL")
-            await migrate(conn)
-        except BaseException:
-            await conn.close()
-            raise
-        return cls(conn)
-
-    async def close(self) -> None:
-        await self._conn.close()
-
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        async with self._write_lock:
-            await self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-            except BaseException:
-                await self._conn.execute("ROLLBACK")
-                raise
-            await self._conn.execute("COMMIT")
-
-    async def _one(self, sql: str, params: tuple[Any, ...]) -> aiosqlite.Row | None:
-        async with self._conn.execute(sql, params) as cursor:
-            return await cursor.fetchone()
 
     async def get_chain(self, channel_id: int) -> ChainRecord | None:
         row = await self._one("SELECT * FROM threads WHERE channel_id = ?", (channel_id,))
@@ -123,7 +75,7 @@ class SqliteStore:
                     (
                         turn.chain_id, turn.interaction_id, turn.guild_id, turn.channel_id, turn.user_id,
                         turn.kind, turn.prompt, turn.options.to_json(), int(turn.had_input_image),
-                        turn.reply_channel_id, turn.reply_message_id, _now(),
+                        turn.reply_channel_id, turn.reply_message_id, now_text(),
                     ),
                 )
                 turn_id = cursor.lastrowid
@@ -151,7 +103,7 @@ class SqliteStore:
         async with self._transaction() as conn:
             await conn.execute(
                 "INSERT INTO outbox (turn_id, image, format, created_at) VALUES (?, ?, ?, ?)",
-                (turn_id, image, fmt, _now()),
+                (turn_id, image, fmt, now_text()),
             )
             await conn.execute(
                 "UPDATE turns SET status = 'delivering', response_id = ?, image_call_id = ?, revised_prompt = ?, "
@@ -164,7 +116,7 @@ class SqliteStore:
             )
 
     async def complete_turn(self, turn_id: int, delivery: Delivery, *, owner_id: int, guild_id: int | None) -> None:
-        now = _now()
+        now = now_text()
         async with self._transaction() as conn:
             await conn.execute(
                 "INSERT INTO threads (channel_id, guild_id, parent_channel_id, owner_id, kind, head_turn_id, "
@@ -185,7 +137,7 @@ class SqliteStore:
         async with self._transaction() as conn:
             await conn.execute(
                 "UPDATE turns SET status = 'failed', error_code = ?, error = ?, finished_at = ? WHERE id = ?",
-                (code, error[:500], _now(), turn_id),
+                (code, error[:500], now_text(), turn_id),
             )
 
     async def note_delivery_attempt(self, turn_id: int, error: str) -> int:
@@ -202,7 +154,7 @@ class SqliteStore:
         async with self._transaction() as conn:
             await conn.execute(
                 "UPDATE turns SET status = 'interrupted', finished_at = ? WHERE id = ? AND status IN (?, ?)",
-                (_now(), turn_id, *_UNFINISHED),
+                (now_text(), turn_id, *_UNFINISHED),
             )
 
     async def interrupt_unfinished(self) -> list[Turn]:
@@ -211,7 +163,7 @@ class SqliteStore:
                 turns = [_turn(row) for row in await cursor.fetchall()]
             await conn.execute(
                 "UPDATE turns SET status = 'interrupted', finished_at = ? WHERE status IN (?, ?)",
-                (_now(), *_UNFINISHED),
+                (now_text(), *_UNFINISHED),
             )
         return turns
 
@@ -257,6 +209,8 @@ def _turn(row: aiosqlite.Row) -> Turn:
         reply_message_id=row["reply_message_id"],
         delivery_attempts=row["delivery_attempts"],
         usage=Usage(row["input_tokens"], row["output_tokens"], row["image_input_tokens"], row["image_output_tokens"]),
+        cost_reserved_micros=row["cost_reserved_micros"],
+        cost_micros=row["cost_micros"],
         created_at=_time(row["created_at"]),
         finished_at=_time(row["finished_at"]),
     )

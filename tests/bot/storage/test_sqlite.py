@@ -40,11 +40,12 @@ async def test_migrate_is_idempotent(tmp_path: Path) -> None:
 
 
 async def test_failed_migration_rolls_back(tmp_path: Path) -> None:
-    broken = [*load_migrations(), Migration(2, "0002_broken.sql", "CREATE TABLE ok (x INTEGER);\nNOT SQL;")]
+    good = load_migrations()
+    broken = [*good, Migration(len(good) + 1, "9999_broken.sql", "CREATE TABLE ok (x INTEGER);\nNOT SQL;")]
     async with aiosqlite.connect(tmp_path / "x.db", isolation_level=None) as conn:
         with pytest.raises(aiosqlite.OperationalError):
             await migrate(conn, broken)
-        assert await current_version(conn) == 1
+        assert await current_version(conn) == len(good)
         async with conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'ok'") as cursor:
             assert (await cursor.fetchone())[0] == 0  # type: ignore[index]
 

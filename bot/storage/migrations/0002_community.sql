@@ -1,0 +1,15 @@
+-- Per-server settings, edited with /threadpaint settings; JSON validated by bot.core.guild_settings.
+CREATE TABLE guild_settings (
+    guild_id    INTEGER PRIMARY KEY,
+    settings    TEXT    NOT NULL,
+    updated_by  INTEGER,
+    updated_at  TEXT    NOT NULL
+) STRICT;
+
+-- Money in micro-dollars (integers) so budget sums are exact.
+-- cost_reserved_micros: the estimate held against budgets while a job is queued or running.
+-- cost_micros: what the job actually cost (from OpenAI's usage); charged to the member only when done.
+ALTER TABLE turns ADD COLUMN cost_reserved_micros INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE turns ADD COLUMN cost_micros INTEGER NOT NULL DEFAULT 0;
+
+CREATE INDEX turns_guild ON turns (guild_id, created_at);
