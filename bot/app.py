@@ -26,7 +26,7 @@ from cogs._recovery import recover
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS = ("cogs.images",)
+EXTENSIONS = ("cogs.images", "cogs.settings", "cogs.history", "cogs.usage", "cogs.privacy")
 
 
 class ThreadpaintBot(commands.Bot):
@@ -55,6 +55,11 @@ class ThreadpaintBot(commands.Bot):
         self._background: set[asyncio.Task[None]] = set()
         # Close only what this bot created; injected clients and stores belong to the caller.
         self._owns_openai = openai_client is None
+
+    @property
+    def openai(self) -> openai.AsyncOpenAI:
+        assert self._openai is not None, "available after setup_hook"
+        return self._openai
 
     async def login(self, token: str) -> None:
         point_discord_at(self.settings)

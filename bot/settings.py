@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -60,6 +61,15 @@ class Settings:
     retry_attempts: int = 3
     retry_base_delay: float = 1.0
     shutdown_grace: float = 8.0
+    max_concurrent_jobs: int = 8
+    max_jobs_per_user: int = 2
+    retention_days: int = 30
+    # Budgets in micro-dollars; None means no limit.
+    budget_user_daily: int | None = None
+    budget_user_monthly: int | None = None
+    budget_guild_daily: int | None = None
+    budget_guild_monthly: int | None = None
+    prices_file: str | None = None
     extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -108,6 +118,14 @@ class Settings:
             retry_base_delay=_float(get("RETRY_BASE_DELAY"), "RETRY_BASE_DELAY", 1.0, low=0.0, high=60.0),
             # Docker sends SIGKILL 10 s after SIGTERM; leave time to mark jobs and close the database.
             shutdown_grace=_float(get("SHUTDOWN_GRACE"), "SHUTDOWN_GRACE", 8.0, low=0.0, high=600.0),
+            max_concurrent_jobs=_int(get("MAX_CONCURRENT_JOBS"), "MAX_CONCURRENT_JOBS", 8, low=1, high=1000),
+            max_jobs_per_user=_int(get("MAX_JOBS_PER_USER"), "MAX_JOBS_PER_USER", 2, low=1, high=100),
+            retention_days=_int(get("RETENTION_DAYS"), "RETENTION_DAYS", 30, low=1, high=3650),
+            budget_user_daily=_dollars(get("BUDGET_USER_DAILY_USD"), "BUDGET_USER_DAILY_USD"),
+            budget_user_monthly=_dollars(get("BUDGET_USER_MONTHLY_USD"), "BUDGET_USER_MONTHLY_USD"),
+            budget_guild_daily=_dollars(get("BUDGET_SERVER_DAILY_USD"), "BUDGET_SERVER_DAILY_USD"),
+            budget_guild_monthly=_dollars(get("BUDGET_SERVER_MONTHLY_USD"), "BUDGET_SERVER_MONTHLY_USD"),
+            prices_file=get("PRICES_FILE"),
         )
 
 
@@ -158,6 +176,19 @@ def _float(value: str | None, name: str, default: float, *, low: float, high: fl
     if not low <= number <= high:
         raise ConfigError(f"{name} must be from {low:g} to {high:g}, got {number:g}")
     return number
+
+
+def _dollars(value: str | None, name: str) -> int | None:
+    """Dollars as exact micro-dollars; unset means unlimited."""
+    if value is None:
+        return None
+    try:
+        amount = Decimal(value.removeprefix("$"))
+    except InvalidOperation:
+        raise ConfigError(f"{name} must be an amount in dollars like 5 or 2.50, got {value!r}") from None
+    if not amount.is_finite() or amount < 0:
+        raise ConfigError(f"{name} must be zero or more dollars, got {value!r}")
+    return int(amount * 1_000_000)
 
 
 def _snowflake(value: str | None, name: str) -> int | None:
