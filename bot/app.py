@@ -14,13 +14,14 @@ from discord.ext import commands
 
 from bot.checks import model_warnings
 from bot.clients import build_openai_client, point_discord_at
+from bot.core.budgets import BudgetPolicy
+from bot.core.costs import PriceTable
 from bot.core.engine import OpenAIImageEngine
-from bot.core.ports import Store
 from bot.core.request import ModelConfig
 from bot.core.retry import RetryPolicy
 from bot.core.service import ImageService
 from bot.settings import Settings
-from bot.storage import open_store
+from bot.storage import SqliteStore, open_store
 from bot.tree import ThreadpaintTree
 from cogs._recovery import recover
 
@@ -31,14 +32,15 @@ EXTENSIONS = ("cogs.images", "cogs.settings", "cogs.history", "cogs.usage", "cog
 
 class ThreadpaintBot(commands.Bot):
     service: ImageService
-    store: Store
+    # The concrete store: cogs use its query methods beyond the engine's Store protocol.
+    store: SqliteStore
 
     def __init__(
         self,
         settings: Settings,
         *,
         openai_client: openai.AsyncOpenAI | None = None,
-        store: Store | None = None,
+        store: SqliteStore | None = None,
         **options: Any,
     ) -> None:
         intents = discord.Intents.none()
@@ -79,7 +81,21 @@ class ThreadpaintBot(commands.Bot):
             retry=RetryPolicy(self.settings.retry_attempts, self.settings.retry_base_delay),
             idle_timeout=self.settings.stream_idle_timeout,
         )
-        self.service = ImageService(self.store, engine, config, preview_interval=self.settings.preview_interval)
+        self.service = ImageService(
+            self.store,
+            engine,
+            config,
+            preview_interval=self.settings.preview_interval,
+            prices=PriceTable.load(self.settings.prices_file),
+            max_concurrent=self.settings.max_concurrent_jobs,
+            max_per_user=self.settings.max_jobs_per_user,
+            budgets=BudgetPolicy(
+                user_daily=self.settings.budget_user_daily,
+                user_monthly=self.settings.budget_user_monthly,
+                guild_daily=self.settings.budget_guild_daily,
+                guild_monthly=self.settings.budget_guild_monthly,
+            ),
+        )
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         if self.settings.dev_guild_id:

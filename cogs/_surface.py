@@ -47,6 +47,10 @@ class ReplySurface:
     async def waiting(self) -> None:
         await self.reply.edit(content="⏳ Waiting for the request ahead of this one in this thread to finish…")
 
+    async def queued(self, position: int) -> None:
+        where = "you're next" if position == 1 else f"you're number {position} in line"
+        await self.reply.edit(content=f"⏳ Waiting for a free slot: {where}. The image starts automatically.")
+
     async def retrying(self, delay: float, attempt: int, attempts: int, error: ImageError) -> None:
         await self.reply.edit(
             content=f"⏳ {error.user_message} Trying again in {delay:.0f} s (attempt {attempt} of {attempts})…"

@@ -1,12 +1,106 @@
-"""Placeholder while the feature is built."""
+"""/history: the turns of this conversation, who asked for what, what it cost, and where each result is."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.core.costs import format_usd
+from bot.core.models import Turn
+from bot.core.text import shorten
+from bot.storage.privacy import ChainHistory, PrivacyQueries
+from cogs._reply import send_private
+
 if TYPE_CHECKING:
     from bot.app import ThreadpaintBot
 
+NO_CONVERSATION = (
+    "There's no conversation here. Use /history inside a thread I opened on an image "
+    "(or a channel where I posted results)."
+)
+TITLE = "Conversation history"
+# Discord's embed limits; the total counts title, description, field names and values, and the footer.
+EMBED_TOTAL = 6000
+FIELD_VALUE = 1024
+FIELD_NAME = 256
+MAX_FIELDS = 25
+# Room kept for the link line and labels of each field, on top of the prompt texts.
+MIN_TEXT = 40
+
+
+class History(commands.Cog):
+    def __init__(self, bot: ThreadpaintBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="history", description="Show the turns of this conversation and their costs")
+    @app_commands.allowed_installs(guilds=True, users=False)
+    @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=False)
+    async def history(self, interaction: discord.Interaction) -> None:
+        channel_id = interaction.channel_id
+        assert channel_id is not None  # slash commands always come from a channel
+        store = self.bot.store
+        assert isinstance(store, PrivacyQueries)
+        chain = await store.chain_history(channel_id, limit=MAX_FIELDS)
+        if not chain.turns:
+            await send_private(interaction, NO_CONVERSATION)
+            return
+        # Private: prompts and costs are shown on request, not posted into the conversation for everyone.
+        await interaction.response.send_message(embed=history_embed(chain, interaction.guild_id), ephemeral=True)
+
+
+def history_embed(chain: ChainHistory, guild_id: int | None) -> discord.Embed:
+    """One field per turn, each given an equal share of the 6000-character embed budget."""
+    footer = footer_text(chain)
+    turns = chain.turns[-MAX_FIELDS:]
+    embed = discord.Embed(title=TITLE, colour=discord.Colour.blurple())
+    embed.set_footer(text=footer)
+    names = [field_name(index, turn) for index, turn in enumerate(turns, chain.total - len(turns) + 1)]
+    share = (EMBED_TOTAL - len(TITLE) - len(footer)) // len(turns)
+    for name, turn in zip(names, turns, strict=True):
+        embed.add_field(name=name, value=field_value(turn, guild_id, min(FIELD_VALUE, share - len(name))),
+                        inline=False)
+    # The shares are exact unless a field hit its minimum text; then the oldest turns make room.
+    while len(embed) > EMBED_TOTAL and len(embed.fields) > 1:
+        embed.remove_field(0)
+    return embed
+
+
+def footer_text(chain: ChainHistory) -> str:
+    shown = len(chain.turns)
+    head = f"{chain.total} turns" if shown == chain.total else f"newest {shown} of {chain.total} turns"
+    return f"{head} · total cost {format_usd(chain.total_cost_micros)}"
+
+
+def field_name(number: int, turn: Turn) -> str:
+    when = f" · {turn.created_at:%Y-%m-%d %H:%M} UTC" if turn.created_at else ""
+    return shorten(f"{number}. {turn.kind}{when}", FIELD_NAME)
+
+
+def field_value(turn: Turn, guild_id: int | None, budget: int) -> str:
+    """Who and cost, the prompt and revised prompt (shortened to share `budget`), and the link."""
+    head = f"<@{turn.user_id}> · {format_usd(turn.cost_micros)}"
+    link = result_link(turn, guild_id)
+    tail = f"\n[Open the result]({link})" if link else ""
+    prompt_label, revised_label = "\n**Prompt:** ", "\n**Revised:** "
+    room = max(budget - len(head) - len(tail) - len(prompt_label), MIN_TEXT)
+    if turn.revised_prompt:
+        room -= len(revised_label)
+        prompt = shorten(turn.prompt, max(room // 2, room - len(turn.revised_prompt)))
+        revised = revised_label + shorten(turn.revised_prompt, max(room - len(prompt), 1))
+    else:
+        prompt, revised = shorten(turn.prompt, room), ""
+    return head + prompt_label + prompt + revised + tail
+
+
+def result_link(turn: Turn, guild_id: int | None) -> str | None:
+    if turn.reply_channel_id is None or turn.reply_message_id is None:
+        return None
+    guild = turn.guild_id or guild_id
+    return f"https://discord.com/channels/{guild or '@me'}/{turn.reply_channel_id}/{turn.reply_message_id}"
+
 
 async def setup(bot: ThreadpaintBot) -> None:
-    return None
+    await bot.add_cog(History(bot))

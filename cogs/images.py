@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.errors import ImageError, InvalidInput, Unavailable
+from bot.core.budgets import BudgetPolicy
+from bot.core.errors import ImageError, InvalidInput
+from bot.core.guild_settings import GuildSettings, access_problem, may_edit
 from bot.core.images import MAX_UPLOAD_BYTES, prepare_input_image
 from bot.core.models import InputImage, Job, JobKind
 from bot.core.options import ImageOptions, check_prompt
@@ -21,7 +24,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-RESTARTING = "I'm restarting right now, so I can't start new images. Please try again in a minute."
+NOT_YOUR_THREAD = (
+    "On this server only the person who started this thread (and moderators) can change its image. "
+    "Use /draw to start your own."
+)
 
 Size = Literal["auto", "1024x1024", "1536x1024", "1024x1536"]
 Quality = Literal["auto", "low", "medium", "high"]
@@ -51,14 +57,14 @@ class Images(commands.Cog):
         self,
         interaction: discord.Interaction,
         prompt: app_commands.Range[str, 1, 4000],
-        size: Size = "auto",
-        quality: Quality = "auto",
-        background: Background = "auto",
-        format: Format = "png",
+        size: Size | None = None,
+        quality: Quality | None = None,
+        background: Background | None = None,
+        format: Format | None = None,
         compression: app_commands.Range[int, 0, 100] | None = None,
     ) -> None:
-        options = ImageOptions(size, quality, background, format, compression)
-        await self._start(interaction, "draw", prompt, options, None)
+        chosen = Chosen(size, quality, background, format, compression)
+        await self._start(interaction, "draw", prompt, chosen, None)
 
     @app_commands.command(name="edit", description="Change the latest image in this thread, or an image you attach")
     @app_commands.describe(instruction="What to change", image="An image to edit instead", **OPTION_HELP)
@@ -67,64 +73,90 @@ class Images(commands.Cog):
         interaction: discord.Interaction,
         instruction: app_commands.Range[str, 1, 4000],
         image: discord.Attachment | None = None,
-        size: Size = "auto",
-        quality: Quality = "auto",
-        background: Background = "auto",
-        format: Format = "png",
+        size: Size | None = None,
+        quality: Quality | None = None,
+        background: Background | None = None,
+        format: Format | None = None,
         compression: app_commands.Range[int, 0, 100] | None = None,
     ) -> None:
-        options = ImageOptions(size, quality, background, format, compression)
-        await self._start(interaction, "edit", instruction, options, image)
+        chosen = Chosen(size, quality, background, format, compression)
+        await self._start(interaction, "edit", instruction, chosen, image)
 
     async def _start(
         self,
         interaction: discord.Interaction,
         kind: JobKind,
         text: str,
-        options: ImageOptions,
+        chosen: Chosen,
         attachment: discord.Attachment | None,
     ) -> None:
         service = self.bot.service
         if not service.claim(interaction.id):
             return  # Discord delivered this interaction twice; the first delivery is being handled
-        channel_id = interaction.channel_id
-        assert channel_id is not None  # slash commands always come from a channel
-        threadable = _can_open_thread(interaction)
         try:
-            if not service.accepting:
-                raise Unavailable(RESTARTING)
-            prompt = check_prompt(text, what="prompt" if kind == "draw" else "instruction")
-            options.validate()
-            if attachment is not None and attachment.size > MAX_UPLOAD_BYTES:
-                raise InvalidInput("That image is larger than 20 MB; please attach a smaller one.")
-            chain = await service.chain(channel_id)
-            if kind == "draw" or (attachment is not None and threadable):
-                chain_id = None if threadable else channel_id
-            else:
-                chain_id = channel_id
-                await service.check_editable(chain_id, attachment is not None)
+            job, budgets = await self._plan(interaction, kind, text, chosen, attachment)
+            turn_id = await service.admit(job, budgets=budgets)
         except ImageError as error:
             await send_private(interaction, error.user_message)
             return
+        if turn_id is None:
+            return
         await interaction.response.defer(thinking=True)
+        await self.run_admitted(interaction, turn_id, job, attachment)
+
+    async def run_admitted(
+        self, interaction: discord.Interaction, turn_id: int, job: Job, attachment: discord.Attachment | None
+    ) -> None:
+        """Show the status line, read the attachment, then hand the job to the engine."""
+        service = self.bot.service
         channel = interaction.channel
         assert isinstance(channel, discord.abc.Messageable)
+        chain = await service.chain(job.channel_id)
         reply = Reply(channel, interaction=interaction, clock=lambda: self.bot.clock())
         surface = ReplySurface(
             self.bot,
             reply,
-            verb="Drawing" if kind == "draw" else "Editing",
-            chain_id=chain_id,
+            verb="Drawing" if job.kind == "draw" else "Editing",
+            chain_id=job.chain_id,
             chain_kind=chain.kind if chain else "channel",
             parent_channel_id=getattr(channel, "parent_id", None),
             upload_limit=interaction.filesize_limit,
         )
         await surface.start()
         try:
-            input_image = await _read_attachment(attachment) if attachment is not None else None
+            input_image = await _read_attachment(attachment) if attachment is not None else job.input_image
         except ImageError as error:
+            await service.abandon(turn_id, error)
             await surface.failed(error)
             return
+        job = replace(job, input_image=input_image, reply_channel_id=job.channel_id, reply_message_id=reply.message_id)
+        if reply.message_id is not None:
+            await self.bot.store.set_reply_message(turn_id, job.channel_id, reply.message_id)
+        await service.run(turn_id, job, surface)
+
+    async def _plan(
+        self,
+        interaction: discord.Interaction,
+        kind: JobKind,
+        text: str,
+        chosen: Chosen,
+        attachment: discord.Attachment | None,
+    ) -> tuple[Job, BudgetPolicy]:
+        """Everything checked before the member is answered: costs nothing and raises ImageError."""
+        channel_id = interaction.channel_id
+        assert channel_id is not None  # slash commands always come from a channel
+        server = await self._server_settings(interaction)
+        problem = access_problem(
+            server, channel_id=channel_id, parent_channel_id=getattr(interaction.channel, "parent_id", None),
+            role_ids=_role_ids(interaction.user), is_manager=_is_manager(interaction),
+        )
+        if problem:
+            raise InvalidInput(problem)
+        prompt = check_prompt(text, what="prompt" if kind == "draw" else "instruction")
+        options = chosen.resolve(server).validate()
+        if attachment is not None and attachment.size > MAX_UPLOAD_BYTES:
+            raise InvalidInput("That image is larger than 20 MB; please attach a smaller one.")
+        chain_id = await self._chain_for(interaction, kind, attachment is not None, server)
         job = Job(
             interaction_id=interaction.id,
             user_id=interaction.user.id,
@@ -134,11 +166,76 @@ class Images(commands.Cog):
             prompt=prompt,
             options=options,
             chain_id=chain_id,
-            input_image=input_image,
-            reply_channel_id=channel_id,
-            reply_message_id=reply.message_id,
+            moderation=server.moderation,
+            partial_images=server.partial_images,
+            had_attachment=attachment is not None,
         )
-        await service.run(job, surface)
+        return job, budget_policy(server)
+
+    async def _chain_for(
+        self, interaction: discord.Interaction, kind: JobKind, has_image: bool, server: GuildSettings
+    ) -> int | None:
+        """The conversation this command continues, or None to open a new thread on the reply."""
+        channel_id = interaction.channel_id
+        assert channel_id is not None
+        threadable = _can_open_thread(interaction)
+        if kind == "draw" or (has_image and threadable):
+            return None if threadable else channel_id
+        await self.bot.service.check_editable(channel_id, has_image)
+        chain = await self.bot.service.chain(channel_id)
+        if chain is not None and not may_edit(
+            server, owner_id=chain.owner_id, user_id=interaction.user.id, is_moderator=_is_moderator(interaction)
+        ):
+            raise InvalidInput(NOT_YOUR_THREAD)
+        return channel_id
+
+    async def _server_settings(self, interaction: discord.Interaction) -> GuildSettings:
+        if interaction.guild_id is None:
+            return GuildSettings()
+        return await self.bot.store.get_guild_settings(interaction.guild_id)
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """The options a member actually set; the rest come from the server's defaults."""
+
+    size: str | None
+    quality: str | None
+    background: str | None
+    format: str | None
+    compression: int | None
+
+    def resolve(self, server: GuildSettings) -> ImageOptions:
+        return ImageOptions(
+            size=self.size or server.default_size or "auto",
+            quality=self.quality or server.default_quality or "auto",
+            background=self.background or "auto",
+            format=self.format or server.default_format or "png",
+            compression=self.compression,
+        )
+
+
+def budget_policy(server: GuildSettings) -> BudgetPolicy:
+    return BudgetPolicy(
+        user_daily=server.user_daily_micros,
+        user_monthly=server.user_monthly_micros,
+        guild_daily=server.guild_daily_micros,
+        guild_monthly=server.guild_monthly_micros,
+    )
+
+
+def _role_ids(user: discord.abc.User) -> list[int]:
+    return [role.id for role in getattr(user, "roles", [])]
+
+
+def _is_manager(interaction: discord.Interaction) -> bool:
+    permissions = getattr(interaction.user, "guild_permissions", None)
+    return bool(permissions and permissions.manage_guild)
+
+
+def _is_moderator(interaction: discord.Interaction) -> bool:
+    permissions = interaction.permissions
+    return permissions.manage_threads or permissions.manage_messages or permissions.manage_guild
 
 
 def _can_open_thread(interaction: discord.Interaction) -> bool:

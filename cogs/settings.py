@@ -1,12 +1,267 @@
-"""Placeholder while the feature is built."""
+"""/threadpaint settings …: per-server settings for members with Manage Server, stored at once and applied at once."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import dataclasses
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.core.errors import InvalidInput
+from bot.core.guild_settings import (
+    MAX_LISTED,
+    MAX_PARTIAL_IMAGES,
+    GuildSettings,
+    budget_field,
+    parse_dollars,
+    summary_lines,
+)
+from bot.core.options import FORMATS, QUALITIES, SIZES
+from bot.storage.guild_settings import GuildSettingsQueries
 
 if TYPE_CHECKING:
     from bot.app import ThreadpaintBot
 
+log = logging.getLogger(__name__)
+
+Change = Callable[[GuildSettings], GuildSettings]
+Action = Literal["add", "remove", "clear"]
+NOT_A_MANAGER = "Only members with the **Manage Server** permission can change threadpaint's settings."
+NOT_IN_A_SERVER = "Settings belong to a server; use this command in one."
+# Discord's client only offers valid choices and ranges, but discord.py doesn't recheck them; a raw API call can
+# send anything, and GuildSettings then refuses it with ValueError.
+BAD_VALUE = "One of the options has a value I can't use. Please check it and try again."
+# Role and channel mentions in the summary must never ping anyone.
+QUIET = discord.AllowedMentions.none()
+
+
+def _choices(values: tuple[str, ...]) -> list[app_commands.Choice[str]]:
+    return [app_commands.Choice(name=value, value=value) for value in values]
+
+
+@app_commands.guild_only()
+@app_commands.default_permissions(manage_guild=True)  # a hint for Discord's client only; _store_for checks for real
+@app_commands.allowed_installs(guilds=True, users=False)
+@app_commands.allowed_contexts(guilds=True, dms=False, private_channels=False)
+class Settings(commands.GroupCog, group_name="threadpaint", group_description="threadpaint settings"):
+    """/threadpaint settings: where and for whom the bot draws, its defaults, previews, editing and budgets."""
+
+    settings = app_commands.Group(name="settings", description="Change how threadpaint works on this server")
+
+    def __init__(self, bot: ThreadpaintBot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    # ------------------------------------------------------------------------------------------ commands
+
+    @settings.command(name="show", description="Show this server's threadpaint settings")
+    async def show(self, interaction: discord.Interaction) -> None:
+        store = await self._store_for(interaction)
+        if store is not None:
+            await self._reply(interaction, await store.get_guild_settings(self._guild_id(interaction)), None)
+
+    @settings.command(name="channels", description="Choose the channels the bot draws in (empty list = all)")
+    @app_commands.describe(action="add or remove a channel, or clear the list", channel="A text or forum channel")
+    async def channels(
+        self,
+        interaction: discord.Interaction,
+        action: Action,
+        channel: discord.TextChannel | discord.ForumChannel | None = None,
+    ) -> None:
+        # Forum channels count too: a forum post is a thread whose parent is the forum.
+        mention = channel.mention if channel else None
+        change = _edit_ids("allowed_channel_ids", action, channel.id if channel else None, mention, "channel")
+        await self._apply(interaction, change, _list_headline(action, mention, "every channel"))
+
+    @settings.command(name="roles", description="Choose the roles that may use the bot (empty list = everyone)")
+    @app_commands.describe(action="add or remove a role, or clear the list", role="A role")
+    async def roles(self, interaction: discord.Interaction, action: Action, role: discord.Role | None = None) -> None:
+        if role is not None and role.is_default():
+            await self._refuse(interaction, "Every member has @everyone; use `clear` to let everyone draw.")
+            return
+        mention = role.mention if role else None
+        change = _edit_ids("allowed_role_ids", action, role.id if role else None, mention, "role")
+        await self._apply(interaction, change, _list_headline(action, mention, "everyone"))
+
+    @settings.command(name="defaults", description="Default size, quality and format for /draw and /edit")
+    @app_commands.describe(
+        size="Default size (left out: unchanged)", quality="Default quality (left out: unchanged)",
+        format="Default file format (left out: unchanged)", reset="Clear all three first",
+    )
+    @app_commands.choices(size=_choices(SIZES), quality=_choices(QUALITIES), format=_choices(FORMATS))
+    async def defaults(
+        self,
+        interaction: discord.Interaction,
+        size: str | None = None,
+        quality: str | None = None,
+        format: str | None = None,
+        reset: bool = False,
+    ) -> None:
+        def change(s: GuildSettings) -> GuildSettings:
+            if reset:
+                s = dataclasses.replace(s, default_size=None, default_quality=None, default_format=None)
+            # The commands' own defaults are stored as None, so "auto" and "left alone" look the same.
+            if size is not None:
+                s = dataclasses.replace(s, default_size=_unless(size, "auto"))
+            if quality is not None:
+                s = dataclasses.replace(s, default_quality=_unless(quality, "auto"))
+            if format is not None:
+                s = dataclasses.replace(s, default_format=_unless(format, "png"))
+            return s
+
+        changed = reset or any(v is not None for v in (size, quality, format))
+        await self._apply(interaction, change, "✅ Defaults saved." if changed else "Nothing to change.")
+
+    @settings.command(name="moderation", description="How strictly OpenAI filters images on this server")
+    @app_commands.describe(level="auto is OpenAI's standard filtering; low is less restrictive")
+    async def moderation(self, interaction: discord.Interaction, level: Literal["auto", "low"]) -> None:
+        await self._apply(interaction, _setter(moderation=level), f"✅ Moderation is now {level}.")
+
+    @settings.command(name="previews", description="How many previews to show while an image is drawn")
+    @app_commands.describe(count="0–3; each preview costs a little extra")
+    async def previews(self, interaction: discord.Interaction, count: app_commands.Range[int, 0, 3]) -> None:
+        if not 0 <= count <= MAX_PARTIAL_IMAGES:
+            await self._refuse(interaction, f"count must be from 0 to {MAX_PARTIAL_IMAGES}.")
+            return
+        await self._apply(interaction, _setter(partial_images=count), f"✅ Previews per image: {count}.")
+
+    @settings.command(name="editing", description="Who may /edit a picture in its thread")
+    @app_commands.describe(who="anyone in the thread, or only its starter and moderators")
+    @app_commands.choices(who=[
+        app_commands.Choice(name="anyone who can talk in the thread", value="anyone"),
+        app_commands.Choice(name="the thread's starter and moderators", value="starter"),
+    ])
+    async def editing(self, interaction: discord.Interaction, who: str) -> None:
+        await self._apply(interaction, _setter(edit_policy=who), "✅ Editing rule saved.")
+
+    @settings.command(name="budget", description="Spending limit per member or for the whole server")
+    @app_commands.describe(
+        scope="member: each member's own limit; server: everyone together",
+        period="daily or monthly",
+        dollars="Dollars like 5 or 2.50; 0 stops spending; none uses the bot-wide default",
+    )
+    async def budget(
+        self,
+        interaction: discord.Interaction,
+        scope: Literal["member", "server"],
+        period: Literal["daily", "monthly"],
+        dollars: app_commands.Range[str, 1, 32],
+    ) -> None:
+        try:
+            micros = parse_dollars(dollars)
+            field = budget_field(scope, period)
+        except (InvalidInput, ValueError) as error:
+            await self._refuse(interaction, error.user_message if isinstance(error, InvalidInput) else BAD_VALUE)
+            return
+        change = _setter(**{field: micros})
+        await self._apply(interaction, change, f"✅ {scope.capitalize()} {period} budget saved.")
+
+    # ------------------------------------------------------------------------------------------ plumbing
+
+    async def _store_for(self, interaction: discord.Interaction) -> GuildSettingsQueries | None:
+        """The store, once the caller is known to be a manager in a server; otherwise refuse and return None.
+
+        default_permissions only hides the command in Discord's client; a member without Manage Server can still
+        call it (an admin may have overridden it, or a raw API call), so the permission is checked here too.
+        """
+        if interaction.guild_id is None:
+            await self._send(interaction, NOT_IN_A_SERVER)
+            return None
+        if not interaction.permissions.manage_guild:
+            log.info("settings refused for %s in guild %s: no Manage Server", interaction.user.id, interaction.guild_id)
+            await self._send(interaction, NOT_A_MANAGER)
+            return None
+        store = self.bot.store
+        assert isinstance(store, GuildSettingsQueries), "the settings commands need the SQLite store"
+        return store
+
+    async def _apply(self, interaction: discord.Interaction, change: Change, headline: str) -> None:
+        store = await self._store_for(interaction)
+        if store is None:
+            return
+        guild_id = self._guild_id(interaction)
+        try:
+            settings = await store.update_guild_settings(guild_id, change, interaction.user.id)
+        except (InvalidInput, ValueError) as error:
+            message = error.user_message if isinstance(error, InvalidInput) else BAD_VALUE
+            await self._reply(interaction, await store.get_guild_settings(guild_id), f"❌ {message}")
+            return
+        log.info("guild %s settings changed by %s: %s", guild_id, interaction.user.id, settings.to_json())
+        await self._reply(interaction, settings, headline)
+
+    async def _refuse(self, interaction: discord.Interaction, message: str) -> None:
+        """An invalid value: refused before anything is read or written, still only for managers' eyes."""
+        store = await self._store_for(interaction)
+        if store is not None:
+            await self._reply(interaction, await store.get_guild_settings(self._guild_id(interaction)), f"❌ {message}")
+
+    async def _reply(self, interaction: discord.Interaction, settings: GuildSettings, headline: str | None) -> None:
+        bot_settings = self.bot.settings
+        lines = summary_lines(
+            settings,
+            bot_partial_images=bot_settings.partial_images,
+            bot_budgets={
+                "user_daily_micros": bot_settings.budget_user_daily,
+                "user_monthly_micros": bot_settings.budget_user_monthly,
+                "guild_daily_micros": bot_settings.budget_guild_daily,
+                "guild_monthly_micros": bot_settings.budget_guild_monthly,
+            },
+        )
+        await self._send(interaction, "\n".join([headline, "", *lines] if headline else lines))
+
+    @staticmethod
+    async def _send(interaction: discord.Interaction, text: str) -> None:
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=QUIET)
+
+    @staticmethod
+    def _guild_id(interaction: discord.Interaction) -> int:
+        assert interaction.guild_id is not None  # _store_for has refused DMs already
+        return interaction.guild_id
+
+
+# ---------------------------------------------------------------------------------------------- changes
+
+
+def _setter(**values: object) -> Change:
+    # GuildSettings validates in __post_init__, so a value the command's choices let through is still checked.
+    return lambda s: dataclasses.replace(s, **values)  # type: ignore[arg-type]
+
+
+def _unless(value: str, command_default: str) -> str | None:
+    return None if value == command_default else value
+
+
+def _edit_ids(field: str, action: Action, item_id: int | None, mention: str | None, noun: str) -> Change:
+    """add/remove/clear on allowed_channel_ids or allowed_role_ids."""
+
+    def change(s: GuildSettings) -> GuildSettings:
+        current: frozenset[int] = getattr(s, field)
+        if action == "clear":
+            return dataclasses.replace(s, **{field: frozenset()})  # type: ignore[arg-type]
+        if item_id is None:
+            raise InvalidInput(f"Pick the {noun} to {action}.")
+        if action == "add":
+            if item_id not in current and len(current) >= MAX_LISTED:
+                raise InvalidInput(f"The list already holds {MAX_LISTED} {noun}s; remove one first.")
+            return dataclasses.replace(s, **{field: current | {item_id}})  # type: ignore[arg-type]
+        if action != "remove":
+            raise ValueError(f"unknown action {action!r}")
+        if item_id not in current:
+            raise InvalidInput(f"{mention} isn't on the list.")
+        return dataclasses.replace(s, **{field: current - {item_id}})  # type: ignore[arg-type]
+
+    return change
+
+
+def _list_headline(action: Action, mention: str | None, everyone: str) -> str:
+    if action == "clear":
+        return f"✅ List cleared: {everyone} again."
+    return f"✅ {'Added' if action == 'add' else 'Removed'} {mention}. An empty list means {everyone}."
+
 
 async def setup(bot: ThreadpaintBot) -> None:
-    return None
+    await bot.add_cog(Settings(bot))

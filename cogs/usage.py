@@ -1,12 +1,74 @@
-"""Placeholder while the feature is built."""
+"""/usage: what a member has spent today and this month; managers also see the server's total and top spenders."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.core.costs import format_usd
+from bot.storage.usage import UsageQueries
 
 if TYPE_CHECKING:
     from bot.app import ThreadpaintBot
 
+TOP_SPENDERS = 5
+
+
+@dataclass(frozen=True)
+class Periods:
+    """Starts of the current UTC calendar day and month: spend resets at UTC midnight, budgets too."""
+
+    day: datetime
+    month: datetime
+
+
+def periods(now: datetime) -> Periods:
+    day = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return Periods(day=day, month=day.replace(day=1))
+
+
+class UsageCog(commands.Cog, name="Usage"):
+    def __init__(self, bot: ThreadpaintBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="usage", description="See what your images cost today and this month")
+    @app_commands.allowed_installs(guilds=True, users=False)
+    @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=False)
+    async def usage(self, interaction: discord.Interaction) -> None:
+        store = self.bot.store
+        assert isinstance(store, UsageQueries)
+        since = periods(self.bot.clock())
+        embed = await own_spend_embed(store, interaction.user.id, since)
+        # Manage Server is what Discord itself requires for server-wide settings; spend is that kind of data.
+        if interaction.guild_id is not None and interaction.permissions.manage_guild:
+            await add_server_spend(embed, store, interaction.guild_id, since)
+        await interaction.response.send_message(embed=embed, ephemeral=True)
+
+
+async def own_spend_embed(store: UsageQueries, user_id: int, since: Periods) -> discord.Embed:
+    today = await store.spend(since=since.day, user_id=user_id)
+    month = await store.spend(since=since.month, user_id=user_id)
+    embed = discord.Embed(title="Your image spend", colour=discord.Colour.blurple())
+    embed.add_field(name="Today", value=format_usd(today))
+    embed.add_field(name=f"{since.month:%B %Y}", value=format_usd(month))
+    embed.set_footer(text="UTC days and months, all servers. Failed or blocked images cost nothing.")
+    return embed
+
+
+async def add_server_spend(embed: discord.Embed, store: UsageQueries, guild_id: int, since: Periods) -> None:
+    today = await store.spend(since=since.day, guild_id=guild_id)
+    month = await store.spend(since=since.month, guild_id=guild_id)
+    embed.add_field(name="Server today", value=format_usd(today), inline=False)
+    embed.add_field(name=f"Server, {since.month:%B %Y}", value=format_usd(month))
+    top = await store.top_spenders(guild_id, since.month, limit=TOP_SPENDERS)
+    lines = [f"{rank}. <@{user_id}> {format_usd(micros)}" for rank, (user_id, micros) in enumerate(top, 1)]
+    embed.add_field(name="Top spenders this month", value="\n".join(lines) or "Nobody yet.", inline=False)
+
 
 async def setup(bot: ThreadpaintBot) -> None:
-    return None
+    await bot.add_cog(UsageCog(bot))

@@ -36,6 +36,20 @@ class Unavailable(ImageError):
     private = True
 
 
+class OverBudget(ImageError):
+    code = "over_budget"
+    private = True
+
+
+class TooManyJobs(ImageError):
+    code = "too_many_jobs"
+    private = True
+
+
+class Cancelled(ImageError):
+    code = "cancelled"
+
+
 class Blocked(ImageError):
     code = "moderation_blocked"
 

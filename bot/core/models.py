@@ -45,6 +45,10 @@ class Job:
     # The bot's reply message, known once the status line is shown; used after restarts and token expiry.
     reply_channel_id: int | None = None
     reply_message_id: int | None = None
+    # Per-server choices (see bot.core.guild_settings); None means the bot-wide setting.
+    moderation: str = "auto"
+    partial_images: int | None = None
+    had_attachment: bool = False  # an image was attached (it is read after the job is admitted)
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,7 @@ class TurnResult:
     image_call_id: str
     revised_prompt: str | None
     usage: Usage
+    cost_micros: int = 0
 
 
 @dataclass(frozen=True)

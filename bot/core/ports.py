@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
+from bot.core.budgets import BudgetLimit
 from bot.core.errors import ImageError
 from bot.core.models import ChainRecord, Delivery, NewTurn, PendingDelivery, Turn, TurnResult
 from bot.core.updates import Final, Partial
@@ -16,8 +18,15 @@ class Store(Protocol):
 
     async def get_turn(self, turn_id: int) -> Turn | None: ...
 
-    async def create_turn(self, turn: NewTurn) -> int | None:
-        """Insert a queued turn; None when this interaction already has one (a duplicate delivery)."""
+    async def create_turn(
+        self,
+        turn: NewTurn,
+        *,
+        reserve: int = 0,
+        max_in_flight: int | None = None,
+        limits: Sequence[BudgetLimit] = (),
+    ) -> int | None:
+        """Admit a queued turn atomically (raising TooManyJobs or OverBudget); None for a duplicate delivery."""
         ...
 
     async def start_turn(self, turn_id: int, parent_turn_id: int | None, previous_response_id: str | None) -> None: ...
@@ -49,6 +58,8 @@ class Surface(Protocol):
     """How a job talks back to the member (the Discord reply, in production)."""
 
     async def waiting(self) -> None: ...
+
+    async def queued(self, position: int) -> None: ...
 
     async def retrying(self, delay: float, attempt: int, attempts: int, error: ImageError) -> None: ...
 

@@ -26,13 +26,17 @@ def build_request(
     user_id: int,
     previous_response_id: str | None = None,
     input_images: list[InputImage] | None = None,
+    moderation: str = "auto",
+    partial_images: int | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments for `client.responses.create`, forcing the image_generation tool."""
     tool: dict[str, Any] = {"type": "image_generation", **options.tool_fields()}
     if config.image_model:
         # Unset means OpenAI's current default image model, which survives model retirements.
         tool["model"] = config.image_model
-    tool["partial_images"] = config.partial_images
+    if moderation != "auto":
+        tool["moderation"] = moderation  # "low": a server owner's choice; OpenAI's default is auto
+    tool["partial_images"] = config.partial_images if partial_images is None else partial_images
     content: list[dict[str, Any]] = [{"type": "input_text", "text": prompt}]
     for image in input_images or []:
         content.append({"type": "input_image", "image_url": data_url(image), "detail": "auto"})

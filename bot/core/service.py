@@ -5,17 +5,21 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable, Hashable
 from contextlib import aclosing
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from bot.core.budgets import BudgetPolicy, limits_for
+from bot.core.costs import PriceTable, format_usd
 from bot.core.engine import OnRetry
-from bot.core.errors import ChainExpired, ImageError, NothingToEdit, QuotaExhausted, Upstream
+from bot.core.errors import Cancelled, ChainExpired, ImageError, NothingToEdit, QuotaExhausted, Unavailable, Upstream
 from bot.core.images import prepare_input_image
 from bot.core.models import ChainRecord, InputImage, Job, NewTurn, Turn, TurnResult
 from bot.core.ordering import ChainLocks
 from bot.core.pacing import PreviewPacer
 from bot.core.ports import Store, Surface
+from bot.core.queue import FairQueue
 from bot.core.request import ModelConfig, build_request
 from bot.core.updates import Completed, Final, Partial, Update
 
@@ -32,6 +36,7 @@ CHAIN_LOST = (
     "OpenAI no longer has this conversation and I couldn't find its last image. "
     "Attach the image to /edit to carry on from it."
 )
+RESTARTING = "I'm restarting right now, so I can't start new images. Please try again in a minute."
 MAX_DELIVERY_ATTEMPTS = 3
 # Discord re-delivers an interaction within seconds at most; remembering this many ids is plenty.
 CLAIM_MEMORY = 10_000
@@ -42,13 +47,31 @@ class Engine(Protocol):
 
 
 class ImageService:
-    def __init__(self, store: Store, engine: Engine, config: ModelConfig, *, preview_interval: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        engine: Engine,
+        config: ModelConfig,
+        *,
+        preview_interval: float,
+        prices: PriceTable | None = None,
+        max_concurrent: int = 8,
+        max_per_user: int = 2,
+        budgets: BudgetPolicy | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._store = store
         self._engine = engine
         self._config = config
         self._preview_interval = preview_interval
+        self.prices = prices or PriceTable()
+        self.queue = FairQueue(max_concurrent)
+        self._max_per_user = max_per_user
+        self.budgets = budgets or BudgetPolicy()
+        self._clock = clock
         self._locks = ChainLocks()
-        self._tasks: dict[int, asyncio.Task[Any]] = {}
+        self._tasks: dict[int, asyncio.Task[Any]] = {}  # by turn id
+        self._cancel_requests: dict[int, int] = {}  # turn id -> who pressed Cancel
         self._claimed: OrderedDict[int, None] = OrderedDict()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -80,30 +103,78 @@ class ImageService:
         if chain_id is None or await self._store.get_head(chain_id) is None:
             raise NothingToEdit(NOTHING_TO_EDIT)
 
-    async def run(self, job: Job, surface: Surface) -> None:
-        """Run a job to the end; every failure is reported through the surface, never raised."""
-        if job.interaction_id in self._tasks or not self.accepting:
-            log.warning("job %s is a duplicate or arrived during shutdown; ignored", job.interaction_id)
+    def estimate(self, job: Job, input_images: int) -> int:
+        return self.prices.estimate(
+            job.options, partial_images=self._partials(job), input_images=input_images,
+            model=self._config.model, image_model=self._config.image_model,
+        )
+
+    async def admit(self, job: Job, *, budgets: BudgetPolicy | None = None) -> int | None:
+        """Queue a job, or raise why it can't run (restarting, too many in flight, over budget).
+
+        Returns the turn id, or None for a repeated delivery of an interaction that already has a job.
+        Nothing is charged here: the estimate is only held against budgets until the real cost is known.
+        """
+        if not self.accepting:
+            raise Unavailable(RESTARTING)
+        policy = self.budgets.overridden_by(budgets) if budgets else self.budgets
+        continues = job.kind == "edit" and job.chain_id is not None
+        reserve = self.estimate(job, int(job.input_image is not None or job.had_attachment) + int(continues))
+        limits = limits_for(policy, user_id=job.user_id, guild_id=job.guild_id, now=self._clock())
+        return await self._store.create_turn(
+            _new_turn(job), reserve=reserve, max_in_flight=self._max_per_user, limits=limits
+        )
+
+    async def run(self, turn_id: int, job: Job, surface: Surface) -> None:
+        """Run an admitted job to the end; every failure is reported through the surface, never raised."""
+        if turn_id in self._tasks:
             return
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks[job.interaction_id] = task
+        inner = asyncio.create_task(self._job(turn_id, job, surface), name=f"job-{turn_id}")
+        self._tasks[turn_id] = inner
         self._idle.clear()
         try:
-            turn_id = await self._store.create_turn(_new_turn(job))
-            if turn_id is None:
-                log.warning("job %s already exists in the database; ignoring the duplicate", job.interaction_id)
-                return
-            try:
-                async with self._locks.hold(job.chain_id, surface.waiting):
-                    await self._run_turn(turn_id, job, surface)
-            except asyncio.CancelledError:
-                await self._interrupt(turn_id, surface)
-                raise
+            # The job runs in its own task so Cancel and shutdown can stop it without killing the command.
+            await asyncio.shield(inner)
+        except asyncio.CancelledError:
+            inner.cancel()
+            await asyncio.wait([inner])
+            raise
         finally:
-            del self._tasks[job.interaction_id]
+            self._tasks.pop(turn_id, None)
+            self._cancel_requests.pop(turn_id, None)
             if not self._tasks:
                 self._idle.set()
+
+    async def abandon(self, turn_id: int, error: ImageError) -> None:
+        """An admitted job that never started (e.g. its attachment was bad): it costs nothing."""
+        await self._store.fail_turn(turn_id, error.code, str(error))
+
+    def cancel(self, turn_id: int, by_user: int) -> bool:
+        task = self._tasks.get(turn_id)
+        if task is None or task.done():
+            return False
+        self._cancel_requests[turn_id] = by_user
+        task.cancel()
+        return True
+
+    async def _job(self, turn_id: int, job: Job, surface: Surface) -> None:
+        try:
+            async with self._locks.hold(job.chain_id, surface.waiting):
+                position = PreviewPacer(surface.queued, max(self._preview_interval, 1.0))
+                try:
+                    async with self.queue.slot(_queue_key(job), position.offer):
+                        await position.close()
+                        await self._run_turn(turn_id, job, surface)
+                finally:
+                    await position.close()
+        except asyncio.CancelledError:
+            by = self._cancel_requests.get(turn_id)
+            if by is None:
+                await self._interrupt(turn_id, surface)
+                raise
+            # Cancelled from Discord: the job ends here, normally, and costs the member nothing.
+            await self._store.fail_turn(turn_id, Cancelled.code, f"cancelled by {by}")
+            await _report(surface, Cancelled(f"Cancelled by <@{by}>. Nothing was posted."))
 
     async def shutdown(self, grace: float) -> None:
         """Stop taking jobs, let running ones finish for `grace` seconds, interrupt the rest."""
@@ -131,9 +202,11 @@ class ImageService:
         except ImageError as error:
             await self._fail(turn_id, error, surface)
             return
-        result = TurnResult(completed.response_id, final.call_id, final.revised_prompt, completed.usage)
+        cost = self.prices.cost(completed.usage, model=self._config.model, image_model=self._config.image_model)
+        result = TurnResult(completed.response_id, final.call_id, final.revised_prompt, completed.usage, cost)
         # The image is paid for: keep it durably before trying to post it anywhere.
         await self._store.save_result(turn_id, result, final.image, final.format)
+        notes = [*notes, f"Cost {format_usd(cost)}."]
         await self.deliver(turn_id, final, job.prompt, notes, surface, owner_id=job.user_id, guild_id=job.guild_id)
 
     async def deliver(
@@ -190,11 +263,12 @@ class ImageService:
     async def _stream(
         self, job: Job, previous_response_id: str | None, images: list[InputImage], surface: Surface
     ) -> tuple[Final, Completed]:
+        expected = self._partials(job)
         body = build_request(
             self._config, prompt=job.prompt, options=job.options, user_id=job.user_id,
-            previous_response_id=previous_response_id, input_images=images,
+            previous_response_id=previous_response_id, input_images=images, moderation=job.moderation,
+            partial_images=expected,
         )
-        expected = self._config.partial_images
 
         async def show(partial: Partial) -> None:
             await surface.preview(partial, expected)
@@ -235,6 +309,15 @@ class ImageService:
             log.warning("could not mark turn %s as interrupted in Discord", turn_id, exc_info=True)
 
 
+    def _partials(self, job: Job) -> int:
+        return self._config.partial_images if job.partial_images is None else job.partial_images
+
+
+def _queue_key(job: Job) -> Hashable:
+    # Fairness is between servers; DMs share out per member.
+    return ("guild", job.guild_id) if job.guild_id is not None else ("user", job.user_id)
+
+
 def _response_id(turn: Turn | None) -> str | None:
     return turn.response_id if turn else None
 
@@ -249,7 +332,7 @@ def _new_turn(job: Job) -> NewTurn:
         kind=job.kind,
         prompt=job.prompt,
         options=job.options,
-        had_input_image=job.input_image is not None,
+        had_input_image=job.input_image is not None or job.had_attachment,
         reply_channel_id=job.reply_channel_id,
         reply_message_id=job.reply_message_id,
     )

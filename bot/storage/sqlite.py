@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import UTC, datetime
 
 import aiosqlite
 
+from bot.core.budgets import BudgetLimit
+from bot.core.errors import OverBudget, TooManyJobs
 from bot.core.models import ChainRecord, Delivery, NewTurn, PendingDelivery, Turn, TurnResult, Usage
 from bot.core.options import ImageOptions
 from bot.storage.base import SqliteBase, now_text
@@ -20,6 +23,15 @@ _SELECT_TURNS = "SELECT " + (  # noqa: S608 - a constant column list, nothing fr
     "image_output_tokens, cost_reserved_micros, cost_micros, created_at, finished_at"
 ) + " FROM turns"
 _UNFINISHED = ("queued", "running")
+# Money used in a period: real costs of finished jobs plus the reservations of unfinished ones.
+_SPENT_SUM = (
+    "SELECT COALESCE(SUM(CASE WHEN status IN ('done', 'delivering') THEN cost_micros "
+    "WHEN status IN ('queued', 'running') THEN cost_reserved_micros ELSE 0 END), 0) FROM turns "
+)
+_SPENT = {
+    "member": _SPENT_SUM + "WHERE user_id = ? AND created_at >= ?",
+    "server": _SPENT_SUM + "WHERE guild_id = ? AND created_at >= ?",
+}
 
 
 def _time(value: str | None) -> datetime | None:
@@ -65,17 +77,43 @@ class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, SqliteBase
         ) as cursor:
             return [_turn(row) for row in await cursor.fetchall()]
 
-    async def create_turn(self, turn: NewTurn) -> int | None:
+    async def create_turn(
+        self,
+        turn: NewTurn,
+        *,
+        reserve: int = 0,
+        max_in_flight: int | None = None,
+        limits: Sequence[BudgetLimit] = (),
+    ) -> int | None:
+        """Admit a job: check the member's jobs in flight and every budget, then insert it queued, atomically.
+
+        Returns None when this interaction already has a job (Discord delivered it twice). Raises TooManyJobs
+        or OverBudget. Checking and inserting in one IMMEDIATE transaction keeps limits exact under load.
+        """
         try:
             async with self._transaction() as conn:
+                if max_in_flight is not None:
+                    in_flight = await self._scalar(
+                        "SELECT count(*) FROM turns WHERE user_id = ? AND status IN ('queued', 'running')",
+                        (turn.user_id,),
+                    )
+                    if in_flight >= max_in_flight:
+                        raise TooManyJobs(
+                            f"You already have {in_flight} image{'s' if in_flight != 1 else ''} in progress "
+                            f"(the limit is {max_in_flight}). Please wait for one to finish."
+                        )
+                for limit in limits:
+                    spent = await self._spent(limit)
+                    if spent + reserve > limit.limit:
+                        raise OverBudget(limit.refusal(spent, reserve))
                 cursor = await conn.execute(
                     "INSERT INTO turns (chain_id, interaction_id, guild_id, channel_id, user_id, kind, prompt, "
-                    "options, had_input_image, reply_channel_id, reply_message_id, status, created_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?)",
+                    "options, had_input_image, reply_channel_id, reply_message_id, status, cost_reserved_micros, "
+                    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
                     (
                         turn.chain_id, turn.interaction_id, turn.guild_id, turn.channel_id, turn.user_id,
                         turn.kind, turn.prompt, turn.options.to_json(), int(turn.had_input_image),
-                        turn.reply_channel_id, turn.reply_message_id, now_text(),
+                        turn.reply_channel_id, turn.reply_message_id, reserve, now_text(),
                     ),
                 )
                 turn_id = cursor.lastrowid
@@ -83,6 +121,15 @@ class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, SqliteBase
             return None  # this interaction already has a job: Discord delivered it twice
         assert turn_id is not None
         return turn_id
+
+    async def _spent(self, limit: BudgetLimit) -> int:
+        return await self._scalar(
+            _SPENT[limit.scope], (limit.subject_id, limit.since.astimezone(UTC).isoformat(timespec="milliseconds"))
+        )
+
+    async def _scalar(self, sql: str, params: tuple[object, ...]) -> int:
+        row = await self._one(sql, params)
+        return int(row[0]) if row else 0
 
     async def start_turn(self, turn_id: int, parent_turn_id: int | None, previous_response_id: str | None) -> None:
         async with self._transaction() as conn:
@@ -99,7 +146,7 @@ class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, SqliteBase
             )
 
     async def save_result(self, turn_id: int, result: TurnResult, image: bytes, fmt: str) -> None:
-        usage = result.usage
+        usage = result.usage  # the real cost replaces the reservation from here on
         async with self._transaction() as conn:
             await conn.execute(
                 "INSERT INTO outbox (turn_id, image, format, created_at) VALUES (?, ?, ?, ?)",
@@ -107,11 +154,12 @@ class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, SqliteBase
             )
             await conn.execute(
                 "UPDATE turns SET status = 'delivering', response_id = ?, image_call_id = ?, revised_prompt = ?, "
-                "input_tokens = ?, output_tokens = ?, image_input_tokens = ?, image_output_tokens = ? "
-                "WHERE id = ?",
+                "input_tokens = ?, output_tokens = ?, image_input_tokens = ?, image_output_tokens = ?, "
+                "cost_micros = ?, cost_reserved_micros = 0 WHERE id = ?",
                 (
                     result.response_id, result.image_call_id, result.revised_prompt, usage.input_tokens,
-                    usage.output_tokens, usage.image_input_tokens, usage.image_output_tokens, turn_id,
+                    usage.output_tokens, usage.image_input_tokens, usage.image_output_tokens, result.cost_micros,
+                    turn_id,
                 ),
             )
 
@@ -136,7 +184,8 @@ class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, SqliteBase
     async def fail_turn(self, turn_id: int, code: str, error: str) -> None:
         async with self._transaction() as conn:
             await conn.execute(
-                "UPDATE turns SET status = 'failed', error_code = ?, error = ?, finished_at = ? WHERE id = ?",
+                "UPDATE turns SET status = 'failed', error_code = ?, error = ?, finished_at = ?, "
+                "cost_reserved_micros = 0 WHERE id = ?",
                 (code, error[:500], now_text(), turn_id),
             )
 
@@ -153,7 +202,8 @@ class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, SqliteBase
     async def interrupt_turn(self, turn_id: int) -> None:
         async with self._transaction() as conn:
             await conn.execute(
-                "UPDATE turns SET status = 'interrupted', finished_at = ? WHERE id = ? AND status IN (?, ?)",
+                "UPDATE turns SET status = 'interrupted', finished_at = ?, cost_reserved_micros = 0 "
+                "WHERE id = ? AND status IN (?, ?)",
                 (now_text(), turn_id, *_UNFINISHED),
             )
 
@@ -162,7 +212,8 @@ class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, SqliteBase
             async with conn.execute(_SELECT_TURNS + " WHERE status IN (?, ?) ORDER BY id", _UNFINISHED) as cursor:
                 turns = [_turn(row) for row in await cursor.fetchall()]
             await conn.execute(
-                "UPDATE turns SET status = 'interrupted', finished_at = ? WHERE status IN (?, ?)",
+                "UPDATE turns SET status = 'interrupted', finished_at = ?, cost_reserved_micros = 0 "
+                "WHERE status IN (?, ?)",
                 (now_text(), *_UNFINISHED),
             )
         return turns

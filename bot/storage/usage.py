@@ -2,8 +2,39 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot.storage.base import SqliteBase
+from bot.storage.privacy import utc_text
+
+# Only finished, delivered images are charged: failed or blocked jobs cost the member nothing.
+_CHARGED = "status = 'done'"
 
 
 class UsageQueries(SqliteBase):
-    pass
+    async def spend(self, *, since: datetime, user_id: int | None = None, guild_id: int | None = None) -> int:
+        """Micro-dollars spent on turns created at or after `since`, by one member and/or in one server."""
+        where = [_CHARGED, "created_at >= ?"]
+        params: list[object] = [utc_text(since)]
+        if user_id is not None:
+            where.append("user_id = ?")
+            params.append(user_id)
+        if guild_id is not None:
+            where.append("guild_id = ?")
+            params.append(guild_id)
+        row = await self._one(
+            # Only fixed column conditions are joined; every value is a parameter.
+            "SELECT coalesce(sum(cost_micros), 0) FROM turns WHERE " + " AND ".join(where),  # noqa: S608
+            tuple(params),
+        )
+        return int(row[0]) if row else 0
+
+    async def top_spenders(self, guild_id: int, since: datetime, limit: int = 5) -> list[tuple[int, int]]:
+        """(user_id, micros) of the server's biggest spenders since `since`, biggest first; ties by user id."""
+        rows = await self._all(
+            f"SELECT user_id, sum(cost_micros) AS spent FROM turns WHERE {_CHARGED} "  # noqa: S608
+            "AND guild_id = ? AND created_at >= ? GROUP BY user_id HAVING spent > 0 "
+            "ORDER BY spent DESC, user_id LIMIT ?",
+            (guild_id, utc_text(since), limit),
+        )
+        return [(int(row[0]), int(row[1])) for row in rows]

@@ -169,7 +169,8 @@ async def test_attachment_that_is_not_an_image_is_refused_privately_for_free(har
     [private] = [harness.discord.messages[i] for i in edit.followup_ids]
     assert private.ephemeral and "isn't a PNG, JPEG, WebP or GIF" in private.content
     turn = await running.store.turn_for_interaction(edit.id)
-    assert turn is None  # nothing was queued or billed
+    assert turn is not None and turn.status == "failed" and turn.error_code == "invalid_input"
+    assert (turn.cost_micros, turn.cost_reserved_micros) == (0, 0)  # nothing billed, nothing held
 
 
 async def test_decompression_bomb_attachment_is_refused(harness: Harness) -> None:

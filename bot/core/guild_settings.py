@@ -1,0 +1,237 @@
+"""Per-server settings (/threadpaint settings): the value, its JSON form and the rules that read it.
+
+Pure: no Discord, no database. The cog edits these values, storage keeps them as JSON, and /draw and /edit ask
+`access_problem` and `may_edit` before anything is paid for.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import asdict, dataclass, fields
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal, TypeGuard
+
+from bot.core.costs import MICROS, format_usd
+from bot.core.errors import InvalidInput
+from bot.core.options import FORMATS, QUALITIES, SIZES
+
+log = logging.getLogger(__name__)
+
+EditPolicy = Literal["anyone", "starter"]  # anyone who can talk in the thread | its starter and moderators
+Moderation = Literal["auto", "low"]
+MODERATION_LEVELS: tuple[Moderation, ...] = ("auto", "low")
+EDIT_POLICIES: tuple[EditPolicy, ...] = ("anyone", "starter")
+MAX_PARTIAL_IMAGES = 3
+# Keeps the settings summary inside one Discord message (2000 characters) and the access check cheap.
+MAX_LISTED = 25
+# Large enough for any real budget, small enough that sums of micro-dollars stay inside SQLite's 64-bit integers.
+MAX_BUDGET_MICROS = 1_000_000 * MICROS
+# How many allowed channels or roles a refusal names; the rest are counted, not listed.
+MENTIONED_IN_REFUSAL = 5
+_ONE_MICRO = Decimal(1) / MICROS
+_SCOPES = {"member": "user", "server": "guild"}
+BUDGET_FIELDS = ("user_daily_micros", "user_monthly_micros", "guild_daily_micros", "guild_monthly_micros")
+
+
+@dataclass(frozen=True)
+class GuildSettings:
+    allowed_channel_ids: frozenset[int] = frozenset()  # empty = every channel
+    allowed_role_ids: frozenset[int] = frozenset()  # empty = everyone
+    default_size: str | None = None  # None = "auto"; values as in bot.core.options.SIZES
+    default_quality: str | None = None  # None = "auto"
+    default_format: str | None = None  # None = "png"
+    moderation: Moderation = "auto"
+    partial_images: int | None = None  # None = the bot's PARTIAL_IMAGES; 0..3
+    edit_policy: EditPolicy = "anyone"
+    user_daily_micros: int | None = None  # budgets in micro-dollars; None = the bot-wide default
+    user_monthly_micros: int | None = None
+    guild_daily_micros: int | None = None
+    guild_monthly_micros: int | None = None
+
+    def __post_init__(self) -> None:
+        # Fail where a bad value is made, not later inside /draw: every field has one check in _VALID.
+        for name, check in _VALID.items():
+            if not check(getattr(self, name)):
+                raise ValueError(f"invalid guild setting {name}={getattr(self, name)!r}")
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["allowed_channel_ids"] = sorted(self.allowed_channel_ids)
+        data["allowed_role_ids"] = sorted(self.allowed_role_ids)
+        return json.dumps(data, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> GuildSettings:
+        """Parse a stored row. Unknown keys (a newer version) are ignored, missing ones take their defaults.
+
+        A key with an unusable value is dropped with a warning rather than failing: a hand-edited or older row
+        must not make /draw unusable on the whole server, and the other settings keep applying.
+        Raises ValueError only when the text is not a JSON object at all.
+        """
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("guild settings must be a JSON object")
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            if field.name not in data:
+                continue
+            value = _decode(field.name, data[field.name])
+            if _VALID[field.name](value):
+                values[field.name] = value
+            else:
+                log.warning("ignoring stored guild setting %s=%r", field.name, data[field.name])
+        return cls(**values)
+
+
+def _decode(name: str, value: Any) -> Any:
+    """JSON has lists, not sets; anything that is not a list of ints is left for the validity check to reject."""
+    is_id_list = name in ("allowed_channel_ids", "allowed_role_ids") and isinstance(value, list)
+    if is_id_list and all(_is_int(v) for v in value):
+        return frozenset(value)
+    return value
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)  # bool is an int subclass; True is no id
+
+
+def _ids(value: object) -> bool:
+    return isinstance(value, frozenset) and len(value) <= MAX_LISTED and all(_is_int(v) and v > 0 for v in value)
+
+
+def _choice(allowed: tuple[str, ...]) -> Callable[[object], bool]:
+    return lambda value: value is None or value in allowed
+
+
+def _optional_int(high: int) -> Callable[[object], bool]:
+    return lambda value: value is None or (_is_int(value) and 0 <= value <= high)
+
+
+_VALID: dict[str, Callable[[object], bool]] = {
+    "allowed_channel_ids": _ids,
+    "allowed_role_ids": _ids,
+    "default_size": _choice(SIZES),
+    "default_quality": _choice(QUALITIES),
+    "default_format": _choice(FORMATS),
+    "moderation": lambda value: value in MODERATION_LEVELS,
+    "partial_images": _optional_int(MAX_PARTIAL_IMAGES),
+    "edit_policy": lambda value: value in EDIT_POLICIES,
+    **dict.fromkeys(BUDGET_FIELDS, _optional_int(MAX_BUDGET_MICROS)),
+}
+
+
+# ---------------------------------------------------------------------------------------------- the rules
+
+
+def access_problem(
+    s: GuildSettings,
+    *,
+    channel_id: int,
+    parent_channel_id: int | None,
+    role_ids: Collection[int],
+    is_manager: bool,
+) -> str | None:
+    """Why this member can't use the bot here (one sentence), or None when they can.
+
+    A thread is allowed when its parent channel is. Managers (Manage Server) pass the role check so they can't
+    lock themselves out, but not the channel check: the channel list is about where images appear, for everyone.
+    """
+    allowed = s.allowed_channel_ids
+    if allowed and channel_id not in allowed and parent_channel_id not in allowed:
+        return f"On this server I only draw in {_mentions(allowed, '<#{}>')}."
+    if s.allowed_role_ids and not is_manager and s.allowed_role_ids.isdisjoint(role_ids):
+        return f"On this server only members with {_mentions(s.allowed_role_ids, '<@&{}>', 'or')} can use me."
+    return None
+
+
+def may_edit(s: GuildSettings, *, owner_id: int | None, user_id: int, is_moderator: bool) -> bool:
+    """Whether this member may /edit a conversation; is_moderator (Manage Threads/Messages) is the caller's call."""
+    if s.edit_policy == "anyone":
+        return True
+    return user_id == owner_id or is_moderator
+
+
+def _mentions(ids: Collection[int], template: str, joiner: str = "and") -> str:
+    ordered = sorted(ids)
+    shown = [template.format(i) for i in ordered[:MENTIONED_IN_REFUSAL]]
+    hidden = len(ordered) - len(shown)
+    if hidden:
+        return f"{', '.join(shown)} {joiner} {hidden} more"
+    if len(shown) == 1:
+        return shown[0]
+    return f"{', '.join(shown[:-1])} {joiner} {shown[-1]}"
+
+
+# ---------------------------------------------------------------------------------------------- editing helpers
+
+
+def parse_dollars(text: str) -> int | None:
+    """A budget typed by an admin → micro-dollars; "none" → None (the bot-wide default). Raises InvalidInput.
+
+    Decimal, never float, so "0.10" is exactly 100000 micro-dollars.
+    """
+    cleaned = text.strip().removeprefix("$").strip()
+    if cleaned.lower() in ("none", "default"):
+        return None
+    try:
+        amount = Decimal(cleaned)
+    except InvalidOperation:
+        # The text is not echoed: it can be any length, and a reply over 2000 characters would fail.
+        raise InvalidInput(
+            "That is not an amount; type dollars like 5 or 2.50, or none for the bot-wide default."
+        ) from None
+    if not amount.is_finite() or amount < 0:
+        raise InvalidInput("A budget must be zero or more dollars (0 stops all spending).")
+    # Compare before any arithmetic: "1e999999" would overflow the decimal context, "1e-999999999" round to 0.
+    if amount > Decimal(MAX_BUDGET_MICROS) / MICROS:
+        raise InvalidInput(f"A budget can be at most {format_usd(MAX_BUDGET_MICROS)}.")
+    whole_micros = amount.quantize(_ONE_MICRO)
+    if whole_micros != amount:
+        raise InvalidInput("A budget can't be finer than a millionth of a dollar.")
+    return int(whole_micros * MICROS)
+
+
+def budget_field(scope: Literal["member", "server"], period: Literal["daily", "monthly"]) -> str:
+    """The GuildSettings field a /threadpaint settings budget command changes; ValueError for anything else."""
+    name = f"{_SCOPES.get(scope)}_{period}_micros"
+    if name not in BUDGET_FIELDS:
+        raise ValueError(f"no budget for scope {scope!r} and period {period!r}")
+    return name
+
+
+def summary_lines(s: GuildSettings, *, bot_partial_images: int, bot_budgets: Mapping[str, int | None]) -> list[str]:
+    """What the settings commands show after every change; bot_budgets maps BUDGET_FIELDS to the bot-wide values."""
+    return [
+        f"**Channels:** {_listed(s.allowed_channel_ids, '<#{}>', 'every channel')}",
+        f"**Roles:** {_listed(s.allowed_role_ids, '<@&{}>', 'everyone')}",
+        f"**Defaults:** size {s.default_size or 'auto'}, quality {s.default_quality or 'auto'}, "
+        f"format {s.default_format or 'png'}",
+        f"**Moderation:** {s.moderation}",
+        f"**Previews:** {_or_default(s.partial_images, str(bot_partial_images), str)}",
+        f"**Editing:** {'anyone in the thread' if s.edit_policy == 'anyone' else 'the starter and moderators'}",
+        f"**Member budget:** {_budget_text(s, 'user', bot_budgets)}",
+        f"**Server budget:** {_budget_text(s, 'guild', bot_budgets)}",
+    ]
+
+
+def _listed(ids: frozenset[int], template: str, empty: str) -> str:
+    return ", ".join(template.format(i) for i in sorted(ids)) if ids else empty
+
+
+def _or_default(value: int | None, default: str, show: Callable[[int], str]) -> str:
+    return show(value) if value is not None else f"{default} (bot default)"
+
+
+def _money(micros: int | None) -> str:
+    return "unlimited" if micros is None else format_usd(micros)
+
+
+def _budget_text(s: GuildSettings, who: str, bot_budgets: Mapping[str, int | None]) -> str:
+    parts = []
+    for period, unit in (("daily", "day"), ("monthly", "month")):
+        name = f"{who}_{period}_micros"
+        value: int | None = getattr(s, name)
+        parts.append(f"{_or_default(value, _money(bot_budgets.get(name)), format_usd)} a {unit}")
+    return ", ".join(parts)
