@@ -6,6 +6,7 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
+from bot.core.budgets import BudgetLimit
 from bot.core.models import Delivery, NewTurn, TurnResult, Usage
 from bot.core.options import ImageOptions
 from bot.storage import SqliteStore, open_store
@@ -126,4 +127,48 @@ async def test_concurrent_writes_do_not_interleave(tmp_path: Path) -> None:
     store = await SqliteStore.open(tmp_path / "bot.db")
     ids = await asyncio.gather(*(store.create_turn(new_turn(i)) for i in range(50)))
     assert len(set(ids)) == 50
+    await store.close()
+
+
+def budget(limit: int, scope: str = "member", subject: int = 5) -> BudgetLimit:
+    from datetime import UTC, datetime
+
+    return BudgetLimit(scope, "day", subject, limit, datetime(2000, 1, 1, tzinfo=UTC))  # type: ignore[arg-type]
+
+
+async def test_budget_holds_exactly_when_many_jobs_start_at_once(tmp_path: Path) -> None:
+    from bot.core.errors import OverBudget
+
+    store = await SqliteStore.open(tmp_path / "bot.db")
+    limits = [budget(1_000_000)]  # $1.00; each job reserves $0.30, so exactly three fit
+
+    async def attempt(i: int) -> int | None:
+        try:
+            return await store.create_turn(new_turn(1000 + i), reserve=300_000, limits=limits)
+        except OverBudget:
+            return None
+
+    admitted = [t for t in await asyncio.gather(*(attempt(i) for i in range(20))) if t is not None]
+    assert len(admitted) == 3
+    # Failing one releases its reservation; finishing one charges the real (lower) cost.
+    await store.fail_turn(admitted[0], "moderation_blocked", "blocked")
+    await store.save_result(admitted[1], TurnResult("r", "ig", None, Usage(), cost_micros=50_000), b"x", "png")
+    assert await store.create_turn(new_turn(2000), reserve=300_000, limits=limits) is not None
+    assert await store.create_turn(new_turn(2001), reserve=300_000, limits=limits) is not None  # 0.05+0.3*3
+    with pytest.raises(OverBudget):
+        await store.create_turn(new_turn(2002), reserve=300_000, limits=limits)
+    await store.close()
+
+
+async def test_jobs_in_flight_per_member_are_limited(tmp_path: Path) -> None:
+    from bot.core.errors import TooManyJobs
+
+    store = await SqliteStore.open(tmp_path / "bot.db")
+    first = await store.create_turn(new_turn(1), max_in_flight=2)
+    await store.create_turn(new_turn(2), max_in_flight=2)
+    with pytest.raises(TooManyJobs, match="2 images in progress"):
+        await store.create_turn(new_turn(3), max_in_flight=2)
+    assert first is not None
+    await store.fail_turn(first, "x", "y")
+    assert await store.create_turn(new_turn(4), max_in_flight=2) is not None
     await store.close()
