@@ -48,7 +48,7 @@ async def _report_interrupted(bot: ThreadpaintBot, turn: Turn) -> None:
         return
     reply = Reply(bot.get_partial_messageable(turn.reply_channel_id), message_id=turn.reply_message_id)
     try:
-        await reply.edit(content=INTERRUPTED, embed=None, uploads=[])
+        await reply.edit(content=INTERRUPTED, embed=None, uploads=[], view=None)
     except discord.HTTPException as exc:
         log.warning("could not report interrupted turn %s: %s", turn.id, exc)
 
@@ -73,4 +73,5 @@ async def _surface_for(bot: ThreadpaintBot, turn: Turn) -> ReplySurface | None:
         chain_kind=kind,
         parent_channel_id=getattr(channel, "parent_id", None),
         upload_limit=getattr(guild, "filesize_limit", DEFAULT_UPLOAD_LIMIT),
+        turn_id=turn.id,
     )

@@ -55,13 +55,15 @@ class Reply:
 
     async def edit(
         self, *, content: str | None = MISSING, embed: discord.Embed | None = MISSING,
-        uploads: list[Upload] | None = None,
+        uploads: list[Upload] | None = None, view: discord.ui.View | None = MISSING,
     ) -> discord.Message:
         fields: dict[str, Any] = {}
         if content is not MISSING:
             fields["content"] = content
         if embed is not MISSING:
             fields["embed"] = embed
+        if view is not MISSING:
+            fields["view"] = view
         if self.token_alive():
             assert self.interaction is not None
             try:
@@ -85,7 +87,7 @@ class Reply:
                 return await partial.edit(**fields, attachments=_files(uploads))
             except discord.NotFound:
                 log.info("reply %s was deleted; posting a new message", self.message_id)
-        extra: dict[str, Any] = {"embed": fields["embed"]} if fields.get("embed") else {}
+        extra: dict[str, Any] = {key: fields[key] for key in ("embed", "view") if fields.get(key)}
         files = [u.file() for u in uploads or []]
         message = await self.channel.send(content=fields.get("content") or None, files=files, **extra)
         self.message_id = message.id

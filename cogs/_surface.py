@@ -11,7 +11,8 @@ from bot.core.images import fit_for_upload_async
 from bot.core.models import ChainKind, Delivery
 from bot.core.text import caption, shorten, thread_name
 from bot.core.updates import Final, Partial
-from cogs._reply import Reply, Upload
+from cogs._buttons import result_view, running_view
+from cogs._reply import MISSING, Reply, Upload
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +33,10 @@ class ReplySurface:
         chain_kind: ChainKind,
         parent_channel_id: int | None,
         upload_limit: int,
+        turn_id: int | None = None,
     ) -> None:
         self.client = client
+        self.turn_id = turn_id
         self.reply = reply
         self.verb = verb
         self.chain_id = chain_id  # None: open a thread on the reply when the image is done
@@ -42,7 +45,8 @@ class ReplySurface:
         self.upload_limit = upload_limit
 
     async def start(self) -> None:
-        await self.reply.edit(content=f"🎨 {self.verb}… this usually takes 20–60 seconds.")
+        view = running_view(self.turn_id) if self.turn_id is not None else MISSING
+        await self.reply.edit(content=f"🎨 {self.verb}… this usually takes 20–60 seconds.", view=view)
 
     async def waiting(self) -> None:
         await self.reply.edit(content="⏳ Waiting for the request ahead of this one in this thread to finish…")
@@ -70,7 +74,8 @@ class ReplySurface:
         footer = [*notes, fitted.note] if fitted.note else notes
         if footer:
             embed.set_footer(text=shorten(" ".join(footer), 2048))
-        message = await self.reply.edit(content=None, embed=embed, uploads=[Upload(name, fitted.data)])
+        view = result_view(self.turn_id) if self.turn_id is not None else None
+        message = await self.reply.edit(content=None, embed=embed, uploads=[Upload(name, fitted.data)], view=view)
         if self.chain_id is not None:
             return Delivery(self.chain_id, self.chain_kind, self.parent_channel_id, message.channel.id, message.id)
         return await self._open_thread(message, prompt)
@@ -98,10 +103,10 @@ class ReplySurface:
                 return
             except discord.HTTPException:
                 log.info("could not answer privately; editing the reply instead")
-        await self.reply.edit(content=f"❌ {error.user_message}", embed=None, uploads=[])
+        await self.reply.edit(content=f"❌ {error.user_message}", embed=None, uploads=[], view=None)
 
     async def interrupted(self) -> None:
-        await self.reply.edit(content=INTERRUPTED, embed=None, uploads=[])
+        await self.reply.edit(content=INTERRUPTED, embed=None, uploads=[], view=None)
 
     async def fetch_image(self, channel_id: int, message_id: int) -> bytes | None:
         channel = self.client.get_partial_messageable(channel_id)

@@ -3,36 +3,30 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.core.budgets import BudgetPolicy
-from bot.core.errors import ImageError, InvalidInput
-from bot.core.guild_settings import GuildSettings, access_problem, may_edit
-from bot.core.images import MAX_UPLOAD_BYTES, prepare_input_image
-from bot.core.models import InputImage, Job, JobKind
-from bot.core.options import ImageOptions, check_prompt
-from cogs._reply import Reply, send_private
-from cogs._surface import ReplySurface
+from bot.core.errors import ImageError
+from bot.core.models import JobKind, Turn
+from cogs._buttons import DYNAMIC_ITEMS, InstructionModal
+from cogs._jobs import Chosen, JobStarter
+from cogs._reply import send_private
+from cogs._surface import IMAGE_SUFFIXES
 
 if TYPE_CHECKING:
     from bot.app import ThreadpaintBot
 
 log = logging.getLogger(__name__)
 
-NOT_YOUR_THREAD = (
-    "On this server only the person who started this thread (and moderators) can change its image. "
-    "Use /draw to start your own."
-)
-
 Size = Literal["auto", "1024x1024", "1536x1024", "1024x1536"]
 Quality = Literal["auto", "low", "medium", "high"]
 Background = Literal["auto", "opaque", "transparent"]
 Format = Literal["png", "jpeg", "webp"]
+
+NO_CHOICES = Chosen(None, None, None, None, None)
 
 OPTION_HELP = {
     "size": "Width x height (auto lets the model choose)",
@@ -50,6 +44,19 @@ class Images(commands.Cog):
 
     def __init__(self, bot: ThreadpaintBot) -> None:
         self.bot = bot
+        self.starter = JobStarter(bot)
+        # Context menus can't be declared with a decorator inside a cog; this is discord.py's documented way.
+        self.edit_image_menu = app_commands.ContextMenu(name="Edit image", callback=self.edit_image)
+        self.edit_image_menu.allowed_installs = app_commands.AppInstallationType(guild=True, user=False)
+        self.edit_image_menu.allowed_contexts = app_commands.AppCommandContext(guild=True, dm_channel=True)
+
+    async def cog_load(self) -> None:
+        self.bot.tree.add_command(self.edit_image_menu)
+        self.bot.add_dynamic_items(*DYNAMIC_ITEMS)
+
+    async def cog_unload(self) -> None:
+        self.bot.tree.remove_command(self.edit_image_menu.name, type=self.edit_image_menu.type)
+        self.bot.remove_dynamic_items(*DYNAMIC_ITEMS)
 
     @app_commands.command(name="draw", description="Draw a new image from a description")
     @app_commands.describe(prompt="What to draw", **OPTION_HELP)
@@ -90,166 +97,66 @@ class Images(commands.Cog):
         chosen: Chosen,
         attachment: discord.Attachment | None,
     ) -> None:
-        service = self.bot.service
-        if not service.claim(interaction.id):
-            return  # Discord delivered this interaction twice; the first delivery is being handled
-        try:
-            job, budgets = await self._plan(interaction, kind, text, chosen, attachment)
-            turn_id = await service.admit(job, budgets=budgets)
-        except ImageError as error:
-            await send_private(interaction, error.user_message)
+        await self.starter.start(interaction, kind, text, chosen, attachment)
+
+
+    async def edit_image(self, interaction: discord.Interaction, message: discord.Message) -> None:
+        """The "Edit image" message command: ask what to change, then edit that message's image."""
+        attachment = next((a for a in message.attachments if a.filename.lower().endswith(IMAGE_SUFFIXES)), None)
+        if attachment is None:
+            await send_private(interaction, "That message has no image I can edit (PNG, JPEG, WebP or GIF).")
             return
-        if turn_id is None:
+
+        async def submitted(modal_interaction: discord.Interaction, instruction: str) -> None:
+            await self.starter.start(modal_interaction, "edit", instruction, NO_CHOICES, attachment)
+
+        await interaction.response.send_modal(InstructionModal("Edit image", submitted))
+
+    async def edit_from_button(self, interaction: discord.Interaction, turn_id: int) -> None:
+        turn = await self._result(interaction, turn_id)
+        if turn is None:
             return
-        await interaction.response.defer(thinking=True)
-        await self.run_admitted(interaction, turn_id, job, attachment)
 
-    async def run_admitted(
-        self, interaction: discord.Interaction, turn_id: int, job: Job, attachment: discord.Attachment | None
-    ) -> None:
-        """Show the status line, read the attachment, then hand the job to the engine."""
-        service = self.bot.service
-        channel = interaction.channel
-        assert isinstance(channel, discord.abc.Messageable)
-        chain = await service.chain(job.channel_id)
-        reply = Reply(channel, interaction=interaction, clock=lambda: self.bot.clock())
-        surface = ReplySurface(
-            self.bot,
-            reply,
-            verb="Drawing" if job.kind == "draw" else "Editing",
-            chain_id=job.chain_id,
-            chain_kind=chain.kind if chain else "channel",
-            parent_channel_id=getattr(channel, "parent_id", None),
-            upload_limit=interaction.filesize_limit,
-        )
-        await surface.start()
-        try:
-            input_image = await _read_attachment(attachment) if attachment is not None else job.input_image
-        except ImageError as error:
-            await service.abandon(turn_id, error)
-            await surface.failed(error)
+        async def submitted(modal_interaction: discord.Interaction, instruction: str) -> None:
+            await self.starter.start_branch(modal_interaction, turn, "edit", instruction, turn.id)
+
+        await interaction.response.send_modal(InstructionModal("Edit this image", submitted))
+
+    async def reroll_from_button(self, interaction: discord.Interaction, turn_id: int) -> None:
+        turn = await self._result(interaction, turn_id)
+        if turn is None:
             return
-        job = replace(job, input_image=input_image, reply_channel_id=job.channel_id, reply_message_id=reply.message_id)
-        if reply.message_id is not None:
-            await self.bot.store.set_reply_message(turn_id, job.channel_id, reply.message_id)
-        await service.run(turn_id, job, surface)
+        if turn.kind == "edit" and turn.parent_turn_id is None:
+            await send_private(interaction, "This edit started from an uploaded image, so it can't be rerolled. "
+                                            "Use Edit, or run /edit with the image again.")
+            return
+        parent = turn.parent_turn_id if turn.kind == "edit" else None
+        await self.starter.start_branch(interaction, turn, turn.kind, turn.prompt, parent)
 
-    async def _plan(
-        self,
-        interaction: discord.Interaction,
-        kind: JobKind,
-        text: str,
-        chosen: Chosen,
-        attachment: discord.Attachment | None,
-    ) -> tuple[Job, BudgetPolicy]:
-        """Everything checked before the member is answered: costs nothing and raises ImageError."""
-        channel_id = interaction.channel_id
-        assert channel_id is not None  # slash commands always come from a channel
-        server = await self._server_settings(interaction)
-        problem = access_problem(
-            server, channel_id=channel_id, parent_channel_id=getattr(interaction.channel, "parent_id", None),
-            role_ids=_role_ids(interaction.user), is_manager=_is_manager(interaction),
-        )
-        if problem:
-            raise InvalidInput(problem)
-        prompt = check_prompt(text, what="prompt" if kind == "draw" else "instruction")
-        options = chosen.resolve(server).validate()
-        if attachment is not None and attachment.size > MAX_UPLOAD_BYTES:
-            raise InvalidInput("That image is larger than 20 MB; please attach a smaller one.")
-        chain_id = await self._chain_for(interaction, kind, attachment is not None, server)
-        job = Job(
-            interaction_id=interaction.id,
-            user_id=interaction.user.id,
-            guild_id=interaction.guild_id,
-            channel_id=channel_id,
-            kind=kind,
-            prompt=prompt,
-            options=options,
-            chain_id=chain_id,
-            moderation=server.moderation,
-            partial_images=server.partial_images,
-            had_attachment=attachment is not None,
-        )
-        return job, budget_policy(server)
+    async def cancel_from_button(self, interaction: discord.Interaction, turn_id: int) -> None:
+        turn = await self.bot.store.get_turn(turn_id)
+        if turn is None or turn.status not in ("queued", "running"):
+            await send_private(interaction, "That request has already finished.")
+            return
+        if interaction.user.id != turn.user_id:
+            server = await self.starter.server_settings(interaction)
+            try:
+                await self.starter.check_may_edit(interaction, turn.chain_id or turn.channel_id, server)
+            except ImageError as error:
+                await send_private(interaction, error.user_message)
+                return
+        if self.bot.service.cancel(turn_id, interaction.user.id):
+            await interaction.response.defer()  # the job's own message says it was cancelled
+        else:
+            await send_private(interaction, "That request has already finished.")
 
-    async def _chain_for(
-        self, interaction: discord.Interaction, kind: JobKind, has_image: bool, server: GuildSettings
-    ) -> int | None:
-        """The conversation this command continues, or None to open a new thread on the reply."""
-        channel_id = interaction.channel_id
-        assert channel_id is not None
-        threadable = _can_open_thread(interaction)
-        if kind == "draw" or (has_image and threadable):
-            return None if threadable else channel_id
-        await self.bot.service.check_editable(channel_id, has_image)
-        chain = await self.bot.service.chain(channel_id)
-        if chain is not None and not may_edit(
-            server, owner_id=chain.owner_id, user_id=interaction.user.id, is_moderator=_is_moderator(interaction)
-        ):
-            raise InvalidInput(NOT_YOUR_THREAD)
-        return channel_id
-
-    async def _server_settings(self, interaction: discord.Interaction) -> GuildSettings:
-        if interaction.guild_id is None:
-            return GuildSettings()
-        return await self.bot.store.get_guild_settings(interaction.guild_id)
-
-
-@dataclass(frozen=True)
-class Chosen:
-    """The options a member actually set; the rest come from the server's defaults."""
-
-    size: str | None
-    quality: str | None
-    background: str | None
-    format: str | None
-    compression: int | None
-
-    def resolve(self, server: GuildSettings) -> ImageOptions:
-        return ImageOptions(
-            size=self.size or server.default_size or "auto",
-            quality=self.quality or server.default_quality or "auto",
-            background=self.background or "auto",
-            format=self.format or server.default_format or "png",
-            compression=self.compression,
-        )
-
-
-def budget_policy(server: GuildSettings) -> BudgetPolicy:
-    return BudgetPolicy(
-        user_daily=server.user_daily_micros,
-        user_monthly=server.user_monthly_micros,
-        guild_daily=server.guild_daily_micros,
-        guild_monthly=server.guild_monthly_micros,
-    )
-
-
-def _role_ids(user: discord.abc.User) -> list[int]:
-    return [role.id for role in getattr(user, "roles", [])]
-
-
-def _is_manager(interaction: discord.Interaction) -> bool:
-    permissions = getattr(interaction.user, "guild_permissions", None)
-    return bool(permissions and permissions.manage_guild)
-
-
-def _is_moderator(interaction: discord.Interaction) -> bool:
-    permissions = interaction.permissions
-    return permissions.manage_threads or permissions.manage_messages or permissions.manage_guild
-
-
-def _can_open_thread(interaction: discord.Interaction) -> bool:
-    """A thread can be opened on the reply only in a guild text or news channel with the permission."""
-    channel = interaction.channel
-    return isinstance(channel, discord.TextChannel) and interaction.app_permissions.create_public_threads
-
-
-async def _read_attachment(attachment: discord.Attachment) -> InputImage:
-    try:
-        data = await attachment.read()
-    except discord.HTTPException as exc:
-        raise InvalidInput("I couldn't download that attachment from Discord. Please try again.") from exc
-    return await prepare_input_image(data)
+    async def _result(self, interaction: discord.Interaction, turn_id: int) -> Turn | None:
+        """The finished result a button belongs to, or None after telling the member why not."""
+        turn = await self.bot.store.get_turn(turn_id)
+        if turn is None or turn.status != "done" or turn.chain_id is None or turn.response_id is None:
+            await send_private(interaction, "That image is no longer available (it may have been forgotten).")
+            return None
+        return turn
 
 
 async def setup(bot: ThreadpaintBot) -> None:

@@ -36,8 +36,8 @@ WORKING = "Deleting…"
 class ConfirmForget(discord.ui.View):
     """Confirm/Cancel under the private question; only the caller may press, and only for a minute."""
 
-    def __init__(self, owner_id: int) -> None:
-        super().__init__(timeout=CONFIRM_TIMEOUT)
+    def __init__(self, owner_id: int, *, timeout: float = CONFIRM_TIMEOUT) -> None:
+        super().__init__(timeout=timeout)
         self.owner_id = owner_id
         self.confirmed: bool | None = None
         self.question: discord.Interaction | None = None  # the /forget interaction, to edit on timeout
@@ -73,6 +73,7 @@ class ConfirmForget(discord.ui.View):
 class Privacy(commands.Cog):
     def __init__(self, bot: ThreadpaintBot) -> None:
         self.bot = bot
+        self.confirm_timeout = CONFIRM_TIMEOUT  # an attribute so tests need not wait a minute
 
     @property
     def store(self) -> PrivacyQueries:
@@ -86,7 +87,7 @@ class Privacy(commands.Cog):
     @app_commands.allowed_installs(guilds=True, users=False)
     @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=False)
     async def forget(self, interaction: discord.Interaction) -> None:
-        view = ConfirmForget(interaction.user.id)
+        view = ConfirmForget(interaction.user.id, timeout=self.confirm_timeout)
         view.question = interaction
         await interaction.response.send_message(QUESTION, view=view, ephemeral=True)
         if await view.wait() or not view.confirmed:

@@ -155,7 +155,7 @@ class Settings(commands.GroupCog, group_name="threadpaint", group_description="t
             micros = parse_dollars(dollars)
             field = budget_field(scope, period)
         except (InvalidInput, ValueError) as error:
-            await self._refuse(interaction, error.user_message if isinstance(error, InvalidInput) else BAD_VALUE)
+            await self._refuse(interaction, _explain(error))
             return
         change = _setter(**{field: micros})
         await self._apply(interaction, change, f"✅ {scope.capitalize()} {period} budget saved.")
@@ -186,9 +186,8 @@ class Settings(commands.GroupCog, group_name="threadpaint", group_description="t
         guild_id = self._guild_id(interaction)
         try:
             settings = await store.update_guild_settings(guild_id, change, interaction.user.id)
-        except (InvalidInput, ValueError) as error:
-            message = error.user_message if isinstance(error, InvalidInput) else BAD_VALUE
-            await self._reply(interaction, await store.get_guild_settings(guild_id), f"❌ {message}")
+        except (InvalidInput, ValueError) as error:  # the transaction rolled back: nothing was written
+            await self._reply(interaction, await store.get_guild_settings(guild_id), f"❌ {_explain(error)}")
             return
         log.info("guild %s settings changed by %s: %s", guild_id, interaction.user.id, settings.to_json())
         await self._reply(interaction, settings, headline)
@@ -229,6 +228,10 @@ class Settings(commands.GroupCog, group_name="threadpaint", group_description="t
 def _setter(**values: object) -> Change:
     # GuildSettings validates in __post_init__, so a value the command's choices let through is still checked.
     return lambda s: dataclasses.replace(s, **values)  # type: ignore[arg-type]
+
+
+def _explain(error: InvalidInput | ValueError) -> str:
+    return error.user_message if isinstance(error, InvalidInput) else BAD_VALUE
 
 
 def _unless(value: str, command_default: str) -> str | None:

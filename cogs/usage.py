@@ -44,10 +44,15 @@ class UsageCog(commands.Cog, name="Usage"):
         assert isinstance(store, UsageQueries)
         since = periods(self.bot.clock())
         embed = await own_spend_embed(store, interaction.user.id, since)
-        # Manage Server is what Discord itself requires for server-wide settings; spend is that kind of data.
-        if interaction.guild_id is not None and interaction.permissions.manage_guild:
+        if interaction.guild_id is not None and can_see_server_spend(interaction.permissions):
             await add_server_spend(embed, store, interaction.guild_id, since)
         await interaction.response.send_message(embed=embed, ephemeral=True)
+
+
+def can_see_server_spend(permissions: discord.Permissions) -> bool:
+    # Manage Server is what Discord itself requires for server-wide settings; spend is that kind of data.
+    # Discord resolves administrators to every permission; checking the flag too costs nothing.
+    return permissions.manage_guild or permissions.administrator
 
 
 async def own_spend_embed(store: UsageQueries, user_id: int, since: Periods) -> discord.Embed:

@@ -49,6 +49,9 @@ class Job:
     moderation: str = "auto"
     partial_images: int | None = None
     had_attachment: bool = False  # an image was attached (it is read after the job is admitted)
+    # Buttons on an older result branch from that turn instead of the head; None with branch=True: fresh.
+    branch: bool = False
+    parent_turn_id: int | None = None
 
 
 @dataclass(frozen=True)

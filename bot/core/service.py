@@ -192,8 +192,7 @@ class ImageService:
 
     async def _run_turn(self, turn_id: int, job: Job, surface: Surface) -> None:
         try:
-            head = await self._store.get_head(job.chain_id) if job.chain_id is not None else None
-            parent = head if job.kind == "edit" and head is not None else None
+            parent = await self._parent(job)
             if job.kind == "edit" and parent is None and job.input_image is None:
                 raise NothingToEdit(NOTHING_TO_EDIT)
             await self._store.start_turn(turn_id, parent.id if parent else None, _response_id(parent))
@@ -248,6 +247,14 @@ class ImageService:
             raise ChainExpired(CHAIN_LOST)
         final, completed = await self._stream(job, None, [last, *images], surface)
         return final, completed, [CHAIN_RESEEDED]
+
+    async def _parent(self, job: Job) -> Turn | None:
+        """The turn this job builds on: the chain's head for /edit, or the result a button was pressed on."""
+        if job.branch:
+            return await self._store.get_turn(job.parent_turn_id) if job.parent_turn_id is not None else None
+        if job.kind != "edit" or job.chain_id is None:
+            return None
+        return await self._store.get_head(job.chain_id)
 
     async def _last_image(self, turn: Turn, surface: Surface) -> InputImage | None:
         if turn.reply_channel_id is None or turn.reply_message_id is None:

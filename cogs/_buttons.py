@@ -1,0 +1,98 @@
+"""Buttons on results and running jobs. Their state lives in the custom id, so they work after restarts."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING, Any, Self
+
+import discord
+
+if TYPE_CHECKING:
+    from bot.app import ThreadpaintBot
+
+log = logging.getLogger(__name__)
+
+EDIT_ID = "tp:edit:{turn}"
+REROLL_ID = "tp:reroll:{turn}"
+CANCEL_ID = "tp:cancel:{turn}"
+
+
+def result_view(turn_id: int) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(EditButton(turn_id))
+    view.add_item(RerollButton(turn_id))
+    return view
+
+
+def running_view(turn_id: int) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(CancelButton(turn_id))
+    return view
+
+
+class _TurnButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"tp:(?P<action>[a-z]+):(?P<turn>\d+)"):
+    """A button bound to one turn by its custom id; the actions live on the Images cog."""
+
+    LABEL = ""
+    EMOJI = ""
+    STYLE = discord.ButtonStyle.secondary
+    ID_FORMAT = ""
+
+    def __init__(self, turn_id: int) -> None:
+        button: discord.ui.Button[Any] = discord.ui.Button(
+            label=self.LABEL, emoji=self.EMOJI, style=self.STYLE, custom_id=self.ID_FORMAT.format(turn=turn_id)
+        )
+        super().__init__(button)
+        self.turn_id = turn_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> Self:
+        return cls(int(match["turn"]))
+
+    @staticmethod
+    def actions(interaction: discord.Interaction) -> Any:
+        bot: ThreadpaintBot = interaction.client  # type: ignore[assignment]
+        return bot.get_cog("Images")
+
+
+class EditButton(_TurnButton, template=r"tp:edit:(?P<turn>\d+)"):
+    LABEL, EMOJI, STYLE, ID_FORMAT = "Edit", "✏️", discord.ButtonStyle.primary, EDIT_ID
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await self.actions(interaction).edit_from_button(interaction, self.turn_id)
+
+
+class RerollButton(_TurnButton, template=r"tp:reroll:(?P<turn>\d+)"):
+    LABEL, EMOJI, STYLE, ID_FORMAT = "Reroll", "🔁", discord.ButtonStyle.secondary, REROLL_ID
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await self.actions(interaction).reroll_from_button(interaction, self.turn_id)
+
+
+class CancelButton(_TurnButton, template=r"tp:cancel:(?P<turn>\d+)"):
+    LABEL, EMOJI, STYLE, ID_FORMAT = "Cancel", "🛑", discord.ButtonStyle.danger, CANCEL_ID
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await self.actions(interaction).cancel_from_button(interaction, self.turn_id)
+
+
+class InstructionModal(discord.ui.Modal):
+    """Asks what to change; `on_instruction` runs with the text when the member submits."""
+
+    instruction: discord.ui.TextInput[InstructionModal] = discord.ui.TextInput(
+        label="What should change?", style=discord.TextStyle.paragraph, max_length=4000,
+        placeholder="e.g. make it look like a watercolor",
+    )
+
+    def __init__(self, title: str, on_instruction: Any) -> None:
+        super().__init__(title=title, timeout=600)
+        self._on_instruction = on_instruction
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await self._on_instruction(interaction, self.instruction.value)
+
+
+DYNAMIC_ITEMS = (EditButton, RerollButton, CancelButton)

@@ -1,0 +1,249 @@
+"""Starting jobs from Discord: the checks before answering, admission, the status line, then the engine.
+
+Shared by the slash commands, the buttons on results and the "Edit image" message command.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import discord
+
+from bot.core.budgets import BudgetPolicy
+from bot.core.errors import ImageError, InvalidInput
+from bot.core.guild_settings import GuildSettings, access_problem, may_edit
+from bot.core.images import MAX_UPLOAD_BYTES, prepare_input_image
+from bot.core.models import InputImage, Job, JobKind, Turn
+from bot.core.options import ImageOptions, check_prompt
+from cogs._reply import Reply, send_private
+from cogs._surface import ReplySurface
+
+if TYPE_CHECKING:
+    from bot.app import ThreadpaintBot
+
+log = logging.getLogger(__name__)
+
+NOT_YOUR_THREAD = (
+    "On this server only the person who started this thread (and moderators) can change its image. "
+    "Use /draw to start your own."
+)
+
+
+class JobStarter:
+    def __init__(self, bot: ThreadpaintBot) -> None:
+        self.bot = bot
+
+    async def start(
+        self,
+        interaction: discord.Interaction,
+        kind: JobKind,
+        text: str,
+        chosen: Chosen,
+        attachment: discord.Attachment | None,
+    ) -> None:
+        service = self.bot.service
+        if not service.claim(interaction.id):
+            return  # Discord delivered this interaction twice; the first delivery is being handled
+        try:
+            job, budgets = await self._plan(interaction, kind, text, chosen, attachment)
+            turn_id = await service.admit(job, budgets=budgets)
+        except ImageError as error:
+            await send_private(interaction, error.user_message)
+            return
+        if turn_id is None:
+            return
+        await interaction.response.defer(thinking=True)
+        reply = Reply(_messageable(interaction.channel), interaction=interaction, clock=lambda: self.bot.clock())
+        await self.run_admitted(turn_id, job, reply, interaction.filesize_limit, attachment)
+
+    async def start_branch(
+        self, interaction: discord.Interaction, source: Turn, kind: JobKind, text: str, parent_turn_id: int | None
+    ) -> None:
+        """A job from a button on an older result: it builds on that turn and is posted in its conversation."""
+        service = self.bot.service
+        if not service.claim(interaction.id):
+            return
+        chain_id = source.chain_id
+        assert chain_id is not None
+        try:
+            server = await self.server_settings(interaction)
+            await self.check_may_edit(interaction, chain_id, server)
+            job = Job(
+                interaction_id=interaction.id, user_id=interaction.user.id, guild_id=interaction.guild_id,
+                channel_id=chain_id, kind=kind, prompt=check_prompt(text, what="instruction"),
+                options=source.options, chain_id=chain_id, moderation=server.moderation,
+                partial_images=server.partial_images, branch=True, parent_turn_id=parent_turn_id,
+            )
+            turn_id = await service.admit(job, budgets=budget_policy(server))
+        except ImageError as error:
+            await send_private(interaction, error.user_message)
+            return
+        if turn_id is None:
+            return
+        if interaction.channel_id == chain_id:
+            await interaction.response.defer(thinking=True)
+            reply = Reply(_messageable(interaction.channel), interaction=interaction, clock=lambda: self.bot.clock())
+            await self.run_admitted(turn_id, job, reply, interaction.filesize_limit, None)
+            return
+        # Pressed on the thread's opening message in the channel: the result belongs in the thread.
+        await send_private(interaction, f"On it: the new image will appear in <#{chain_id}>.")
+        channel = self.bot.get_channel(chain_id) or await self.bot.fetch_channel(chain_id)
+        await self.run_admitted(turn_id, job, Reply(_messageable(channel)), interaction.filesize_limit, None)
+
+    async def check_may_edit(self, interaction: discord.Interaction, chain_id: int, server: GuildSettings) -> None:
+        chain = await self.bot.service.chain(chain_id)
+        if chain is not None and not may_edit(
+            server, owner_id=chain.owner_id, user_id=interaction.user.id, is_moderator=_is_moderator(interaction)
+        ):
+            raise InvalidInput(NOT_YOUR_THREAD)
+
+    async def run_admitted(
+        self, turn_id: int, job: Job, reply: Reply, upload_limit: int, attachment: discord.Attachment | None
+    ) -> None:
+        """Show the status line, read the attachment, then hand the job to the engine."""
+        service = self.bot.service
+        chain = await service.chain(job.chain_id) if job.chain_id is not None else None
+        surface = ReplySurface(
+            self.bot,
+            reply,
+            verb="Drawing" if job.kind == "draw" else "Editing",
+            chain_id=job.chain_id,
+            chain_kind=chain.kind if chain else "channel",
+            parent_channel_id=getattr(reply.channel, "parent_id", None),
+            upload_limit=upload_limit,
+            turn_id=turn_id,
+        )
+        await surface.start()
+        try:
+            input_image = await _read_attachment(attachment) if attachment is not None else job.input_image
+        except ImageError as error:
+            await service.abandon(turn_id, error)
+            await surface.failed(error)
+            return
+        channel_id = getattr(reply.channel, "id", job.channel_id)
+        job = replace(job, input_image=input_image, reply_channel_id=channel_id, reply_message_id=reply.message_id)
+        if reply.message_id is not None:
+            await self.bot.store.set_reply_message(turn_id, channel_id, reply.message_id)
+        await service.run(turn_id, job, surface)
+
+    async def _plan(
+        self,
+        interaction: discord.Interaction,
+        kind: JobKind,
+        text: str,
+        chosen: Chosen,
+        attachment: discord.Attachment | None,
+    ) -> tuple[Job, BudgetPolicy]:
+        """Everything checked before the member is answered: costs nothing and raises ImageError."""
+        channel_id = interaction.channel_id
+        assert channel_id is not None  # slash commands always come from a channel
+        server = await self.server_settings(interaction)
+        problem = access_problem(
+            server, channel_id=channel_id, parent_channel_id=getattr(interaction.channel, "parent_id", None),
+            role_ids=_role_ids(interaction.user), is_manager=_is_manager(interaction),
+        )
+        if problem:
+            raise InvalidInput(problem)
+        prompt = check_prompt(text, what="prompt" if kind == "draw" else "instruction")
+        options = chosen.resolve(server).validate()
+        if attachment is not None and attachment.size > MAX_UPLOAD_BYTES:
+            raise InvalidInput("That image is larger than 20 MB; please attach a smaller one.")
+        chain_id = await self._chain_for(interaction, kind, attachment is not None)
+        if chain_id is not None and kind == "edit":
+            await self.check_may_edit(interaction, chain_id, server)
+        job = Job(
+            interaction_id=interaction.id,
+            user_id=interaction.user.id,
+            guild_id=interaction.guild_id,
+            channel_id=channel_id,
+            kind=kind,
+            prompt=prompt,
+            options=options,
+            chain_id=chain_id,
+            moderation=server.moderation,
+            partial_images=server.partial_images,
+            had_attachment=attachment is not None,
+        )
+        return job, budget_policy(server)
+
+    async def _chain_for(self, interaction: discord.Interaction, kind: JobKind, has_image: bool) -> int | None:
+        """The conversation this command continues, or None to open a new thread on the reply."""
+        channel_id = interaction.channel_id
+        assert channel_id is not None
+        threadable = _can_open_thread(interaction)
+        if kind == "draw" or (has_image and threadable):
+            return None if threadable else channel_id
+        await self.bot.service.check_editable(channel_id, has_image)
+        return channel_id
+
+    async def server_settings(self, interaction: discord.Interaction) -> GuildSettings:
+        if interaction.guild_id is None:
+            return GuildSettings()
+        return await self.bot.store.get_guild_settings(interaction.guild_id)
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """The options a member actually set; the rest come from the server's defaults."""
+
+    size: str | None
+    quality: str | None
+    background: str | None
+    format: str | None
+    compression: int | None
+
+    def resolve(self, server: GuildSettings) -> ImageOptions:
+        return ImageOptions(
+            size=self.size or server.default_size or "auto",
+            quality=self.quality or server.default_quality or "auto",
+            background=self.background or "auto",
+            format=self.format or server.default_format or "png",
+            compression=self.compression,
+        )
+
+
+def budget_policy(server: GuildSettings) -> BudgetPolicy:
+    return BudgetPolicy(
+        user_daily=server.user_daily_micros,
+        user_monthly=server.user_monthly_micros,
+        guild_daily=server.guild_daily_micros,
+        guild_monthly=server.guild_monthly_micros,
+    )
+
+
+def _role_ids(user: discord.abc.User) -> list[int]:
+    return [role.id for role in getattr(user, "roles", [])]
+
+
+def _is_manager(interaction: discord.Interaction) -> bool:
+    permissions = getattr(interaction.user, "guild_permissions", None)
+    return bool(permissions and permissions.manage_guild)
+
+
+def _is_moderator(interaction: discord.Interaction) -> bool:
+    permissions = interaction.permissions
+    return permissions.manage_threads or permissions.manage_messages or permissions.manage_guild
+
+
+def _messageable(channel: object) -> discord.abc.Messageable:
+    if not isinstance(channel, discord.abc.Messageable):
+        raise InvalidInput("I can't post in this kind of channel.")
+    return channel
+
+
+def _can_open_thread(interaction: discord.Interaction) -> bool:
+    """A thread can be opened on the reply only in a guild text or news channel with the permission."""
+    channel = interaction.channel
+    return isinstance(channel, discord.TextChannel) and interaction.app_permissions.create_public_threads
+
+
+async def _read_attachment(attachment: discord.Attachment) -> InputImage:
+    try:
+        data = await attachment.read()
+    except discord.HTTPException as exc:
+        raise InvalidInput("I couldn't download that attachment from Discord. Please try again.") from exc
+    return await prepare_input_image(data)
+
+
