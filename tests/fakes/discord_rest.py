@@ -120,6 +120,8 @@ class RestRoutes:
             # Stable ids across re-syncs, like Discord for unchanged names.
             synced = {**cmd, "id": previous.get(name) or str(snowflake()), "application_id": str(self.fake.app_id),
                       "version": str(snowflake()), "type": cmd.get("type", 1),
+                      # Discord returns an empty description for user and message commands.
+                      "description": desc,
                       "default_member_permissions": cmd.get("default_member_permissions")}
             if guild_id is not None:
                 synced["guild_id"] = str(guild_id)
