@@ -24,12 +24,18 @@ class CommandTracker:
     """Records when each interaction's command callback returned (or raised)."""
 
     def __init__(self, bot: ThreadpaintBot) -> None:
+        self._bot = bot
         self.done: defaultdict[int, asyncio.Event] = defaultdict(asyncio.Event)
         self.errors: dict[int, BaseException] = {}
+        self.seen: defaultdict[int, asyncio.Event] = defaultdict(asyncio.Event)
         original = bot.tree.on_error
 
         async def completed(interaction: discord.Interaction, command: object) -> None:
             self.done[interaction.id].set()
+
+        async def any_interaction(interaction: discord.Interaction) -> None:
+            # Components and modals have no completion event; they are handled once the library answered.
+            self.seen[interaction.id].set()
 
         async def on_error(interaction: discord.Interaction, error: discord.app_commands.AppCommandError) -> None:
             self.errors[interaction.id] = error
@@ -37,7 +43,17 @@ class CommandTracker:
             await original(interaction, error)
 
         bot.add_listener(completed, "on_app_command_completion")
+        bot.add_listener(any_interaction, "on_interaction")
         bot.tree.on_error = on_error  # type: ignore[method-assign]
+
+    async def wait_any(self, interaction_id: int, timeout: float = 10.0) -> None:
+        """For buttons and modals: wait until the bot saw the interaction and finished every job it started."""
+        await asyncio.wait_for(self.seen[interaction_id].wait(), timeout)
+        await asyncio.sleep(0.05)  # let the component callback admit its job
+        await asyncio.wait_for(self._service_idle(), timeout)
+
+    async def _service_idle(self) -> None:
+        await self._bot.service.wait_idle()
 
     async def wait(self, interaction_id: int, timeout: float = 10.0) -> None:
         await asyncio.wait_for(self.done[interaction_id].wait(), timeout)

@@ -1,0 +1,96 @@
+"""Buttons on results: Reroll and Edit branch from that result, Cancel stops a running job; all survive restarts."""
+
+from __future__ import annotations
+
+from tests.fakes.discord_state import FakeInteraction
+from tests.fakes.images import decode
+from tests.fakes.openai_server import ImageScript
+from tests.harness import Harness, RunningBot
+
+
+def posts(harness: Harness) -> list[dict]:
+    return [r.json for r in harness.openai.requests if r.path == "/v1/responses" and r.method == "POST"]
+
+
+def buttons(harness: Harness, message_id: int) -> list[str]:
+    message = harness.discord.messages[message_id]
+    return [c["custom_id"] for row in message.components for c in row.get("components", [])]
+
+
+async def click(harness: Harness, running: RunningBot, message_id: int, custom_id: str, **kw: object) -> FakeInteraction:
+    interaction = await harness.discord.invoke_component(message_id, custom_id, **kw)  # type: ignore[arg-type]
+    await running.tracker.wait_any(interaction.id)
+    return interaction
+
+
+async def test_result_has_edit_and_reroll_and_running_job_has_cancel(harness: Harness) -> None:
+    running = await harness.start_bot()
+    harness.openai.queue_script(ImageScript(event_delay=0.03))
+    draw = await harness.discord.invoke_slash("draw", {"prompt": "a kite"})
+    await harness.discord.wait_for(lambda: bool(draw.original_message_id and buttons(harness, draw.original_message_id)),
+                                   what="the status line with its button")
+    turn = await running.store.turn_for_interaction(draw.id)
+    assert turn is not None
+    assert buttons(harness, draw.original_message_id) == [f"tp:cancel:{turn.id}"]
+    await running.tracker.wait(draw.id)
+    assert buttons(harness, draw.original_message_id) == [f"tp:edit:{turn.id}", f"tp:reroll:{turn.id}"]
+
+
+async def test_reroll_after_restart_makes_a_new_image_from_the_same_parent(harness: Harness) -> None:
+    first = await harness.start_bot()
+    draw = await harness.command(first, "draw", {"prompt": "a kite", "quality": "low"})
+    thread_id = draw.original_message_id
+    edit = await harness.command(first, "edit", {"instruction": "make it red"}, channel_id=thread_id)
+    draw_turn = await first.store.turn_for_interaction(draw.id)
+    edit_turn = await first.store.turn_for_interaction(edit.id)
+    assert draw_turn and edit_turn
+    await harness.stop_bot(first)
+
+    second = await harness.start_bot()  # the buttons' state is in their custom ids, not in memory
+    harness.openai.queue_script(ImageScript(final_color=(10, 220, 10)))
+    reroll = await click(harness, second, edit.original_message_id, f"tp:reroll:{edit_turn.id}")
+
+    body = posts(harness)[-1]
+    assert body["previous_response_id"] == draw_turn.response_id  # the edit's parent, not the head
+    assert body["input"][0]["content"][0]["text"] == "make it red"
+    result = harness.discord.messages[reroll.original_message_id]
+    assert result.channel_id == thread_id and decode(result.attachments[0].data).center[:3] == (10, 220, 10)
+    head = await second.store.get_head(thread_id)
+    assert head is not None and head.response_id == harness.openai.generations[-1].response_id
+    assert head.parent_turn_id == draw_turn.id
+
+
+async def test_reroll_on_the_opening_message_posts_in_the_thread(harness: Harness) -> None:
+    running = await harness.start_bot()
+    draw = await harness.command(running, "draw", {"prompt": "a kite"})
+    turn = await running.store.turn_for_interaction(draw.id)
+    assert turn is not None
+    reroll = await click(harness, running, draw.original_message_id, f"tp:reroll:{turn.id}")
+    await running.bot.service.wait_idle()
+    assert reroll.ephemeral  # "On it: the new image will appear in <#thread>"
+    posted = [m for m in harness.discord.messages.values()
+              if m.channel_id == draw.original_message_id and m.attachments]
+    assert len(posted) == 1 and decode(posted[0].attachments[0].data).format == "PNG"
+    assert "previous_response_id" not in posts(harness)[-1]  # a draw rerolls fresh
+
+
+async def test_cancel_stops_the_stream_and_keeps_the_head(harness: Harness) -> None:
+    running = await harness.start_bot()
+    draw = await harness.command(running, "draw", {"prompt": "a kite"})
+    thread_id = draw.original_message_id
+    head_before = await running.store.get_head(thread_id)
+    harness.openai.queue_script(ImageScript(event_delay=0.5))
+    edit = await harness.discord.invoke_slash("edit", {"instruction": "slowly"}, channel_id=thread_id)
+    await harness.discord.wait_for(lambda: len(posts(harness)) == 2, what="the edit to start streaming")
+    turn = await running.store.turn_for_interaction(edit.id)
+    assert turn is not None
+    await click(harness, running, edit.original_message_id, f"tp:cancel:{turn.id}")
+    await running.tracker.wait(edit.id)
+    message = harness.discord.messages[edit.original_message_id]
+    assert "Cancelled by" in message.content and not message.attachments and not message.components
+    turn = await running.store.turn_for_interaction(edit.id)
+    assert turn is not None and turn.status == "failed" and turn.error_code == "cancelled"
+    assert turn.cost_micros == 0
+    head = await running.store.get_head(thread_id)
+    assert head_before is not None and head is not None and head.id == head_before.id
+    assert running.bot.service.queue.running == 0  # the slot was freed
