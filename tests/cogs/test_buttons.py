@@ -17,7 +17,9 @@ def buttons(harness: Harness, message_id: int) -> list[str]:
     return [c["custom_id"] for row in message.components for c in row.get("components", [])]
 
 
-async def click(harness: Harness, running: RunningBot, message_id: int, custom_id: str, **kw: object) -> FakeInteraction:
+async def click(
+    harness: Harness, running: RunningBot, message_id: int, custom_id: str, **kw: object
+) -> FakeInteraction:
     interaction = await harness.discord.invoke_component(message_id, custom_id, **kw)  # type: ignore[arg-type]
     await running.tracker.wait_any(interaction.id)
     return interaction
@@ -27,8 +29,10 @@ async def test_result_has_edit_and_reroll_and_running_job_has_cancel(harness: Ha
     running = await harness.start_bot()
     harness.openai.queue_script(ImageScript(event_delay=0.03))
     draw = await harness.discord.invoke_slash("draw", {"prompt": "a kite"})
-    await harness.discord.wait_for(lambda: bool(draw.original_message_id and buttons(harness, draw.original_message_id)),
-                                   what="the status line with its button")
+    await harness.discord.wait_for(
+        lambda: bool(draw.original_message_id and buttons(harness, draw.original_message_id)),
+        what="the status line with its button",
+    )
     turn = await running.store.turn_for_interaction(draw.id)
     assert turn is not None
     assert buttons(harness, draw.original_message_id) == [f"tp:cancel:{turn.id}"]

@@ -77,6 +77,8 @@ class InteractionRoutes:
             f.cdn[att_id] = att
             resolved.setdefault("attachments", {})[str(att_id)] = att.to_payload()
             opts.append({"name": opt_name, "type": 11, "value": str(att_id)})
+        for opt in opts:  # user/channel/role options: Discord sends the id plus the object under resolved
+            self._resolve_snowflake(opt, resolved)
         for part in reversed((subcommand or "").split()):  # "group sub" nests as type 2 → type 1
             opts = [{"name": part, "type": 1 if not opts or opts[0].get("type") != 1 else 2, "options": opts}]
         guild_cmds = {c["name"]: c for c in f.synced_commands.get(f.guild_id, [])} if guild else {}
@@ -108,6 +110,54 @@ class InteractionRoutes:
         f.interactions[iid] = inter
         return inter
 
+    def build_component(self, message_id: int, custom_id: str, *, user_id: int | None,
+                        channel_id: int | None) -> FakeInteraction:
+        """A button click (type 3) on a message the bot sent; the button must exist on that message."""
+        f = self.fake
+        msg = f.messages.get(message_id)
+        if msg is None or msg.deleted:
+            raise ValueError(f"no message {message_id} to click on")
+        buttons = [c for row in msg.components for c in row.get("components", [])]
+        if not any(b.get("custom_id") == custom_id and not b.get("disabled") for b in buttons):
+            raise ValueError(f"message {message_id} has no enabled button {custom_id!r}")
+        uid = user_id or f.user_id
+        cid = channel_id or msg.channel_id
+        guild = msg.guild_id is not None
+        perms = f.app_permissions(cid)
+        iid, token = snowflake(), secrets.token_urlsafe(48)
+        payload: dict[str, Any] = {
+            "id": str(iid), "application_id": str(f.app_id), "type": 3, "token": token, "version": 1,
+            "data": {"custom_id": custom_id, "component_type": 2}, "message": f.serialize(msg),
+            "locale": "en-US", "app_permissions": str(perms), "entitlements": [], "entitlement_sku_ids": [],
+            "attachment_size_limit": f.attachment_size_limit, "channel_id": str(cid),
+            "channel": {**f.channel(cid), "permissions": str(perms)}, "context": 0 if guild else 1,
+            "authorizing_integration_owners": {"0": str(f.guild_id) if guild else "0"},
+        }
+        if guild:
+            payload.update(guild_id=str(f.guild_id), guild_locale="en-US",
+                           guild={"id": str(f.guild_id), "locale": "en-US", "features": []},
+                           member=f.member(uid, permissions=s.ALL_PERMISSIONS))
+        else:
+            payload["user"] = f.users[uid]
+        inter = FakeInteraction(iid, token, custom_id, cid, f.guild_id if guild else None, uid, f.now(),
+                                f.attachment_size_limit, payload, message_id=message_id)
+        f.interactions[iid] = inter
+        return inter
+
+    def _resolve_snowflake(self, opt: dict[str, Any], resolved: dict[str, Any]) -> None:
+        """Option types 6/7/8 (``{"type": 7, "value": "<id>"}``) get their ``resolved`` entry, as Discord sends."""
+        f, kind, key = self.fake, opt.get("type"), str(opt.get("value"))
+        if kind == 6:
+            resolved.setdefault("users", {})[key] = f.users[int(key)]
+            member = f.member(int(key), permissions=s.ALL_PERMISSIONS)
+            del member["user"]  # resolved members carry no user object
+            resolved.setdefault("members", {})[key] = member
+        elif kind == 7:
+            resolved.setdefault("channels", {})[key] = {**f.channel(int(key)), "permissions": str(s.ALL_PERMISSIONS)}
+        elif kind == 8:
+            [role] = [r for r in f.roles if r["id"] == key]
+            resolved.setdefault("roles", {})[key] = role
+
     # ------------------------------------------------------------------ callback
 
     async def callback(self, req: Req) -> Result:
@@ -136,12 +186,17 @@ class InteractionRoutes:
                 raise form_error({"data": {k: field_error("BASE_TYPE_REQUIRED", "This field is required")
                                            for k in missing}})
             inter.modal = data
-        else:  # 6/7 only apply to component interactions, which this fake does not create
+        elif kind in (6, 7) and inter.message_id is not None:
+            # Deferred update / update message: the clicked message becomes the response (@original).
+            msg = f.messages[inter.message_id]
+            if kind == 7:
+                await f.edit_message(msg, data, req.files, size_limit=inter.attachment_size_limit)
+        else:  # 6/7 only apply to component interactions
             raise form_error({"type": field_error("INTERACTION_RESPONSE_TYPE_INVALID",
                                                   "Invalid interaction response type")})
         inter.acked_at, inter.ack_type = f.now(), kind
         resource: dict[str, Any] = {"type": kind}
-        summary: dict[str, Any] = {"id": str(inter.id), "type": 2}
+        summary: dict[str, Any] = {"id": str(inter.id), "type": inter.payload["type"]}
         if msg is not None:
             inter.original_message_id, inter.ephemeral = msg.id, msg.ephemeral
             resource["message"] = f.serialize(msg)

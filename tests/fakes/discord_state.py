@@ -212,6 +212,7 @@ class FakeInteraction:
     ephemeral: bool = False
     modal: dict[str, Any] | None = None
     followup_ids: list[int] = field(default_factory=list)
+    message_id: int | None = None  # component interactions: the message whose button was clicked
 
 
 # ----------------------------------------------------------------------------- validation

@@ -469,7 +469,7 @@ class _Run:
 
 
 class FakeOpenAI:
-    """Fake api.openai.com: POST/GET /v1/responses, GET /v1/models[/{id}]. Use `async with`."""
+    """Fake api.openai.com: POST/GET/DELETE /v1/responses, GET /v1/models[/{id}]. Use `async with`."""
 
     def __init__(self, *, api_key: str = "sk-test", pixel_scale: float = 1 / 16, spec_path: Path | None = None) -> None:
         self.api_key = api_key
@@ -489,6 +489,7 @@ class FakeOpenAI:
         self.generations: list[Generation] = []
         self.validation_errors: list[str] = []
         self.stored: dict[str, JSON] = {}
+        self.deleted_responses: list[str] = []  # ids removed through DELETE /v1/responses/{id}, in order
         self._scripts: deque[ImageScript] = deque()
         self._faults: deque[Fault] = deque()
         self._fault_uses: dict[int, int] = defaultdict(int)
@@ -502,6 +503,7 @@ class FakeOpenAI:
         app = web.Application(middlewares=[self._middleware])
         app.router.add_post("/v1/responses", self._create_response)
         app.router.add_get("/v1/responses/{response_id}", self._get_response)
+        app.router.add_delete("/v1/responses/{response_id}", self._delete_response)
         app.router.add_get("/v1/models", self._list_models)
         app.router.add_get("/v1/models/{model}", self._get_model)
         app.on_response_prepare.append(self._add_request_id)
@@ -623,6 +625,16 @@ class FakeOpenAI:
             if item["type"] == "image_generation_call":
                 item["result"] = None
         return web.json_response(stored)
+
+    async def _delete_response(self, request: web.Request) -> web.Response:
+        # Shape from the spec's deleteResponse example; the SDK itself casts the body to None.
+        self._check_auth(request)
+        response_id = request.match_info["response_id"]
+        if self.stored.pop(response_id, None) is None:
+            raise _ApiError(404, _error_obj(f"Response with id '{response_id}' not found.", param="response_id",
+                                            code="not_found"))
+        self.deleted_responses.append(response_id)
+        return web.json_response({"id": response_id, "object": "response", "deleted": True})
 
     # ---- POST /v1/responses
 
