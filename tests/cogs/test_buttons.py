@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from tests.fakes.discord_state import FakeInteraction
-from tests.fakes.images import decode
+from dataclasses import replace
+
+from tests.fakes.discord_state import FakeAttachment, FakeInteraction
+from tests.fakes.images import decode, make_image
 from tests.fakes.openai_server import ImageScript
 from tests.harness import Harness, RunningBot
 
@@ -98,3 +100,69 @@ async def test_cancel_stops_the_stream_and_keeps_the_head(harness: Harness) -> N
     head = await running.store.get_head(thread_id)
     assert head_before is not None and head is not None and head.id == head_before.id
     assert running.bot.service.queue.running == 0  # the slot was freed
+
+
+async def test_edit_button_asks_for_an_instruction_and_branches_from_that_result(harness: Harness) -> None:
+    running = await harness.start_bot()
+    draw = await harness.command(running, "draw", {"prompt": "a kite"})
+    thread_id = draw.original_message_id
+    await harness.command(running, "edit", {"instruction": "make it red"}, channel_id=thread_id)
+    first = await running.store.turn_for_interaction(draw.id)
+    assert first is not None
+    # Press Edit on the first (older) result, which sits in the channel as the thread's opening message.
+    press = await click(harness, running, draw.original_message_id, f"tp:edit:{first.id}")
+    assert press.ack_type == 9 and press.modal is not None and press.modal["title"] == "Edit this image"
+    [[field]] = [row["components"] for row in press.modal["components"]]
+    submit = await harness.discord.submit_modal(press, {field["custom_id"]: "make it green instead"})
+    await running.tracker.wait_any(submit.id)
+
+    body = posts(harness)[-1]
+    assert body["previous_response_id"] == first.response_id  # branched from the older result, not the head
+    assert body["input"][0]["content"][0]["text"] == "make it green instead"
+    assert submit.ephemeral  # "On it: the new image will appear in <#thread>"
+    head = await running.store.get_head(thread_id)
+    assert head is not None and head.parent_turn_id == first.id and head.status == "done"
+    assert harness.discord.messages[head.reply_message_id].channel_id == thread_id  # type: ignore[index]
+
+
+async def test_only_people_allowed_to_edit_may_press(harness: Harness) -> None:
+    fd = harness.discord
+    running = await harness.start_bot()
+    draw = await harness.command(running, "draw", {"prompt": "a kite"})
+    turn = await running.store.turn_for_interaction(draw.id)
+    assert turn is not None
+    settings = await running.store.get_guild_settings(fd.guild_id)
+    await running.store.set_guild_settings(fd.guild_id, replace(settings, edit_policy="starter"), fd.user_id)
+    fd.member_permissions[fd.other_user_id] = 0x800 | 0x400  # send messages and view channel, nothing more
+    press = await click(harness, running, draw.original_message_id, f"tp:reroll:{turn.id}", user_id=fd.other_user_id)
+    refusal = fd.messages[press.original_message_id].content
+    assert press.ephemeral and "only the person who started this thread" in refusal
+    assert len(posts(harness)) == 1
+    # The starter may.
+    mine = await click(harness, running, draw.original_message_id, f"tp:reroll:{turn.id}")
+    assert len(posts(harness)) == 2 and mine.ephemeral
+
+
+async def test_edit_image_message_command_starts_a_thread_from_any_image(harness: Harness) -> None:
+    fd = harness.discord
+    running = await harness.start_bot()
+    upload = make_image((240, 10, 200), (32, 32))
+    posted = await fd.send_user_message(fd.text_channel_id, "look at my cat")
+    attachment = FakeAttachment(9_999, "cat.png", "image/png", upload,
+                                f"{fd.base_url}/cdn/attachments/{fd.text_channel_id}/9999/cat.png")
+    fd.cdn[attachment.id] = attachment
+    posted.attachments.append(attachment)
+
+    menu = await fd.invoke_message_command("Edit image", posted.id)
+    await fd.wait_for(lambda: menu.ack_type is not None, what="the modal")
+    assert menu.ack_type == 9 and menu.modal is not None
+    [[field]] = [row["components"] for row in menu.modal["components"]]
+    submit = await fd.submit_modal(menu, {field["custom_id"]: "make it a painting"})
+    await running.tracker.wait_any(submit.id)
+
+    body = posts(harness)[-1]
+    assert "previous_response_id" not in body
+    [received] = harness.openai.generations[-1].input_images
+    assert decode(received).size == (32, 32)
+    reply = fd.messages[submit.original_message_id]
+    assert reply.attachments and [int(t["id"]) for t in fd.threads()] == [reply.id]

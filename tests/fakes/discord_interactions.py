@@ -103,7 +103,7 @@ class InteractionRoutes:
         if guild:
             payload.update(guild_id=str(f.guild_id), guild_locale="en-US",
                            guild={"id": str(f.guild_id), "locale": "en-US", "features": []},
-                           member=f.member(uid, permissions=s.ALL_PERMISSIONS))
+                           member=f.member(uid, permissions=f.member_permissions.get(uid, s.ALL_PERMISSIONS)))
         else:
             payload["user"] = f.users[uid]
         inter = FakeInteraction(iid, token, name, cid, f.guild_id if guild else None, uid, f.now(), limit, payload)
@@ -136,12 +136,75 @@ class InteractionRoutes:
         if guild:
             payload.update(guild_id=str(f.guild_id), guild_locale="en-US",
                            guild={"id": str(f.guild_id), "locale": "en-US", "features": []},
-                           member=f.member(uid, permissions=s.ALL_PERMISSIONS))
+                           member=f.member(uid, permissions=f.member_permissions.get(uid, s.ALL_PERMISSIONS)))
         else:
             payload["user"] = f.users[uid]
         inter = FakeInteraction(iid, token, custom_id, cid, f.guild_id if guild else None, uid, f.now(),
                                 f.attachment_size_limit, payload, message_id=message_id)
         f.interactions[iid] = inter
+        return inter
+
+    def build_modal_submit(self, opened_by: FakeInteraction, values: dict[str, str]) -> FakeInteraction:
+        """The member submits the modal the bot answered `opened_by` with (INTERACTION_CREATE type 5)."""
+        f = self.fake
+        if opened_by.modal is None:
+            raise ValueError(f"interaction {opened_by.id} was not answered with a modal")
+        rows = []
+        for row in opened_by.modal["components"]:
+            inputs = []
+            for component in row.get("components", []):
+                if component.get("custom_id") not in values and component.get("required", True):
+                    raise ValueError(f"modal input {component.get('custom_id')!r} is required")
+                inputs.append({"type": 4, "custom_id": component["custom_id"],
+                               "value": values.get(component["custom_id"], "")})
+            rows.append({"type": 1, "components": inputs})
+        payload = self._base_payload(opened_by.channel_id, opened_by.user_id, kind=5,
+                                     data={"custom_id": opened_by.modal["custom_id"], "components": rows})
+        if opened_by.message_id is not None:
+            payload["message"] = f.serialize(f.messages[opened_by.message_id])
+        return self._register(payload, opened_by.modal["custom_id"], opened_by.channel_id, opened_by.user_id,
+                              message_id=opened_by.message_id)
+
+    def build_message_command(self, name: str, target_message_id: int, *, user_id: int | None) -> FakeInteraction:
+        """A message context-menu command (application command type 3) on `target_message_id`."""
+        f = self.fake
+        target = f.messages[target_message_id]
+        uid = user_id or f.user_id
+        synced = {c["name"]: c for c in f.synced_commands.get(None, [])}.get(name)
+        data = {"id": synced["id"] if synced else str(snowflake()), "name": name, "type": 3,
+                "target_id": str(target_message_id),
+                "resolved": {"messages": {str(target_message_id): f.serialize(target)}}}
+        payload = self._base_payload(target.channel_id, uid, kind=2, data=data)
+        return self._register(payload, name, target.channel_id, uid)
+
+    def _base_payload(self, channel_id: int, user_id: int, *, kind: int, data: dict[str, Any]) -> dict[str, Any]:
+        f = self.fake
+        guild = f.guild_of(channel_id) is not None
+        perms = f.app_permissions(channel_id)
+        payload: dict[str, Any] = {
+            "id": str(snowflake()), "application_id": str(f.app_id), "type": kind, "data": data,
+            "token": secrets.token_urlsafe(48), "version": 1, "locale": "en-US", "app_permissions": str(perms),
+            "entitlements": [], "entitlement_sku_ids": [], "attachment_size_limit": f.attachment_size_limit,
+            "channel_id": str(channel_id), "channel": {**f.channel(channel_id), "permissions": str(perms)},
+            "context": 0 if guild else 1,
+            "authorizing_integration_owners": {"0": str(f.guild_id) if guild else "0"},
+        }
+        if guild:
+            payload.update(guild_id=str(f.guild_id), guild_locale="en-US",
+                           guild={"id": str(f.guild_id), "locale": "en-US", "features": []},
+                           member=f.member(user_id, permissions=f.member_permissions.get(user_id, s.ALL_PERMISSIONS)))
+        else:
+            payload["user"] = f.users[user_id]
+        return payload
+
+    def _register(self, payload: dict[str, Any], name: str, channel_id: int, user_id: int, *,
+                  message_id: int | None = None) -> FakeInteraction:
+        f = self.fake
+        guild = f.guild_of(channel_id) is not None
+        inter = FakeInteraction(int(payload["id"]), payload["token"], name, channel_id,
+                                f.guild_id if guild else None, user_id, f.now(), f.attachment_size_limit, payload,
+                                message_id=message_id)
+        f.interactions[inter.id] = inter
         return inter
 
     def _resolve_snowflake(self, opt: dict[str, Any], resolved: dict[str, Any]) -> None:

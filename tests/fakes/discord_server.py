@@ -177,6 +177,19 @@ class FakeDiscord(DiscordWorld):
         await self.dispatch("INTERACTION_CREATE", inter.payload)
         return inter
 
+    async def submit_modal(self, opened_by: FakeInteraction, values: dict[str, str]) -> FakeInteraction:
+        """Fill in and submit the modal the bot showed in answer to ``opened_by`` (INTERACTION_CREATE type 5)."""
+        inter = self.interaction_routes.build_modal_submit(opened_by, values)
+        await self.dispatch("INTERACTION_CREATE", inter.payload)
+        return inter
+
+    async def invoke_message_command(self, name: str, target_message_id: int, *,
+                                     user_id: int | None = None) -> FakeInteraction:
+        """Run a message context-menu command (e.g. "Edit image") on a message."""
+        inter = self.interaction_routes.build_message_command(name, target_message_id, user_id=user_id)
+        await self.dispatch("INTERACTION_CREATE", inter.payload)
+        return inter
+
     # ------------------------------------------------------------------ faults and rate limits
 
     def _known(self, method: str, route: str) -> None:

@@ -58,6 +58,8 @@ class DiscordWorld:
             self.user_id: user_payload(self.user_id, "alice"),
             self.other_user_id: user_payload(self.other_user_id, "bob"),
         }
+        # The permissions a member's interactions carry (computed for the channel); default: all of them.
+        self.member_permissions: dict[int, int] = {}
         self.guild_id = snowflake()
         self.bot_role_id = snowflake()
         self.roles = [
