@@ -17,6 +17,7 @@ from bot.core.guild_settings import GuildSettings, access_problem, may_edit
 from bot.core.images import MAX_UPLOAD_BYTES, prepare_input_image
 from bot.core.models import InputImage, Job, JobKind, Turn
 from bot.core.options import ImageOptions, check_prompt
+from bot.core.service import Admission
 from cogs._reply import Reply, send_private
 from cogs._surface import ReplySurface
 
@@ -48,15 +49,15 @@ class JobStarter:
             return  # Discord delivered this interaction twice; the first delivery is being handled
         try:
             job, budgets = await self._plan(interaction, kind, text, chosen, attachment)
-            turn_id = await service.admit(job, budgets=budgets)
+            admission = await service.admit(job, budgets=budgets)
         except ImageError as error:
             await send_private(interaction, error.user_message)
             return
-        if turn_id is None:
+        if admission is None:
             return
         await interaction.response.defer(thinking=True)
         reply = Reply(_messageable(interaction.channel), interaction=interaction, clock=lambda: self.bot.clock())
-        await self.run_admitted(turn_id, job, reply, interaction.filesize_limit, attachment)
+        await self.run_admitted(admission, job, reply, interaction.filesize_limit, attachment)
 
     async def start_branch(
         self, interaction: discord.Interaction, source: Turn, kind: JobKind, text: str, parent_turn_id: int | None
@@ -76,21 +77,21 @@ class JobStarter:
                 options=source.options, chain_id=chain_id, moderation=server.moderation,
                 partial_images=server.partial_images, branch=True, parent_turn_id=parent_turn_id,
             )
-            turn_id = await service.admit(job, budgets=budget_policy(server))
+            admission = await service.admit(job, budgets=budget_policy(server))
         except ImageError as error:
             await send_private(interaction, error.user_message)
             return
-        if turn_id is None:
+        if admission is None:
             return
         if interaction.channel_id == chain_id:
             await interaction.response.defer(thinking=True)
             reply = Reply(_messageable(interaction.channel), interaction=interaction, clock=lambda: self.bot.clock())
-            await self.run_admitted(turn_id, job, reply, interaction.filesize_limit, None)
+            await self.run_admitted(admission, job, reply, interaction.filesize_limit, None)
             return
         # Pressed on the thread's opening message in the channel: the result belongs in the thread.
         await send_private(interaction, f"On it: the new image will appear in <#{chain_id}>.")
         channel = self.bot.get_channel(chain_id) or await self.bot.fetch_channel(chain_id)
-        await self.run_admitted(turn_id, job, Reply(_messageable(channel)), interaction.filesize_limit, None)
+        await self.run_admitted(admission, job, Reply(_messageable(channel)), interaction.filesize_limit, None)
 
     async def check_may_edit(self, interaction: discord.Interaction, chain_id: int, server: GuildSettings) -> None:
         chain = await self.bot.service.chain(chain_id)
@@ -100,10 +101,11 @@ class JobStarter:
             raise InvalidInput(NOT_YOUR_THREAD)
 
     async def run_admitted(
-        self, turn_id: int, job: Job, reply: Reply, upload_limit: int, attachment: discord.Attachment | None
+        self, admission: Admission, job: Job, reply: Reply, upload_limit: int, attachment: discord.Attachment | None
     ) -> None:
         """Show the status line, read the attachment, then hand the job to the engine."""
         service = self.bot.service
+        turn_id = admission.turn_id
         chain = await service.chain(job.chain_id) if job.chain_id is not None else None
         surface = ReplySurface(
             self.bot,
@@ -114,6 +116,7 @@ class JobStarter:
             parent_channel_id=getattr(reply.channel, "parent_id", None),
             upload_limit=upload_limit,
             turn_id=turn_id,
+            estimate=admission.estimate,
         )
         await surface.start()
         try:

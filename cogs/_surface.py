@@ -6,6 +6,7 @@ import logging
 
 import discord
 
+from bot.core.costs import format_usd
 from bot.core.errors import ImageError
 from bot.core.images import fit_for_upload_async
 from bot.core.models import ChainKind, Delivery
@@ -34,7 +35,9 @@ class ReplySurface:
         parent_channel_id: int | None,
         upload_limit: int,
         turn_id: int | None = None,
+        estimate: int | None = None,
     ) -> None:
+        self.estimate = estimate
         self.client = client
         self.turn_id = turn_id
         self.reply = reply
@@ -46,7 +49,8 @@ class ReplySurface:
 
     async def start(self) -> None:
         view = running_view(self.turn_id) if self.turn_id is not None else MISSING
-        await self.reply.edit(content=f"🎨 {self.verb}… this usually takes 20–60 seconds.", view=view)
+        cost = f" Estimated cost: at most {format_usd(self.estimate)}." if self.estimate else ""
+        await self.reply.edit(content=f"🎨 {self.verb}… this usually takes 20–60 seconds.{cost}", view=view)
 
     async def waiting(self) -> None:
         await self.reply.edit(content="⏳ Waiting for the request ahead of this one in this thread to finish…")

@@ -7,6 +7,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Callable, Hashable
 from contextlib import aclosing
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -40,6 +41,12 @@ RESTARTING = "I'm restarting right now, so I can't start new images. Please try 
 MAX_DELIVERY_ATTEMPTS = 3
 # Discord re-delivers an interaction within seconds at most; remembering this many ids is plenty.
 CLAIM_MEMORY = 10_000
+
+
+@dataclass(frozen=True)
+class Admission:
+    turn_id: int
+    estimate: int  # micro-dollars held against budgets until the real cost is known
 
 
 class Engine(Protocol):
@@ -109,10 +116,10 @@ class ImageService:
             model=self._config.model, image_model=self._config.image_model,
         )
 
-    async def admit(self, job: Job, *, budgets: BudgetPolicy | None = None) -> int | None:
+    async def admit(self, job: Job, *, budgets: BudgetPolicy | None = None) -> Admission | None:
         """Queue a job, or raise why it can't run (restarting, too many in flight, over budget).
 
-        Returns the turn id, or None for a repeated delivery of an interaction that already has a job.
+        Returns the turn and its estimate, or None for a repeated delivery of an interaction that already has a job.
         Nothing is charged here: the estimate is only held against budgets until the real cost is known.
         """
         if not self.accepting:
@@ -121,9 +128,10 @@ class ImageService:
         continues = job.kind == "edit" and job.chain_id is not None
         reserve = self.estimate(job, int(job.input_image is not None or job.had_attachment) + int(continues))
         limits = limits_for(policy, user_id=job.user_id, guild_id=job.guild_id, now=self._clock())
-        return await self._store.create_turn(
+        turn_id = await self._store.create_turn(
             _new_turn(job), reserve=reserve, max_in_flight=self._max_per_user, limits=limits
         )
+        return None if turn_id is None else Admission(turn_id, reserve)
 
     async def run(self, turn_id: int, job: Job, surface: Surface) -> None:
         """Run an admitted job to the end; every failure is reported through the surface, never raised."""
