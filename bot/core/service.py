@@ -79,6 +79,7 @@ class ImageService:
         self._locks = ChainLocks()
         self._tasks: dict[int, asyncio.Task[Any]] = {}  # by turn id
         self._cancel_requests: dict[int, int] = {}  # turn id -> who pressed Cancel
+        self._delivering: set[int] = set()  # paid-for results being posted: too late to cancel
         self._claimed: OrderedDict[int, None] = OrderedDict()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -150,6 +151,7 @@ class ImageService:
         finally:
             self._tasks.pop(turn_id, None)
             self._cancel_requests.pop(turn_id, None)
+            self._delivering.discard(turn_id)
             if not self._tasks:
                 self._idle.set()
 
@@ -159,7 +161,7 @@ class ImageService:
 
     def cancel(self, turn_id: int, by_user: int) -> bool:
         task = self._tasks.get(turn_id)
-        if task is None or task.done():
+        if task is None or task.done() or turn_id in self._delivering:
             return False
         self._cancel_requests[turn_id] = by_user
         task.cancel()
@@ -211,7 +213,8 @@ class ImageService:
             return
         cost = self.prices.cost(completed.usage, model=self._config.model, image_model=self._config.image_model)
         result = TurnResult(completed.response_id, final.call_id, final.revised_prompt, completed.usage, cost)
-        # The image is paid for: keep it durably before trying to post it anywhere.
+        # The image is paid for: keep it durably before trying to post it anywhere, and never cancel it now.
+        self._delivering.add(turn_id)
         await self._store.save_result(turn_id, result, final.image, final.format)
         notes = [*notes, f"Cost {format_usd(cost)}."]
         await self.deliver(turn_id, final, job.prompt, notes, surface, owner_id=job.user_id, guild_id=job.guild_id)
