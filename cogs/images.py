@@ -10,7 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core.errors import ImageError
-from bot.core.models import JobKind, Turn
+from bot.core.models import Turn
 from cogs._buttons import DYNAMIC_ITEMS, InstructionModal
 from cogs._jobs import Chosen, JobStarter
 from cogs._reply import send_private
@@ -71,7 +71,7 @@ class Images(commands.Cog):
         compression: app_commands.Range[int, 0, 100] | None = None,
     ) -> None:
         chosen = Chosen(size, quality, background, format, compression)
-        await self._start(interaction, "draw", prompt, chosen, None)
+        await self.starter.start(interaction, "draw", prompt, chosen, None)
 
     @app_commands.command(name="edit", description="Change the latest image in this thread, or an image you attach")
     @app_commands.describe(instruction="What to change", image="An image to edit instead", **OPTION_HELP)
@@ -87,18 +87,7 @@ class Images(commands.Cog):
         compression: app_commands.Range[int, 0, 100] | None = None,
     ) -> None:
         chosen = Chosen(size, quality, background, format, compression)
-        await self._start(interaction, "edit", instruction, chosen, image)
-
-    async def _start(
-        self,
-        interaction: discord.Interaction,
-        kind: JobKind,
-        text: str,
-        chosen: Chosen,
-        attachment: discord.Attachment | None,
-    ) -> None:
-        await self.starter.start(interaction, kind, text, chosen, attachment)
-
+        await self.starter.start(interaction, "edit", instruction, chosen, image)
 
     async def edit_image(self, interaction: discord.Interaction, message: discord.Message) -> None:
         """The "Edit image" message command: ask what to change, then edit that message's image."""
