@@ -69,7 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"threadpaint: configuration error: {exc}", file=sys.stderr)
         return 2
-    setup_logging(settings.log_level, secrets=(settings.discord_token.get(), settings.openai_api_key.get()))
+    setup_logging(
+        settings.log_level, secrets=(settings.discord_token.get(), settings.openai_api_key.get()),
+        fmt=settings.log_format,
+    )
     point_discord_at(settings)
     try:
         if args.command == "check":

@@ -20,6 +20,7 @@ from bot.core.engine import OpenAIImageEngine
 from bot.core.request import ModelConfig
 from bot.core.retry import RetryPolicy
 from bot.core.service import ImageService
+from bot.metrics import Metrics, MetricsServer, check_health
 from bot.settings import Settings
 from bot.storage import SqliteStore, open_store
 from bot.tree import ThreadpaintTree
@@ -45,10 +46,14 @@ class ThreadpaintBot(commands.Bot):
     ) -> None:
         intents = discord.Intents.none()
         intents.guilds = True  # channel and thread cache; no message content is ever needed
+        # Counted even without METRICS_PORT (cheap); the HTTP session's trace counts Discord's 429s.
+        self.metrics = Metrics()
+        options.setdefault("http_trace", self.metrics.http_trace())
         super().__init__(
             command_prefix=commands.when_mentioned, intents=intents, help_command=None, tree_cls=ThreadpaintTree,
             **options,
         )
+        self._metrics_server: MetricsServer | None = None
         self.settings = settings
         self._openai = openai_client
         self._given_store = store
@@ -66,6 +71,17 @@ class ThreadpaintBot(commands.Bot):
     async def login(self, token: str) -> None:
         point_discord_at(self.settings)
         await super().login(token)
+
+    async def start(self, token: str, *, reconnect: bool = True) -> None:
+        # Client.start is login + connect; the metrics server runs only for a real run (not `sync`).
+        await self.login(token)
+        if self.settings.metrics_port is not None and self._metrics_server is None:
+            server = MetricsServer(
+                self.metrics, self.health, host=self.settings.metrics_host, port=self.settings.metrics_port
+            )
+            await server.start()
+            self._metrics_server = server
+        await self.connect(reconnect=reconnect)
 
     async def setup_hook(self) -> None:
         self.store = self._given_store or await open_store(self.settings.database_path)
@@ -95,7 +111,9 @@ class ThreadpaintBot(commands.Bot):
                 guild_daily=self.settings.budget_guild_daily,
                 guild_monthly=self.settings.budget_guild_monthly,
             ),
+            observer=self.metrics,
         )
+        self.metrics.watch(self.service)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         if self.settings.dev_guild_id:
@@ -123,6 +141,9 @@ class ThreadpaintBot(commands.Bot):
         finally:
             self.recovered.set()
 
+    async def health(self) -> dict[str, bool]:
+        return await check_health(self, getattr(self, "store", None))
+
     async def on_ready(self) -> None:
         log.info("ready as %s (%s) in %d guilds", self.user, getattr(self.user, "id", "?"), len(self.guilds))
 
@@ -133,6 +154,9 @@ class ThreadpaintBot(commands.Bot):
         for task in list(self._background):
             task.cancel()
         await super().close()
+        if self._metrics_server is not None:
+            await self._metrics_server.stop()
+            self._metrics_server = None
         if self._owns_openai and self._openai is not None:
             await self._openai.close()
         if self._given_store is None and hasattr(self, "store"):

@@ -3,10 +3,14 @@
 Every record that reaches the bot's handler is scrubbed twice: a filter rewrites the record itself
 (message with its args, exception text, stack text) and the handler's formatter scrubs the final line,
 so nothing a logger or a formatter adds can carry a secret past it.
+
+With ``fmt="json"`` each record is one JSON object per line; a filter stamps every record logged while a job
+runs with that job's turn and interaction ids (``bot.core.observe.current_job``), in both formats' records.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
@@ -14,8 +18,11 @@ import threading
 import traceback
 from collections import OrderedDict
 from collections.abc import Iterable
-from typing import IO
+from datetime import UTC, datetime
+from typing import IO, Any
 from urllib.parse import quote
+
+from bot.core.observe import current_job
 
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 NOISY_LOGGERS = ("discord.http", "discord.gateway", "discord.webhook", "httpx2", "openai", "aiosqlite")
@@ -145,18 +152,67 @@ class RedactingFormatter(logging.Formatter):
         return self.redactor.scrub(super().format(record))
 
 
+class JobContextFilter(logging.Filter):
+    """Stamp records with the job they were logged in (``record.job``, ``record.interaction``), if any."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        tag = current_job.get()
+        if not hasattr(record, "job"):
+            record.job = tag.turn_id if tag else None
+        if not hasattr(record, "interaction"):
+            record.interaction = tag.interaction_id if tag else None
+        return True
+
+
+class JsonFormatter(RedactingFormatter):
+    """One JSON object per line: time, level, logger, message, job/interaction when known, exception, stack."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": self.redactor.scrub(record.getMessage()),
+        }
+        for key in ("job", "interaction"):
+            value = getattr(record, key, None)
+            if value is not None:
+                entry[key] = value
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["exception"] = self.redactor.scrub(record.exc_text)
+        if record.stack_info:
+            entry["stack"] = self.redactor.scrub(record.stack_info)
+        line = json.dumps(entry, ensure_ascii=False, default=str)
+        # Scrub the finished line as well, like the text format; keep it only if it is still one JSON object.
+        scrubbed = self.redactor.scrub(line)
+        if scrubbed != line:
+            try:
+                json.loads(scrubbed)
+            except ValueError:
+                return line
+        return scrubbed
+
+
 class BotLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """The handler ``setup_logging`` installs; a later call replaces it and leaves others alone."""
 
-    def __init__(self, stream: IO[str], secrets: Iterable[str]) -> None:
+    def __init__(self, stream: IO[str], secrets: Iterable[str], fmt: str = "text") -> None:
         super().__init__(stream)
         self.redactor = RedactingFilter(secrets)
         self.addFilter(self.redactor)
-        self.setFormatter(RedactingFormatter(self.redactor))
+        self.addFilter(JobContextFilter())
+        formatter = JsonFormatter if fmt == "json" else RedactingFormatter
+        self.setFormatter(formatter(self.redactor))
 
 
-def setup_logging(level: str, secrets: Iterable[str] = (), stream: IO[str] | None = None) -> BotLogHandler:
+def setup_logging(
+    level: str, secrets: Iterable[str] = (), stream: IO[str] | None = None, *, fmt: str = "text"
+) -> BotLogHandler:
     """Install (or replace) the bot's handler on the root logger and set the levels.
+
+    ``fmt`` is ``text`` (one readable line per record) or ``json`` (one JSON object per line).
 
     Handlers that others put on the root logger (pytest's capture, for one) are left in place.
     Noisy libraries stay at WARNING unless ``level`` is DEBUG.
@@ -166,7 +222,7 @@ def setup_logging(level: str, secrets: Iterable[str] = (), stream: IO[str] | Non
     for old in [h for h in root.handlers if isinstance(h, BotLogHandler)]:
         root.removeHandler(old)
         old.close()
-    handler = BotLogHandler(sys.stdout if stream is None else stream, secrets)
+    handler = BotLogHandler(sys.stdout if stream is None else stream, secrets, fmt)
     root.addHandler(handler)
     root.setLevel(level)
     for noisy in NOISY_LOGGERS:

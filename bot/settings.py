@@ -70,6 +70,9 @@ class Settings:
     budget_guild_daily: int | None = None
     budget_guild_monthly: int | None = None
     prices_file: str | None = None
+    log_format: str = "text"
+    metrics_port: int | None = None  # None: no metrics server
+    metrics_host: str = "0.0.0.0"  # noqa: S104 - inside a container the scraper comes from outside
     extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -126,6 +129,9 @@ class Settings:
             budget_guild_daily=_dollars(get("BUDGET_SERVER_DAILY_USD"), "BUDGET_SERVER_DAILY_USD"),
             budget_guild_monthly=_dollars(get("BUDGET_SERVER_MONTHLY_USD"), "BUDGET_SERVER_MONTHLY_USD"),
             prices_file=get("PRICES_FILE"),
+            log_format=_log_format(get("LOG_FORMAT") or "text"),
+            metrics_port=_optional_int(get("METRICS_PORT"), "METRICS_PORT", low=1, high=65535),
+            metrics_host=get("METRICS_HOST") or "0.0.0.0",  # noqa: S104
         )
 
 
@@ -166,6 +172,10 @@ def _int(value: str | None, name: str, default: int, *, low: int, high: int) -> 
     return number
 
 
+def _optional_int(value: str | None, name: str, *, low: int, high: int) -> int | None:
+    return None if value is None else _int(value, name, low, low=low, high=high)
+
+
 def _float(value: str | None, name: str, default: float, *, low: float, high: float) -> float:
     if value is None:
         return default
@@ -204,3 +214,10 @@ def _log_level(value: str) -> str:
     if level not in ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"):
         raise ConfigError(f"LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got {value!r}")
     return level
+
+
+def _log_format(value: str) -> str:
+    fmt = value.lower()
+    if fmt not in ("text", "json"):
+        raise ConfigError(f"LOG_FORMAT must be text or json, got {value!r}")
+    return fmt

@@ -56,6 +56,7 @@ class JobStarter:
         if admission is None:
             return
         await interaction.response.defer(thinking=True)
+        self.bot.metrics.acknowledged(interaction.id)
         reply = Reply(_messageable(interaction.channel), interaction=interaction, clock=lambda: self.bot.clock())
         await self.run_admitted(admission, job, reply, interaction.filesize_limit, attachment)
 
@@ -85,11 +86,13 @@ class JobStarter:
             return
         if interaction.channel_id == chain_id:
             await interaction.response.defer(thinking=True)
+            self.bot.metrics.acknowledged(interaction.id)
             reply = Reply(_messageable(interaction.channel), interaction=interaction, clock=lambda: self.bot.clock())
             await self.run_admitted(admission, job, reply, interaction.filesize_limit, None)
             return
         # Pressed on the thread's opening message in the channel: the result belongs in the thread.
         await send_private(interaction, f"On it: the new image will appear in <#{chain_id}>.")
+        self.bot.metrics.acknowledged(interaction.id)
         channel = self.bot.get_channel(chain_id) or await self.bot.fetch_channel(chain_id)
         await self.run_admitted(admission, job, Reply(_messageable(channel)), interaction.filesize_limit, None)
 
@@ -117,6 +120,7 @@ class JobStarter:
             upload_limit=upload_limit,
             turn_id=turn_id,
             estimate=admission.estimate,
+            timer=self.bot.metrics.timer(job.interaction_id),
         )
         await surface.start()
         try:

@@ -12,6 +12,7 @@ from bot.core.images import fit_for_upload_async
 from bot.core.models import ChainKind, Delivery
 from bot.core.text import caption, shorten, thread_name
 from bot.core.updates import Final, Partial
+from bot.metrics import JobTimer
 from cogs._buttons import result_view, running_view
 from cogs._reply import MISSING, Reply, Upload
 
@@ -36,8 +37,10 @@ class ReplySurface:
         upload_limit: int,
         turn_id: int | None = None,
         estimate: int | None = None,
+        timer: JobTimer | None = None,
     ) -> None:
         self.estimate = estimate
+        self.timer = timer  # times the first preview and the final result for metrics
         self.client = client
         self.turn_id = turn_id
         self.reply = reply
@@ -69,6 +72,8 @@ class ReplySurface:
         name = f"preview_{partial.index + 1}.{_ext(fitted.format)}"
         progress = f" {partial.index + 1} of {expected}" if expected else ""
         await self.reply.edit(content=f"🎨 {self.verb}… preview{progress}", uploads=[Upload(name, fitted.data)])
+        if self.timer is not None:
+            self.timer.first_preview()
 
     async def deliver(self, final: Final, prompt: str, notes: list[str]) -> Delivery:
         fitted = await fit_for_upload_async(final.image, final.format, self.upload_limit)
@@ -80,6 +85,8 @@ class ReplySurface:
             embed.set_footer(text=shorten(" ".join(footer), 2048))
         view = result_view(self.turn_id) if self.turn_id is not None else None
         message = await self.reply.edit(content=None, embed=embed, uploads=[Upload(name, fitted.data)], view=view)
+        if self.timer is not None:
+            self.timer.final()
         if self.chain_id is not None:
             return Delivery(self.chain_id, self.chain_kind, self.parent_channel_id, message.channel.id, message.id)
         return await self._open_thread(message, prompt)

@@ -11,10 +11,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from bot.core import observe
 from bot.core.budgets import BudgetPolicy, limits_for
 from bot.core.costs import PriceTable, format_usd
 from bot.core.engine import OnRetry
-from bot.core.errors import Cancelled, ChainExpired, ImageError, NothingToEdit, QuotaExhausted, Unavailable, Upstream
+from bot.core.errors import (
+    Blocked,
+    Cancelled,
+    ChainExpired,
+    ImageError,
+    NothingToEdit,
+    OverBudget,
+    QuotaExhausted,
+    Unavailable,
+    Upstream,
+)
 from bot.core.images import prepare_input_image
 from bot.core.models import ChainRecord, InputImage, Job, NewTurn, Turn, TurnResult
 from bot.core.ordering import ChainLocks
@@ -66,8 +77,10 @@ class ImageService:
         max_per_user: int = 2,
         budgets: BudgetPolicy | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        observer: observe.JobObserver | None = None,
     ) -> None:
         self._store = store
+        self.observer = observer or observe.NullObserver()
         self._engine = engine
         self._config = config
         self._preview_interval = preview_interval
@@ -124,21 +137,34 @@ class ImageService:
         Nothing is charged here: the estimate is only held against budgets until the real cost is known.
         """
         if not self.accepting:
+            self.observer.job_finished(observe.REFUSED)
             raise Unavailable(RESTARTING)
         policy = self.budgets.overridden_by(budgets) if budgets else self.budgets
         continues = job.kind == "edit" and job.chain_id is not None
         reserve = self.estimate(job, int(job.input_image is not None or job.had_attachment) + int(continues))
         limits = limits_for(policy, user_id=job.user_id, guild_id=job.guild_id, now=self._clock())
-        turn_id = await self._store.create_turn(
-            _new_turn(job), reserve=reserve, max_in_flight=self._max_per_user, limits=limits
-        )
-        return None if turn_id is None else Admission(turn_id, reserve)
+        try:
+            turn_id = await self._store.create_turn(
+                _new_turn(job), reserve=reserve, max_in_flight=self._max_per_user, limits=limits
+            )
+        except ImageError as error:
+            self.observer.job_finished(observe.OVER_BUDGET if isinstance(error, OverBudget) else observe.REFUSED)
+            raise
+        if turn_id is None:
+            return None
+        # The rest of this command (its reply, the job itself) logs under this job's id.
+        observe.current_job.set(observe.JobTag(turn_id, job.interaction_id))
+        return Admission(turn_id, reserve)
 
     async def run(self, turn_id: int, job: Job, surface: Surface) -> None:
         """Run an admitted job to the end; every failure is reported through the surface, never raised."""
         if turn_id in self._tasks:
             return
-        inner = asyncio.create_task(self._job(turn_id, job, surface), name=f"job-{turn_id}")
+        tag = observe.current_job.set(observe.JobTag(turn_id, job.interaction_id))
+        try:
+            inner = asyncio.create_task(self._job(turn_id, job, surface), name=f"job-{turn_id}")
+        finally:
+            observe.current_job.reset(tag)
         self._tasks[turn_id] = inner
         self._idle.clear()
         try:
@@ -157,6 +183,7 @@ class ImageService:
 
     async def abandon(self, turn_id: int, error: ImageError) -> None:
         """An admitted job that never started (e.g. its attachment was bad): it costs nothing."""
+        self.observer.job_finished(observe.FAILED)
         await self._store.fail_turn(turn_id, error.code, str(error))
 
     def cancel(self, turn_id: int, by_user: int) -> bool:
@@ -180,8 +207,10 @@ class ImageService:
         except asyncio.CancelledError:
             by = self._cancel_requests.get(turn_id)
             if by is None:
+                self.observer.job_finished(observe.INTERRUPTED)
                 await self._interrupt(turn_id, surface)
                 raise
+            self.observer.job_finished(observe.CANCELLED)
             # Cancelled from Discord: the job ends here, normally, and costs the member nothing.
             await self._store.fail_turn(turn_id, Cancelled.code, f"cancelled by {by}")
             await _report(surface, Cancelled(f"Cancelled by <@{by}>. Nothing was posted."))
@@ -212,6 +241,7 @@ class ImageService:
             await self._fail(turn_id, error, surface)
             return
         cost = self.prices.cost(completed.usage, model=self._config.model, image_model=self._config.image_model)
+        self.observer.spent(cost)
         result = TurnResult(completed.response_id, final.call_id, final.revised_prompt, completed.usage, cost)
         # The image is paid for: keep it durably before trying to post it anywhere, and never cancel it now.
         self._delivering.add(turn_id)
@@ -232,6 +262,7 @@ class ImageService:
             attempts = await self._store.note_delivery_attempt(turn_id, f"{type(exc).__name__}: {exc}")
             log.error("turn %s: posting the finished image failed (attempt %d): %s", turn_id, attempts, exc)
             if attempts >= MAX_DELIVERY_ATTEMPTS:
+                self.observer.job_finished(observe.FAILED)
                 await self._store.fail_turn(turn_id, "delivery", f"gave up after {attempts} attempts: {exc}")
             await _report(surface, Upstream(
                 "Your image is ready but I couldn't post it here (Discord refused it). "
@@ -239,6 +270,7 @@ class ImageService:
             ))
             return False
         await self._store.complete_turn(turn_id, delivery, owner_id=owner_id, guild_id=guild_id)
+        self.observer.job_finished(observe.DONE)
         log.info("turn %s done: head of %s moved", turn_id, delivery.chain_id)
         return True
 
@@ -291,11 +323,15 @@ class ImageService:
         async def show(partial: Partial) -> None:
             await surface.preview(partial, expected)
 
+        async def retrying(delay: float, attempt: int, attempts: int, error: ImageError) -> None:
+            self.observer.openai_error(error.code)
+            await surface.retrying(delay, attempt, attempts, error)
+
         pacer: PreviewPacer[Partial] = PreviewPacer(show, self._preview_interval)
         final: Final | None = None
         try:
             # aclosing: leaving the loop at Completed must close the HTTP stream now, not at garbage collection.
-            async with aclosing(self._engine.generate(body, surface.retrying)) as updates:
+            async with aclosing(self._engine.generate(body, retrying)) as updates:
                 async for update in updates:
                     if isinstance(update, Partial):
                         pacer.offer(update)
@@ -305,6 +341,9 @@ class ImageService:
                         if final is None:  # translate() guarantees a Final first; keep mypy and readers sure
                             raise Upstream("OpenAI finished without making an image.")
                         return final, update
+        except ImageError as error:
+            self.observer.openai_error(error.code)
+            raise
         finally:
             await pacer.close()
         raise Upstream("OpenAI ended the response without finishing it. Please try again.")
@@ -313,6 +352,7 @@ class ImageService:
         if isinstance(error, QuotaExhausted):
             log.error("OpenAI says the account is out of credit (insufficient_quota): add credit or raise the "
                       "project's budget; every job fails until then")
+        self.observer.job_finished(observe.BLOCKED if isinstance(error, Blocked) else observe.FAILED)
         await self._store.fail_turn(turn_id, error.code, str(error))
         await _report(surface, error)
 
