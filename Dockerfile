@@ -24,6 +24,8 @@ ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
 USER threadpaint
 WORKDIR /home/threadpaint
 VOLUME ["/data"]
+# Healthy while the gateway is connected and the database answers (served only when METRICS_PORT is set).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 CMD ["python", "-m", "bot", "health"]
 # The bot handles SIGTERM itself (closes Discord, the database and OpenAI cleanly) within Docker's 10 s.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["python", "-m", "bot"]

@@ -8,6 +8,8 @@ import logging
 import os
 import signal
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import discord
@@ -56,6 +58,23 @@ async def sync_commands(settings: Settings, guild_id: int | None) -> int:
     return 0
 
 
+def probe_health(settings: Settings) -> int:
+    """Ask the running bot's /healthz (on this machine); without METRICS_PORT there is nothing to ask."""
+    if settings.metrics_port is None:
+        print("healthy (no METRICS_PORT: health is not served, so this check always passes)")
+        return 0
+    url = f"http://127.0.0.1:{settings.metrics_port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            print(response.read().decode())
+            return 0
+    except urllib.error.HTTPError as exc:
+        print(f"unhealthy: {exc.code} {exc.read().decode()}")
+    except OSError as exc:
+        print(f"unhealthy: {url} unreachable ({exc})")
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description="threadpaint Discord image bot")
     sub = parser.add_subparsers(dest="command")
@@ -63,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("check", help="check settings, Discord, OpenAI and the database, then exit")
     sync = sub.add_parser("sync", help="register the slash commands with Discord")
     sync.add_argument("--guild", type=int, default=None, help="sync to one server instantly")
+    sub.add_parser("health", help="exit 0 if the running bot's /healthz says it is healthy (Docker HEALTHCHECK)")
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
@@ -74,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         fmt=settings.log_format,
     )
     point_discord_at(settings)
+    if args.command == "health":
+        return probe_health(settings)
     try:
         if args.command == "check":
             return asyncio.run(run_checks(settings))

@@ -65,3 +65,27 @@ async def test_sync_registers_draw_and_edit_with_their_options(harness: Harness)
     edit = {o["name"]: o for o in commands["edit"]["options"]}
     assert list(edit)[:2] == ["instruction", "image"] and edit["image"]["type"] == 11
     assert not edit["image"].get("required", False)
+
+
+async def test_health_probe_for_docker(harness: Harness) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = process_env(harness)
+    down = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "health", cwd=harness.tmp_path, env={**env, "METRICS_PORT": str(port)},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await down.communicate()
+    assert down.returncode == 1 and b"unhealthy" in out  # nothing is listening yet
+
+    await harness.start_bot(METRICS_PORT=str(port), METRICS_HOST="127.0.0.1")
+    up = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "health", cwd=harness.tmp_path, env={**env, "METRICS_PORT": str(port)},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await up.communicate()
+    assert up.returncode == 0, out.decode()
+    assert b'"gateway": true' in out and b'"database": true' in out
