@@ -22,7 +22,7 @@ from bot.core.retry import RetryPolicy
 from bot.core.service import ImageService
 from bot.metrics import Metrics, MetricsServer, check_health
 from bot.settings import Settings
-from bot.storage import SqliteStore, open_store
+from bot.storage import BotStore, open_store_url
 from bot.tree import ThreadpaintTree
 from cogs._recovery import recover
 
@@ -33,15 +33,15 @@ EXTENSIONS = ("cogs.images", "cogs.settings", "cogs.history", "cogs.usage", "cog
 
 class ThreadpaintBot(commands.Bot):
     service: ImageService
-    # The concrete store: cogs use its query methods beyond the engine's Store protocol.
-    store: SqliteStore
+    # The full store interface (SQLite or PostgreSQL): cogs use query methods beyond the engine's Store protocol.
+    store: BotStore
 
     def __init__(
         self,
         settings: Settings,
         *,
         openai_client: openai.AsyncOpenAI | None = None,
-        store: SqliteStore | None = None,
+        store: BotStore | None = None,
         **options: Any,
     ) -> None:
         intents = discord.Intents.none()
@@ -84,7 +84,7 @@ class ThreadpaintBot(commands.Bot):
         await self.connect(reconnect=reconnect)
 
     async def setup_hook(self) -> None:
-        self.store = self._given_store or await open_store(self.settings.database_path)
+        self.store = self._given_store or await open_store_url(self.settings.database_url)
         if self._openai is None:
             self._openai = build_openai_client(self.settings)
         config = ModelConfig(

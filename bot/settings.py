@@ -141,9 +141,12 @@ def sqlite_path(url: str) -> Path:
 
 
 def _database_url(value: str) -> str:
+    if value.startswith(("postgresql://", "postgres://")):
+        return value
     if not value.startswith("sqlite:///") or value == "sqlite:///":
         raise ConfigError(
-            f"DATABASE_URL must look like sqlite:///data/threadpaint.db or sqlite:////abs/path.db, got {value!r}"
+            "DATABASE_URL must look like sqlite:///data/threadpaint.db, sqlite:////abs/path.db or "
+            f"postgresql://user:password@host/db, got {value!r}"
         )
     return value
 

@@ -11,7 +11,7 @@ from discord.ext import commands
 from bot.core.costs import format_usd
 from bot.core.models import Turn
 from bot.core.text import shorten
-from bot.storage.privacy import ChainHistory, PrivacyQueries
+from bot.storage.privacy import ChainHistory
 from cogs._reply import send_private
 
 if TYPE_CHECKING:
@@ -41,9 +41,7 @@ class History(commands.Cog):
     async def history(self, interaction: discord.Interaction) -> None:
         channel_id = interaction.channel_id
         assert channel_id is not None  # slash commands always come from a channel
-        store = self.bot.store
-        assert isinstance(store, PrivacyQueries)
-        chain = await store.chain_history(channel_id, limit=MAX_FIELDS)
+        chain = await self.bot.store.chain_history(channel_id, limit=MAX_FIELDS)
         if not chain.turns:
             await send_private(interaction, NO_CONVERSATION)
             return

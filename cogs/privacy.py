@@ -11,7 +11,8 @@ from discord import app_commands
 from discord.ext import commands, tasks
 
 from bot.core.privacy import delete_stored_responses
-from bot.storage.privacy import ForgetResult, PrivacyQueries
+from bot.storage import BotStore
+from bot.storage.privacy import ForgetResult
 
 if TYPE_CHECKING:
     from bot.app import ThreadpaintBot
@@ -76,10 +77,8 @@ class Privacy(commands.Cog):
         self.confirm_timeout = CONFIRM_TIMEOUT  # an attribute so tests need not wait a minute
 
     @property
-    def store(self) -> PrivacyQueries:
-        store = self.bot.store
-        assert isinstance(store, PrivacyQueries)
-        return store
+    def store(self) -> BotStore:
+        return self.bot.store
 
     # ------------------------------------------------------------------ /forget
 

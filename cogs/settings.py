@@ -21,7 +21,7 @@ from bot.core.guild_settings import (
     summary_lines,
 )
 from bot.core.options import FORMATS, QUALITIES, SIZES
-from bot.storage.guild_settings import GuildSettingsQueries
+from bot.storage import BotStore
 
 if TYPE_CHECKING:
     from bot.app import ThreadpaintBot
@@ -162,7 +162,7 @@ class Settings(commands.GroupCog, group_name="threadpaint", group_description="t
 
     # ------------------------------------------------------------------------------------------ plumbing
 
-    async def _store_for(self, interaction: discord.Interaction) -> GuildSettingsQueries | None:
+    async def _store_for(self, interaction: discord.Interaction) -> BotStore | None:
         """The store, once the caller is known to be a manager in a server; otherwise refuse and return None.
 
         default_permissions only hides the command in Discord's client; a member without Manage Server can still
@@ -175,9 +175,7 @@ class Settings(commands.GroupCog, group_name="threadpaint", group_description="t
             log.info("settings refused for %s in guild %s: no Manage Server", interaction.user.id, interaction.guild_id)
             await self._send(interaction, NOT_A_MANAGER)
             return None
-        store = self.bot.store
-        assert isinstance(store, GuildSettingsQueries), "the settings commands need the SQLite store"
-        return store
+        return self.bot.store
 
     async def _apply(self, interaction: discord.Interaction, change: Change, headline: str) -> None:
         store = await self._store_for(interaction)

@@ -11,7 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core.costs import format_usd
-from bot.storage.usage import UsageQueries
+from bot.storage import BotStore
 
 if TYPE_CHECKING:
     from bot.app import ThreadpaintBot
@@ -41,7 +41,6 @@ class UsageCog(commands.Cog, name="Usage"):
     @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=False)
     async def usage(self, interaction: discord.Interaction) -> None:
         store = self.bot.store
-        assert isinstance(store, UsageQueries)
         since = periods(self.bot.clock())
         embed = await own_spend_embed(store, interaction.user.id, since)
         if interaction.guild_id is not None and can_see_server_spend(interaction.permissions):
@@ -55,7 +54,7 @@ def can_see_server_spend(permissions: discord.Permissions) -> bool:
     return permissions.manage_guild or permissions.administrator
 
 
-async def own_spend_embed(store: UsageQueries, user_id: int, since: Periods) -> discord.Embed:
+async def own_spend_embed(store: BotStore, user_id: int, since: Periods) -> discord.Embed:
     today = await store.spend(since=since.day, user_id=user_id)
     month = await store.spend(since=since.month, user_id=user_id)
     embed = discord.Embed(title="Your image spend", colour=discord.Colour.blurple())
@@ -65,7 +64,7 @@ async def own_spend_embed(store: UsageQueries, user_id: int, since: Periods) -> 
     return embed
 
 
-async def add_server_spend(embed: discord.Embed, store: UsageQueries, guild_id: int, since: Periods) -> None:
+async def add_server_spend(embed: discord.Embed, store: BotStore, guild_id: int, since: Periods) -> None:
     today = await store.spend(since=since.day, guild_id=guild_id)
     month = await store.spend(since=since.month, guild_id=guild_id)
     embed.add_field(name="Server today", value=format_usd(today), inline=False)

@@ -1,14 +1,47 @@
-"""Storage behind the core's Store protocol."""
+"""Storage behind the core's Store protocol: SQLite (aiosqlite) or PostgreSQL (asyncpg), chosen by DATABASE_URL."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import overload
 
+from bot.storage.interface import BotStore
+from bot.storage.postgres import PostgresStore
 from bot.storage.sqlite import SqliteStore
 
+_POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+_SQLITE_SCHEME = "sqlite:///"
 
-async def open_store(path: Path | str) -> SqliteStore:
-    return await SqliteStore.open(path)
+
+def is_postgres_url(value: str) -> bool:
+    return value.startswith(_POSTGRES_SCHEMES)
 
 
-__all__ = ["SqliteStore", "open_store"]
+@overload
+async def open_store(database_url_or_path: Path) -> SqliteStore: ...
+
+
+@overload
+async def open_store(database_url_or_path: str) -> BotStore: ...
+
+
+async def open_store(database_url_or_path: Path | str) -> BotStore:
+    """Open (and migrate) the store for a SQLite path, a `sqlite:///…` URL or a `postgresql://…` URL."""
+    if isinstance(database_url_or_path, str) and is_postgres_url(database_url_or_path):
+        return await PostgresStore.open(database_url_or_path)
+    return await SqliteStore.open(_sqlite_path(database_url_or_path))
+
+
+def _sqlite_path(value: Path | str) -> Path | str:
+    """A path as given, or the path of a `sqlite:///…` URL (relative; `sqlite:////abs` is absolute)."""
+    return value.removeprefix(_SQLITE_SCHEME) if isinstance(value, str) else value
+
+
+async def open_store_url(url: str) -> BotStore:
+    """Open the store DATABASE_URL names: `postgresql://…` (or `postgres://…`) or `sqlite:///path`."""
+    if not (is_postgres_url(url) or (url.startswith(_SQLITE_SCHEME) and url != _SQLITE_SCHEME)):
+        raise ValueError(f"unsupported DATABASE_URL {url!r}: use postgresql://… or sqlite:///path")
+    return await open_store(url)
+
+
+__all__ = ["BotStore", "PostgresStore", "SqliteStore", "is_postgres_url", "open_store", "open_store_url"]

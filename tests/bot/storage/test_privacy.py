@@ -1,18 +1,18 @@
-"""Privacy queries against a real SQLite file: /forget, the retention purge and /history's chain."""
+"""Privacy queries against both stores (SQLite file, PostgreSQL): /forget, the retention purge and /history."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import aiosqlite
+import asyncpg
 import pytest
 
 from bot.core.models import ChainKind, Delivery, NewTurn, TurnResult, TurnStatus, Usage
 from bot.core.options import ImageOptions
-from bot.storage import SqliteStore
+from bot.storage import BotStore, PostgresStore, SqliteStore
 
 ALICE, BOB, CAROL = 5, 6, 7
 GUILD = 1
@@ -26,14 +26,21 @@ def stamp(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
-async def sql(store: SqliteStore, statement: str, params: tuple[Any, ...] = ()) -> list[aiosqlite.Row]:
-    """Test-only raw SQL: to set up what the bot can't (old timestamps, costs) and to look at the rows."""
+async def sql(store: BotStore, statement: str, params: tuple[Any, ...] = ()) -> list[Any]:
+    """Test-only raw SQL: to set up what the bot can't (old timestamps, costs) and to look at the rows.
+
+    Written with SQLite's `?` placeholders; on PostgreSQL they become $1, $2, … (no test SQL has a literal `?`).
+    """
+    if isinstance(store, PostgresStore):
+        numbers = iter(range(1, statement.count("?") + 1))
+        return list(await store._pool.fetch(re.sub(r"\?", lambda _: f"${next(numbers)}", statement), *params))
+    assert isinstance(store, SqliteStore)
     async with store._conn.execute(statement, params) as cursor:
         return list(await cursor.fetchall())
 
 
 async def add_turn(
-    store: SqliteStore,
+    store: BotStore,
     *,
     user_id: int,
     chain_id: int,
@@ -73,25 +80,19 @@ async def add_turn(
     return turn_id
 
 
-async def turn_ids(store: SqliteStore) -> set[int]:
+async def turn_ids(store: BotStore) -> set[int]:
     return {row[0] for row in await sql(store, "SELECT id FROM turns")}
 
 
-async def chain_ids(store: SqliteStore) -> set[int]:
+async def chain_ids(store: BotStore) -> set[int]:
     return {row[0] for row in await sql(store, "SELECT channel_id FROM threads")}
 
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    opened = await SqliteStore.open(tmp_path / "bot.db")
-    yield opened
-    await opened.close()
 
 
 # ---------------------------------------------------------------------------------------------- /forget
 
 
-async def test_forget_deletes_own_turns_and_whole_chains_of_own_threads(store: SqliteStore) -> None:
+async def test_forget_deletes_own_turns_and_whole_chains_of_own_threads(store: BotStore) -> None:
     # Alice's thread 100, with Bob's edit in it; Bob's thread 200, with Alice's edit in it, then Carol's.
     a1 = await add_turn(store, user_id=ALICE, chain_id=100, response_id="resp_a1")
     b1 = await add_turn(store, user_id=BOB, chain_id=100, parent_turn_id=a1, response_id="resp_b1")
@@ -114,10 +115,11 @@ async def test_forget_deletes_own_turns_and_whole_chains_of_own_threads(store: S
     head = await store.get_head(200)
     assert head is not None and head.id == c1
     assert (await sql(store, "SELECT count(*) FROM turns WHERE user_id = ?", (ALICE,)))[0][0] == 0
-    assert await sql(store, "PRAGMA foreign_key_check") == []
+    if isinstance(store, SqliteStore):  # PostgreSQL enforces foreign keys on every statement anyway
+        assert await sql(store, "PRAGMA foreign_key_check") == []
 
 
-async def test_forget_sets_a_head_that_was_the_members_turn_to_null(store: SqliteStore) -> None:
+async def test_forget_sets_a_head_that_was_the_members_turn_to_null(store: BotStore) -> None:
     await add_turn(store, user_id=BOB, chain_id=200)
     await add_turn(store, user_id=ALICE, chain_id=200)  # Alice's edit is the head of Bob's thread
 
@@ -128,7 +130,7 @@ async def test_forget_sets_a_head_that_was_the_members_turn_to_null(store: Sqlit
     assert await store.get_head(200) is None
 
 
-async def test_forget_keeps_turns_in_flight_and_their_outbox(store: SqliteStore) -> None:
+async def test_forget_keeps_turns_in_flight_and_their_outbox(store: BotStore) -> None:
     done = await add_turn(store, user_id=ALICE, chain_id=100)
     delivering = await add_turn(store, user_id=ALICE, chain_id=100, status="delivering")
     running = await add_turn(store, user_id=ALICE, chain_id=300, status="running")
@@ -144,7 +146,7 @@ async def test_forget_keeps_turns_in_flight_and_their_outbox(store: SqliteStore)
     assert pending.turn.id == delivering
 
 
-async def test_forget_in_a_channel_chain_keeps_other_members_turns(store: SqliteStore) -> None:
+async def test_forget_in_a_channel_chain_keeps_other_members_turns(store: BotStore) -> None:
     # A channel chain (say a forum post): Alice drew first, so she is its recorded owner.
     mine = await add_turn(store, user_id=ALICE, chain_id=400, kind="channel")
     theirs = await add_turn(store, user_id=BOB, chain_id=400, kind="channel")
@@ -157,19 +159,28 @@ async def test_forget_in_a_channel_chain_keeps_other_members_turns(store: Sqlite
     assert result.chains_deleted == 1 and result.turns_deleted == 1
 
 
-async def test_forget_of_a_stranger_changes_nothing(store: SqliteStore) -> None:
+async def test_forget_of_a_stranger_changes_nothing(store: BotStore) -> None:
     await add_turn(store, user_id=BOB, chain_id=200)
     result = await store.forget_user(ALICE)
     assert result.turns_deleted == result.chains_deleted == 0 and result.response_ids == ()
     assert len(await turn_ids(store)) == 1 and await chain_ids(store) == {200}
 
 
-async def test_forget_is_one_transaction(store: SqliteStore) -> None:
+async def test_forget_is_one_transaction(store: BotStore) -> None:
     await add_turn(store, user_id=ALICE, chain_id=100)
     # Make the last statement (deleting the threads row) fail: the turns deleted before it must come back.
-    await sql(store, "CREATE TEMP TRIGGER no_thread_delete BEFORE DELETE ON threads "
-                     "BEGIN SELECT RAISE(ABORT, 'boom'); END")
-    with pytest.raises(aiosqlite.IntegrityError, match="boom"):
+    error: type[Exception]
+    if isinstance(store, SqliteStore):
+        await sql(store, "CREATE TEMP TRIGGER no_thread_delete BEFORE DELETE ON threads "
+                         "BEGIN SELECT RAISE(ABORT, 'boom'); END")
+        error = aiosqlite.IntegrityError
+    else:
+        await sql(store, "CREATE FUNCTION no_thread_delete() RETURNS trigger LANGUAGE plpgsql "
+                         "AS $$ BEGIN RAISE EXCEPTION 'boom'; END $$")
+        await sql(store, "CREATE TRIGGER no_thread_delete BEFORE DELETE ON threads "
+                         "FOR EACH ROW EXECUTE FUNCTION no_thread_delete()")
+        error = asyncpg.RaiseError
+    with pytest.raises(error, match="boom"):
         await store.forget_user(ALICE)
     assert len(await turn_ids(store)) == 1 and await chain_ids(store) == {100}
 
@@ -177,7 +188,7 @@ async def test_forget_is_one_transaction(store: SqliteStore) -> None:
 # ---------------------------------------------------------------------------------------------- retention
 
 
-async def test_purge_deletes_old_finished_turns_only(store: SqliteStore) -> None:
+async def test_purge_deletes_old_finished_turns_only(store: BotStore) -> None:
     old = NOW - timedelta(days=40)
     old_done = await add_turn(store, user_id=ALICE, chain_id=100, created_at=old)
     old_failed = await add_turn(store, user_id=ALICE, chain_id=300, status="failed", created_at=old)
@@ -198,14 +209,14 @@ async def test_purge_deletes_old_finished_turns_only(store: SqliteStore) -> None
     assert await store.outbox_size() == 1
 
 
-async def test_purge_keeps_a_chain_updated_after_the_cutoff(store: SqliteStore) -> None:
+async def test_purge_keeps_a_chain_updated_after_the_cutoff(store: BotStore) -> None:
     await add_turn(store, user_id=ALICE, chain_id=100, created_at=NOW - timedelta(days=40))
     # updated_at stays "now": the thread was active recently, even if its records are old.
     assert await store.purge_before(NOW - timedelta(days=30)) == 1
     assert await chain_ids(store) == {100}
 
 
-async def test_purge_keeps_a_chain_whose_older_turns_outlive_the_head(store: SqliteStore) -> None:
+async def test_purge_keeps_a_chain_whose_older_turns_outlive_the_head(store: BotStore) -> None:
     first = await add_turn(store, user_id=ALICE, chain_id=100, created_at=NOW - timedelta(days=10))
     await add_turn(store, user_id=ALICE, chain_id=100, created_at=NOW - timedelta(days=40))  # the head, oldest
     await sql(store, "UPDATE threads SET updated_at = ?", (stamp(NOW - timedelta(days=40)),))
@@ -213,7 +224,7 @@ async def test_purge_keeps_a_chain_whose_older_turns_outlive_the_head(store: Sql
     assert await turn_ids(store) == {first} and await chain_ids(store) == {100}
 
 
-async def test_purge_wants_an_aware_datetime(store: SqliteStore) -> None:
+async def test_purge_wants_an_aware_datetime(store: BotStore) -> None:
     with pytest.raises(ValueError, match="naive"):
         await store.purge_before(datetime(2026, 1, 1))  # naive on purpose
 
@@ -221,7 +232,7 @@ async def test_purge_wants_an_aware_datetime(store: SqliteStore) -> None:
 # ---------------------------------------------------------------------------------------------- /history
 
 
-async def test_chain_history_lists_newest_done_turns_oldest_first(store: SqliteStore) -> None:
+async def test_chain_history_lists_newest_done_turns_oldest_first(store: BotStore) -> None:
     done = [await add_turn(store, user_id=ALICE, chain_id=100, cost_micros=1_000 * i) for i in range(1, 5)]
     await add_turn(store, user_id=BOB, chain_id=100, status="failed", cost_micros=99)
     await add_turn(store, user_id=BOB, chain_id=200, cost_micros=7)  # another chain

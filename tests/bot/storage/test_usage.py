@@ -1,28 +1,17 @@
-"""Spend queries against a real SQLite file: only delivered ('done') turns count."""
+"""Spend queries against both stores (SQLite file, PostgreSQL): only delivered ('done') turns count."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 
-import pytest
-
-from bot.storage import SqliteStore
+from bot.storage import BotStore
 from tests.bot.storage.test_privacy import ALICE, BOB, CAROL, GUILD, add_turn
 
 OTHER_GUILD = 2
 DAY = datetime(2026, 5, 17, tzinfo=UTC)
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    opened = await SqliteStore.open(tmp_path / "bot.db")
-    yield opened
-    await opened.close()
-
-
-async def test_spend_counts_done_turns_since_the_start(store: SqliteStore) -> None:
+async def test_spend_counts_done_turns_since_the_start(store: BotStore) -> None:
     await add_turn(store, user_id=ALICE, chain_id=100, cost_micros=40_000, created_at=DAY)  # exactly at the start
     await add_turn(store, user_id=ALICE, chain_id=100, cost_micros=2_000, created_at=DAY + timedelta(hours=5))
     await add_turn(store, user_id=ALICE, chain_id=100, cost_micros=300, created_at=DAY - timedelta(seconds=1))
@@ -39,7 +28,7 @@ async def test_spend_counts_done_turns_since_the_start(store: SqliteStore) -> No
     assert await store.spend(since=DAY, user_id=CAROL) == 0
 
 
-async def test_spend_filters_by_member_and_server_together(store: SqliteStore) -> None:
+async def test_spend_filters_by_member_and_server_together(store: BotStore) -> None:
     await add_turn(store, user_id=ALICE, chain_id=100, cost_micros=1_000, created_at=DAY)
     await add_turn(store, user_id=ALICE, chain_id=300, guild_id=OTHER_GUILD, cost_micros=20_000, created_at=DAY)
     await add_turn(store, user_id=ALICE, chain_id=400, guild_id=None, cost_micros=300_000, created_at=DAY)  # a DM
@@ -49,7 +38,7 @@ async def test_spend_filters_by_member_and_server_together(store: SqliteStore) -
     assert await store.spend(since=DAY, user_id=ALICE) == 321_000
 
 
-async def test_spend_compares_times_in_utc(store: SqliteStore) -> None:
+async def test_spend_compares_times_in_utc(store: BotStore) -> None:
     await add_turn(store, user_id=ALICE, chain_id=100, cost_micros=1_000, created_at=DAY + timedelta(hours=1))
     # 02:00 at UTC+2 is midnight UTC: the same instant as DAY, written in another zone.
     local = DAY.astimezone(timezone(timedelta(hours=2)))
@@ -57,7 +46,7 @@ async def test_spend_compares_times_in_utc(store: SqliteStore) -> None:
     assert await store.spend(since=local + timedelta(hours=2), user_id=ALICE) == 0
 
 
-async def test_top_spenders_of_a_server_biggest_first(store: SqliteStore) -> None:
+async def test_top_spenders_of_a_server_biggest_first(store: BotStore) -> None:
     costs = {ALICE: [3_000, 4_000], BOB: [10_000], CAROL: [7_000], 8: [7_000], 9: [1], 10: [2], 11: [0]}
     for user, amounts in costs.items():
         for amount in amounts:

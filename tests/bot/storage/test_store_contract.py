@@ -1,0 +1,268 @@
+"""The storage contract: turns, the chain head, admission limits and server settings, on SQLite and PostgreSQL.
+
+Every test here runs once per backend (the `store_factory` fixture in conftest.py); SQLite- and PostgreSQL-only
+details (WAL, PRAGMA user_version, schema_migrations) live in test_sqlite.py and test_postgres.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.core.budgets import BudgetLimit, Scope
+from bot.core.errors import InvalidInput, OverBudget, TooManyJobs
+from bot.core.guild_settings import GuildSettings
+from bot.core.models import Delivery, NewTurn, TurnResult, Usage
+from bot.core.options import ImageOptions
+from bot.storage import BotStore
+from tests.bot.storage.conftest import StoreFactory
+from tests.bot.storage.test_privacy import sql
+
+
+def new_turn(interaction_id: int, chain_id: int | None = None, *, user_id: int = 5, guild_id: int = 1) -> NewTurn:
+    return NewTurn(
+        chain_id=chain_id, interaction_id=interaction_id, guild_id=guild_id, channel_id=800, user_id=user_id,
+        kind="draw", prompt="a cat", options=ImageOptions(quality="low"), had_input_image=False,
+        reply_channel_id=800, reply_message_id=901,
+    )
+
+
+def budget(limit: int, scope: Scope = "member", subject: int = 5) -> BudgetLimit:
+    return BudgetLimit(scope, "day", subject, limit, datetime(2000, 1, 1, tzinfo=UTC))
+
+
+async def test_both_stores_are_bot_stores(store: BotStore) -> None:
+    assert isinstance(store, BotStore)
+
+
+async def test_turn_lifecycle_moves_head_and_survives_reopen(store_factory: StoreFactory) -> None:
+    store = await store_factory()
+    first = await store.create_turn(new_turn(100))
+    assert first is not None
+    assert (await store.get_turn(first)).status == "queued"  # type: ignore[union-attr]
+    assert (await store.turn_for_interaction(100)).id == first  # type: ignore[union-attr]
+    assert await store.turn_for_interaction(99) is None
+    await store.start_turn(first, None, None)
+    assert (await store.get_turn(first)).status == "running"  # type: ignore[union-attr]
+    assert await store.get_head(900) is None
+    await store.save_result(first, TurnResult("resp_1", "ig_1", "A cat, revised", Usage(10, 20, 30, 40)), b"img", "png")
+    assert (await store.get_turn(first)).status == "delivering"  # type: ignore[union-attr]
+    assert await store.outbox_size() == 1
+    assert await store.get_head(900) is None  # the head moves only once the image is posted
+    await store.complete_turn(first, Delivery(900, "thread", 800, 800, 901), owner_id=5, guild_id=1)
+    assert await store.outbox_size() == 0
+    second = await store.create_turn(new_turn(101, chain_id=900))
+    assert second is not None
+    await store.start_turn(second, first, "resp_1")
+    await store.set_reply_message(second, 900, 1234)
+    assert await store.note_delivery_attempt(second, "discord said no") == 1
+    assert await store.note_delivery_attempt(second, "x" * 900) == 2
+    await store.fail_turn(second, "moderation_blocked", "no")
+    await store.close()
+
+    store = await store_factory()
+    chain = await store.get_chain(900)
+    assert chain is not None and (chain.kind, chain.owner_id, chain.parent_channel_id) == ("thread", 5, 800)
+    assert chain.guild_id == 1 and chain.head_turn_id == first
+    assert chain.created_at.tzinfo is not None and chain.updated_at >= chain.created_at
+    assert await store.get_chain(901) is None
+    head = await store.get_head(900)
+    assert head is not None and head.id == first  # a failed turn never becomes the head
+    assert (head.response_id, head.image_call_id, head.revised_prompt) == ("resp_1", "ig_1", "A cat, revised")
+    assert head.usage == Usage(10, 20, 30, 40)
+    assert (head.reply_channel_id, head.reply_message_id, head.chain_id) == (800, 901, 900)
+    assert head.options == ImageOptions(quality="low") and head.status == "done"
+    assert head.created_at is not None and head.finished_at is not None and head.finished_at >= head.created_at
+    failed = await store.get_turn(second)
+    assert failed is not None and failed.status == "failed" and failed.parent_turn_id == first
+    assert (failed.error_code, failed.previous_response_id, failed.error) == ("moderation_blocked", "resp_1", "no")
+    assert (failed.reply_channel_id, failed.reply_message_id, failed.delivery_attempts) == (900, 1234, 2)
+    assert [t.id for t in await store.list_turns(900)] == [first, second]
+    assert await store.list_turns(901) == []
+
+
+async def test_both_backends_build_identical_turns(store_factory: StoreFactory) -> None:
+    """The row -> model mapping: every field (incl. types: ints, not Decimals; aware datetimes) round-trips."""
+    store = await store_factory()
+    turn_id = await store.create_turn(new_turn(7, chain_id=900), reserve=123_456)
+    assert turn_id is not None
+    turn = await store.get_turn(turn_id)
+    assert turn is not None
+    assert (turn.chain_id, turn.interaction_id, turn.guild_id, turn.channel_id, turn.user_id, turn.kind) == (
+        900, 7, 1, 800, 5, "draw")
+    assert (turn.cost_reserved_micros, turn.cost_micros, turn.delivery_attempts) == (123_456, 0, 0)
+    assert type(turn.cost_reserved_micros) is int and type(turn.id) is int
+    assert turn.created_at is not None and turn.created_at.utcoffset() is not None and turn.finished_at is None
+    big = 1_234_567_890_123_456_789  # Discord snowflakes need 64 bits
+    big_id = await store.create_turn(new_turn(big, user_id=big, guild_id=big))
+    assert big_id is not None
+    stored = await store.get_turn(big_id)
+    assert stored is not None and (stored.interaction_id, stored.user_id, stored.guild_id) == (big, big, big)
+
+
+async def test_restart_interrupts_unfinished_and_keeps_undelivered_images(store: BotStore) -> None:
+    queued = await store.create_turn(new_turn(1))
+    running = await store.create_turn(new_turn(2))
+    delivering = await store.create_turn(new_turn(3))
+    assert queued and running and delivering
+    await store.start_turn(running, None, None)
+    await store.start_turn(delivering, None, None)
+    await store.save_result(delivering, TurnResult("r", "ig", None, Usage()), b"\x89PNG...", "png")
+
+    interrupted = await store.interrupt_unfinished()
+
+    assert [t.id for t in interrupted] == [queued, running]
+    assert [t.status for t in interrupted] == ["queued", "running"]  # as they were when the bot stopped
+    assert {(await store.get_turn(i)).status for i in (queued, running)} == {"interrupted"}  # type: ignore[union-attr]
+    [pending] = await store.pending_deliveries()
+    assert pending.turn.id == delivering and pending.image == b"\x89PNG..." and pending.format == "png"
+    assert await store.interrupt_unfinished() == []
+
+
+async def test_interrupt_turn_only_touches_unfinished_turns(store: BotStore) -> None:
+    queued = await store.create_turn(new_turn(1), reserve=5)
+    failed = await store.create_turn(new_turn(2))
+    assert queued and failed
+    await store.fail_turn(failed, "x", "y")
+    await store.interrupt_turn(queued)
+    await store.interrupt_turn(failed)
+    interrupted = await store.get_turn(queued)
+    assert interrupted is not None and interrupted.status == "interrupted" and interrupted.cost_reserved_micros == 0
+    assert (await store.get_turn(failed)).status == "failed"  # type: ignore[union-attr]
+
+
+async def test_interaction_ids_are_unique(store: BotStore) -> None:
+    assert await store.create_turn(new_turn(1)) is not None
+    assert await store.create_turn(new_turn(1)) is None  # a duplicate delivery of one interaction
+    assert await store.create_turn(new_turn(2)) is not None  # the failed transaction left the store usable
+
+
+async def test_concurrent_writes_do_not_interleave(store: BotStore) -> None:
+    ids = await asyncio.gather(*(store.create_turn(new_turn(i)) for i in range(50)))
+    assert len(set(ids)) == 50 and None not in ids
+
+
+async def test_budget_holds_exactly_when_many_jobs_start_at_once(store: BotStore) -> None:
+    limits = [budget(1_000_000)]  # $1.00; each job reserves $0.30, so exactly three fit
+
+    async def attempt(i: int) -> int | None:
+        try:
+            return await store.create_turn(new_turn(1000 + i), reserve=300_000, limits=limits)
+        except OverBudget:
+            return None
+
+    admitted = [t for t in await asyncio.gather(*(attempt(i) for i in range(20))) if t is not None]
+    assert len(admitted) == 3
+    # Failing one releases its reservation; finishing one charges the real (lower) cost.
+    await store.fail_turn(admitted[0], "moderation_blocked", "blocked")
+    await store.save_result(admitted[1], TurnResult("r", "ig", None, Usage(), cost_micros=50_000), b"x", "png")
+    assert await store.create_turn(new_turn(2000), reserve=300_000, limits=limits) is not None
+    assert await store.create_turn(new_turn(2001), reserve=300_000, limits=limits) is not None  # 0.05+0.3*3
+    with pytest.raises(OverBudget):
+        await store.create_turn(new_turn(2002), reserve=300_000, limits=limits)
+
+
+async def test_budget_is_exact_across_two_stores_sharing_one_database(store_factory: StoreFactory) -> None:
+    """Two bot processes (two stores, each with its own connections) admit jobs against one server budget at
+    once: the check and the insert must be atomic across them, not just within one process."""
+    first, second = await store_factory(), await store_factory()
+    guild_budget = [budget(1_000_000, "server", 1)]  # exactly three $0.30 jobs fit, whoever asks
+
+    async def attempt(store: BotStore, i: int) -> int | None:
+        member_budget = budget(10_000_000, "member", 100 + i % 7)
+        try:
+            return await store.create_turn(
+                new_turn(5000 + i, user_id=100 + i % 7), reserve=300_000, limits=[member_budget, *guild_budget]
+            )
+        except OverBudget:
+            return None
+
+    for round_ in range(3):  # several rounds: a lost race would show up as a fourth admission
+        base = round_ * 100
+        results = await asyncio.gather(*(attempt(first if i % 2 else second, base + i) for i in range(24)))
+        admitted = [t for t in results if t is not None]
+        assert len(admitted) == 3, f"round {round_}: {len(admitted)} jobs admitted for a budget of three"
+        for turn_id in admitted:  # free the budget for the next round
+            await first.fail_turn(turn_id, "x", "y")
+
+
+async def test_jobs_in_flight_are_exact_across_two_stores(store_factory: StoreFactory) -> None:
+    first, second = await store_factory(), await store_factory()
+
+    async def attempt(i: int) -> int | None:
+        try:
+            return await (first if i % 2 else second).create_turn(new_turn(i), max_in_flight=2)
+        except TooManyJobs:
+            return None
+
+    admitted = [t for t in await asyncio.gather(*(attempt(i) for i in range(16))) if t is not None]
+    assert len(admitted) == 2
+
+
+async def test_jobs_in_flight_per_member_are_limited(store: BotStore) -> None:
+    first = await store.create_turn(new_turn(1), max_in_flight=2)
+    await store.create_turn(new_turn(2), max_in_flight=2)
+    with pytest.raises(TooManyJobs, match="2 images in progress"):
+        await store.create_turn(new_turn(3), max_in_flight=2)
+    assert await store.create_turn(new_turn(30, user_id=6), max_in_flight=2) is not None  # another member
+    assert first is not None
+    await store.fail_turn(first, "x", "y")
+    assert await store.create_turn(new_turn(4), max_in_flight=2) is not None
+
+
+async def test_budget_counts_since_the_period_start_only(store: BotStore) -> None:
+    old = await store.create_turn(new_turn(1), reserve=900_000)
+    assert old is not None
+    await sql(store, "UPDATE turns SET created_at = ? WHERE id = ?", ("2025-12-31T23:59:59.999+00:00", old))
+    today = [BudgetLimit("member", "day", 5, 1_000_000, datetime(2026, 1, 1, tzinfo=UTC))]
+    assert await store.create_turn(new_turn(2), reserve=1_000_000, limits=today) is not None
+    with pytest.raises(OverBudget, match="daily"):
+        await store.create_turn(new_turn(3), reserve=1, limits=today)
+
+
+# ---------------------------------------------------------------------------------------------- server settings
+
+
+async def test_guild_settings_default_set_and_update(store_factory: StoreFactory) -> None:
+    store = await store_factory()
+    assert await store.get_guild_settings(1) == GuildSettings()
+    await store.set_guild_settings(1, GuildSettings(default_quality="high", allowed_channel_ids=frozenset({9})), 42)
+    updated = await store.update_guild_settings(1, lambda s: dataclasses.replace(s, partial_images=2), 43)
+    assert updated == GuildSettings(default_quality="high", allowed_channel_ids=frozenset({9}), partial_images=2)
+    assert await store.get_guild_settings(2) == GuildSettings()  # per server
+    await store.close()
+    reopened = await store_factory()
+    assert await reopened.get_guild_settings(1) == updated
+
+
+async def test_a_failed_guild_settings_change_writes_nothing(store: BotStore) -> None:
+    await store.set_guild_settings(1, GuildSettings(default_quality="low"), 42)
+
+    def invalid(_: GuildSettings) -> GuildSettings:
+        raise InvalidInput("no such size")
+
+    with pytest.raises(InvalidInput):
+        await store.update_guild_settings(1, invalid, 43)
+    assert await store.get_guild_settings(1) == GuildSettings(default_quality="low")
+
+
+async def test_unreadable_guild_settings_fall_back_to_defaults(store: BotStore) -> None:
+    await store.set_guild_settings(1, GuildSettings(default_quality="low"), 42)
+    await sql(store, "UPDATE guild_settings SET settings = ? WHERE guild_id = ?", ("{not json", 1))
+    assert await store.get_guild_settings(1) == GuildSettings()
+
+
+async def test_concurrent_guild_settings_updates_are_not_lost(store_factory: StoreFactory) -> None:
+    first, second = await store_factory(), await store_factory()
+    channels = range(1, 21)
+
+    async def add_channel(store: BotStore, channel: int) -> None:
+        await store.update_guild_settings(
+            1, lambda s: dataclasses.replace(s, allowed_channel_ids=s.allowed_channel_ids | {channel}), channel
+        )
+
+    await asyncio.gather(*(add_channel(first if c % 2 else second, c) for c in channels))
+    assert (await first.get_guild_settings(1)).allowed_channel_ids == frozenset(channels)
