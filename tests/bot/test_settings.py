@@ -37,7 +37,7 @@ def test_blank_counts_as_missing() -> None:
         ("PARTIAL_IMAGES", "4"),
         ("PARTIAL_IMAGES", "two"),
         ("DEV_GUILD_ID", "abc"),
-        ("DATABASE_URL", "postgres://x"),
+        ("DATABASE_URL", "mysql://x"),
         ("DATABASE_URL", "sqlite:///"),
         ("DISCORD_API_BASE_URL", "discord.com/api"),
         ("DISCORD_GATEWAY_URL", "https://gateway"),
@@ -88,3 +88,8 @@ def test_every_setting_is_documented_in_env_example_and_readme() -> None:
             assert previous.startswith("# "), f"{line} has no comment above it"
     readme = (root / "README.md").read_text()
     assert {name for name in read if f"| `{name}` |" not in readme} == set()
+
+
+def test_postgresql_database_url_is_accepted() -> None:
+    url = "postgresql://threadpaint:secret@db:5432/threadpaint"
+    assert Settings.from_env({**BASE, "DATABASE_URL": url}).database_url == url
