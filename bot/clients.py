@@ -5,13 +5,22 @@ from __future__ import annotations
 import discord
 import openai
 import yarl
+from openai._streaming import SSEBytesDecoder, SSEDecoder
 
 from bot.settings import Settings
+from bot.sse import FastSSEDecoder
+
+
+class ImageStreamingOpenAI(openai.AsyncOpenAI):
+    """The SDK's client, reading streams with a decoder that handles multi-megabyte image events cheaply."""
+
+    def _make_sse_decoder(self) -> SSEDecoder | SSEBytesDecoder:
+        return FastSSEDecoder()
 
 
 def build_openai_client(settings: Settings) -> openai.AsyncOpenAI:
     # No SDK retries: a retried POST after a timeout can be a second billed image (no idempotency keys).
-    return openai.AsyncOpenAI(
+    return ImageStreamingOpenAI(
         api_key=settings.openai_api_key.get(),
         base_url=settings.openai_base_url,
         max_retries=0,

@@ -13,6 +13,7 @@ import discord
 import openai
 
 from bot.app import ThreadpaintBot
+from bot.clients import ImageStreamingOpenAI
 from bot.settings import Settings
 from bot.storage import SqliteStore
 from tests.fakes.discord_server import FakeDiscord
@@ -102,7 +103,7 @@ class Harness:
     async def start_bot(self, **overrides: str) -> RunningBot:
         settings = self.settings(**overrides)
         # The tests' SDK validates every event the fake streams against the SDK's own types.
-        client = openai.AsyncOpenAI(
+        client = ImageStreamingOpenAI(
             api_key=settings.openai_api_key.get(), base_url=settings.openai_base_url, max_retries=0,
             timeout=openai.Timeout(10.0, connect=5.0), _strict_response_validation=True,
         )

@@ -272,6 +272,7 @@ class FakeDiscord(DiscordWorld):
                 body = await request.read()
             except web.HTTPRequestEntityTooLarge:
                 raise DiscordError(413, 40005, "Request entity too large") from None
+            call.received = time.monotonic()
             if len(body) > MAX_REQUEST_BYTES:
                 raise DiscordError(413, 40005, "Request entity too large")
             if request.content_type == "multipart/form-data":

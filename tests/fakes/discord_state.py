@@ -123,6 +123,7 @@ class Call:
     t: float
     status: int = 0
     response: Any = None
+    received: float = 0.0  # time.monotonic() once the whole request body was read
 
 
 @dataclass

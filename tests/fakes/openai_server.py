@@ -33,7 +33,7 @@ from openai.types.responses.response_create_params import ResponseCreateParamsSt
 from openai.types.responses.response_error import ResponseError
 from openai.types.responses.tool_param import ImageGeneration as ImageGenerationToolParam
 
-from tests.fakes.images import Color, decode, make_image
+from tests.fakes.images import Color, decode, make_image, make_noise_image
 
 JSON = dict[str, Any]
 
@@ -160,6 +160,9 @@ class ImageScript:
     partials_sent: int | None = None  # default: the requested partial_images (never more)
     revised_prompt: str | None = None  # default: "A detailed rendering of: <input text>"
     event_delay: float = 0.0  # seconds between streamed events
+    # Seconds the image takes: the partials and the final are spread evenly over it (partial i of n after
+    # (i+1)/(n+1) of it), so a job without partials shows its first pixels as late as a real one would.
+    generation_time: float = 0.0
     text: str = "Here is your image."
     action: Literal["generate", "edit"] | None = None  # default: edit when there is an image in context
     call_tool: bool = True  # False: the model answers with text only
@@ -448,6 +451,16 @@ def _decode_data_url(url: str, param: str) -> bytes:
     return data
 
 
+def _image_event(event: JSON) -> tuple[str, int] | None:
+    """("partial", index) or ("final", 0) for the events that carry an image, else None."""
+    if event["type"] == "response.image_generation_call.partial_image":
+        return "partial", event["partial_image_index"]
+    item = event.get("item") or {}
+    if event["type"] == "response.output_item.done" and item.get("type") == "image_generation_call":
+        return ("final", 0) if item.get("result") else None
+    return None
+
+
 def _sse(event: JSON) -> bytes:
     return f"event: {event['type']}\ndata: {json.dumps(event, separators=(',', ':'))}\n\n".encode()
 
@@ -463,6 +476,7 @@ class _Run:
     response: JSON  # the completed Response
     generation: Generation | None
     event_delay: float
+    image_gap: float = 0.0  # seconds before each partial_image event and before the final image
 
 
 # --------------------------------------------------------------------------- the server
@@ -471,9 +485,23 @@ class _Run:
 class FakeOpenAI:
     """Fake api.openai.com: POST/GET/DELETE /v1/responses, GET /v1/models[/{id}]. Use `async with`."""
 
-    def __init__(self, *, api_key: str = "sk-test", pixel_scale: float = 1 / 16, spec_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        api_key: str = "sk-test",
+        pixel_scale: float = 1 / 16,
+        spec_path: Path | None = None,
+        image_bytes: int | None = None,
+    ) -> None:
+        """`image_bytes`: make noise-textured images about this many bytes long (cached per colour) instead of
+        solid colours, which compress to a few KB; for benchmarks with realistic payloads."""
         self.api_key = api_key
         self.pixel_scale = pixel_scale
+        self.image_bytes = image_bytes
+        self._images: dict[tuple[Color, tuple[int, int], str, int], bytes] = {}
+        self._b64s: dict[bytes, str] = {}
+        # (response_id, "partial" | "final", index, time.monotonic()) as each image event is handed to the socket.
+        self.event_log: list[tuple[str, str, int, float]] = []
         self._validator = create_response_validator((spec_path or default_spec_path()).resolve())
         self.models: dict[str, JSON] = {
             model: {
@@ -843,13 +871,13 @@ class FakeOpenAI:
                         "type": "response.image_generation_call.partial_image",
                         "item_id": ig_id,
                         "partial_image_index": i,
-                        "partial_image_b64": base64.b64encode(data).decode(),
+                        "partial_image_b64": self._b64(data),
                         **meta,
                     }
                     for i, data in enumerate(partials)
                 ]
                 between.append({"type": "response.image_generation_call.completed", "item_id": ig_id})
-                done |= {"status": "completed", "result": base64.b64encode(final).decode(), "revised_prompt": revised}
+                done |= {"status": "completed", "result": self._b64(final), "revised_prompt": revised}
                 generation = Generation(
                     response_id=response_id,
                     request=body,
@@ -879,7 +907,8 @@ class FakeOpenAI:
             },
         }
         events.append({"type": "response.completed", "response": completed})
-        return _Run(response_id, shell, events, completed, generation, script.event_delay)
+        image_gap = script.generation_time / (partials_sent + 1) if generation is not None else 0.0
+        return _Run(response_id, shell, events, completed, generation, script.event_delay, image_gap)
 
     @staticmethod
     def _tool_with_defaults(tool: JSON) -> JSON:
@@ -916,7 +945,19 @@ class FakeOpenAI:
     def _encode(self, color: Color, *, size: str, fmt: str, compression: int) -> bytes:
         width, height = _parse_size(size)
         pixels = (max(8, round(width * self.pixel_scale)), max(8, round(height * self.pixel_scale)))
-        return make_image(color, pixels, fmt, quality=compression)
+        if self.image_bytes is None:
+            return make_image(color, pixels, fmt, quality=compression)
+        key = (color, pixels, fmt, compression)
+        if key not in self._images:  # noise images take a fraction of a second: encode each colour once
+            self._images[key] = make_noise_image(color, pixels, fmt, self.image_bytes, quality=compression)
+        return self._images[key]
+
+    def _b64(self, data: bytes) -> str:
+        if self.image_bytes is None:
+            return base64.b64encode(data).decode()
+        if data not in self._b64s:  # bytes cache their hash, so the cached images are looked up cheaply
+            self._b64s[data] = base64.b64encode(data).decode()
+        return self._b64s[data]
 
     @staticmethod
     def _message_item(text: str) -> tuple[JSON, JSON, list[JSON]]:
@@ -1009,7 +1050,13 @@ class FakeOpenAI:
                     # Like the real API, the response is stored once it is complete, whether or not the
                     # client keeps reading after the completed event.
                     self._complete(run)
-                await response.write(_sse({**event, "sequence_number": seq}))
+                image = _image_event(event)
+                if image is not None and run.image_gap:
+                    await asyncio.sleep(run.image_gap)
+                frame = _sse({**event, "sequence_number": seq})
+                if image is not None:
+                    self.event_log.append((run.response_id, *image, time.monotonic()))
+                await response.write(frame)
                 if event["type"] == "response.output_item.done":
                     done_items.append(event["item"])
                 if run.event_delay:
