@@ -110,6 +110,8 @@ def fit_for_upload(data: bytes, fmt: str, limit: int) -> Fitted:
 
 
 async def fit_for_upload_async(data: bytes, fmt: str, limit: int) -> Fitted:
+    if len(data) <= limit:
+        return Fitted(data, fmt, None)  # the usual case: nothing to do, so no trip to a worker thread
     return await asyncio.to_thread(fit_for_upload, data, fmt, limit)
 
 

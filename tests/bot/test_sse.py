@@ -16,6 +16,9 @@ STREAMS = [
     b"data: " + b"QUJD" * 5000 + b"\n\n" + b"data: tail\n\n",
     b"\r\n\r\n\n\r",
     b"data:no-space\n\ndata:  two spaces\n\n",
+    b"data\n\nevent\n\nid\nretry\n\nid: a\x00b\ndata: x\n\nretry: nope\ndata: y\n\nunknown: z\n\n",
+    b"id: keep\ndata: 1\n\ndata: 2\n\n:only a comment\n\nevent:\ndata:\n\nretry: 5\n\n",
+    b"data: a\ndata: b\n\nevent: e\n\n",
     "data: caf\u00e9 \u2713\n\n".encode(),
 ]
 

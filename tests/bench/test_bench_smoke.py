@@ -1,0 +1,64 @@
+"""`python -m bench --quick` runs end to end and reports every metric with a sane value (not a timed test)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def summary_ok(summary: dict, n: int, quantiles: tuple[str, ...] = ("p50", "p95", "p99")) -> None:
+    assert summary["n"] == n
+    values = [summary[q] for q in quantiles]
+    assert all(v is not None and 0 < v < 10_000 for v in values), summary
+    assert values == sorted(values), summary
+
+
+def test_quick_benchmark_reports_every_metric(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--out", str(out)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "| jobs |" in proc.stdout and "jobs/min" in proc.stdout
+    result = json.loads(out.read_text())
+
+    assert result["machine"]["cores"] >= 1
+    assert result["payload"]["bytes"] > 100_000  # noise-textured, not a few-KB solid colour
+    for kind in ("partial", "final"):
+        summary_ok(result["floor_ms"][kind], result["payload"]["partials"] if kind == "partial" else 1)
+
+    partials = result["payload"]["partials"]
+    assert [r["jobs"] for r in result["runs"]] == [1, 2]
+    for run in result["runs"]:
+        jobs = run["jobs"]
+        assert run["completed"] == jobs and run["command_errors"] == 0
+        assert run["previews_shown"] == run["previews_expected"] == jobs * partials
+        assert run["uploads_not_byte_identical"] == 0  # Discord got exactly the bytes OpenAI streamed
+        summary_ok(run["preview_overhead_ms"], jobs * partials)
+        summary_ok(run["final_overhead_ms"], jobs)
+        summary_ok(run["ack_ms"], jobs, ("p50", "p99"))
+        assert run["ack_ms"]["p99"] < 3000  # inside Discord's deadline
+        assert run["preview_vs_floor_p50"] > 0 and run["final_vs_floor_p50"] > 0
+        assert 0 <= run["loop_lag_max_ms"] < 10_000
+        assert 0 < run["cpu_s_per_job"] < 60
+        assert run["peak_rss_mb"] >= run["rss_before_mb"] > 20
+        assert run["rss_per_job_mb"] >= 0
+
+    idle = result["idle"]
+    assert min(idle["ready_rss_mb"], idle["idle_rss_mb"], idle["idle_rss_after_mb"]) > 20
+    ceiling = result["ceiling"]
+    assert ceiling["completed"] == ceiling["jobs"] and ceiling["jobs_per_min"] > 0
+    first = result["first_pixels"]
+    assert 0 < first["streaming_s"] < first["non_streaming_s"]
+    assert 0 < first["ratio"] < 1
+    assert set(result["targets"]) == {
+        "preview_p50_ms", "preview_p99_ms", "ack_p99_ms", "loop_lag_max_ms", "rss_per_job_mb", "idle_rss_mb",
+        "ceiling_jobs_per_min",
+    }
+    assert all(t["measured"] is not None for name, t in result["targets"].items()
+               if name not in ("preview_p50_ms", "preview_p99_ms", "ack_p99_ms"))  # those are stated for 50 jobs
