@@ -20,9 +20,10 @@ class Migration:
     sql: str
 
 
-def load_migrations() -> list[Migration]:
+def load_migrations(package: str = "bot.storage.migrations") -> list[Migration]:
+    """The numbered .sql files of a migrations package, in order; gaps in the numbering are an error."""
     found = []
-    for entry in resources.files("bot.storage.migrations").iterdir():
+    for entry in resources.files(package).iterdir():
         match = _NAME.match(entry.name)
         if match:
             found.append(Migration(int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))

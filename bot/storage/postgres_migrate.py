@@ -8,10 +8,9 @@ under a transaction-scoped advisory lock and re-reads the version inside it, so 
 from __future__ import annotations
 
 import logging
-from importlib import resources
 from typing import Any
 
-from bot.storage.migrate import _NAME, Migration, load_migrations
+from bot.storage.migrate import Migration, load_migrations
 
 log = logging.getLogger(__name__)
 
@@ -25,15 +24,8 @@ _CREATE_VERSIONS = (
 
 
 def load_pg_migrations() -> list[Migration]:
-    found = []
-    for entry in resources.files("bot.storage.pg_migrations").iterdir():
-        match = _NAME.match(entry.name)
-        if match:
-            found.append(Migration(int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
-    found.sort(key=lambda m: m.version)
+    found = load_migrations("bot.storage.pg_migrations")
     versions = [m.version for m in found]
-    if versions != list(range(1, len(found) + 1)):
-        raise RuntimeError(f"migrations must be numbered 1..n without gaps, found {versions}")
     sqlite_versions = [m.version for m in load_migrations()]
     if versions != sqlite_versions:
         raise RuntimeError(f"PostgreSQL migrations {versions} do not mirror the SQLite ones {sqlite_versions}")
