@@ -6,6 +6,7 @@ Shared by the slash commands, the buttons on results and the "Edit image" messag
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -44,57 +45,69 @@ class JobStarter:
         chosen: Chosen,
         attachment: discord.Attachment | None,
     ) -> None:
-        service = self.bot.service
-        if not service.claim(interaction.id):
+        if not self.bot.service.claim(interaction.id):
             return  # Discord delivered this interaction twice; the first delivery is being handled
-        try:
-            job, budgets = await self._plan(interaction, kind, text, chosen, attachment)
-            admission = await service.admit(job, budgets=budgets)
-        except ImageError as error:
-            await send_private(interaction, error.user_message)
+        admitted = await self._admit(interaction, self._plan(interaction, kind, text, chosen, attachment))
+        if admitted is None:
             return
-        if admission is None:
-            return
-        await interaction.response.defer(thinking=True)
-        self.bot.metrics.acknowledged(interaction.id)
-        reply = Reply(_messageable(interaction.channel), interaction=interaction, clock=lambda: self.bot.clock())
-        await self.run_admitted(admission, job, reply, interaction.filesize_limit, attachment)
+        admission, job = admitted
+        await self.run_admitted(admission, job, await self._reply_here(interaction), interaction.filesize_limit,
+                                attachment)
 
     async def start_branch(
         self, interaction: discord.Interaction, source: Turn, kind: JobKind, text: str, parent_turn_id: int | None
     ) -> None:
         """A job from a button on an older result: it builds on that turn and is posted in its conversation."""
-        service = self.bot.service
-        if not service.claim(interaction.id):
+        if not self.bot.service.claim(interaction.id):
             return
-        chain_id = source.chain_id
+        admitted = await self._admit(interaction, self._plan_branch(interaction, source, kind, text, parent_turn_id))
+        if admitted is None:
+            return
+        admission, job = admitted
+        chain_id = job.chain_id
         assert chain_id is not None
+        if interaction.channel_id == chain_id:
+            reply = await self._reply_here(interaction)
+        else:
+            # Pressed on the thread's opening message in the channel: the result belongs in the thread.
+            await send_private(interaction, f"On it: the new image will appear in <#{chain_id}>.")
+            self.bot.metrics.acknowledged(interaction.id)
+            channel = self.bot.get_channel(chain_id) or await self.bot.fetch_channel(chain_id)
+            reply = Reply(_messageable(channel))
+        await self.run_admitted(admission, job, reply, interaction.filesize_limit, None)
+
+    async def _admit(
+        self, interaction: discord.Interaction, plan: Awaitable[tuple[Job, BudgetPolicy]]
+    ) -> tuple[Admission, Job] | None:
+        """Plan and admit a job; on any refusal tell the member privately (nothing is paid for) and return None."""
         try:
-            server = await self.server_settings(interaction)
-            await self.check_may_edit(interaction, chain_id, server)
-            job = Job(
-                interaction_id=interaction.id, user_id=interaction.user.id, guild_id=interaction.guild_id,
-                channel_id=chain_id, kind=kind, prompt=check_prompt(text, what="instruction"),
-                options=source.options, chain_id=chain_id, moderation=server.moderation,
-                partial_images=server.partial_images, branch=True, parent_turn_id=parent_turn_id,
-            )
-            admission = await service.admit(job, budgets=budget_policy(server))
+            job, budgets = await plan
+            admission = await self.bot.service.admit(job, budgets=budgets)
         except ImageError as error:
             await send_private(interaction, error.user_message)
-            return
-        if admission is None:
-            return
-        if interaction.channel_id == chain_id:
-            await interaction.response.defer(thinking=True)
-            self.bot.metrics.acknowledged(interaction.id)
-            reply = Reply(_messageable(interaction.channel), interaction=interaction, clock=lambda: self.bot.clock())
-            await self.run_admitted(admission, job, reply, interaction.filesize_limit, None)
-            return
-        # Pressed on the thread's opening message in the channel: the result belongs in the thread.
-        await send_private(interaction, f"On it: the new image will appear in <#{chain_id}>.")
+            return None
+        return None if admission is None else (admission, job)
+
+    async def _reply_here(self, interaction: discord.Interaction) -> Reply:
+        """Acknowledge within Discord's 3 seconds; the job's reply is the interaction's own message."""
+        await interaction.response.defer(thinking=True)
         self.bot.metrics.acknowledged(interaction.id)
-        channel = self.bot.get_channel(chain_id) or await self.bot.fetch_channel(chain_id)
-        await self.run_admitted(admission, job, Reply(_messageable(channel)), interaction.filesize_limit, None)
+        return Reply(_messageable(interaction.channel), interaction=interaction, clock=lambda: self.bot.clock())
+
+    async def _plan_branch(
+        self, interaction: discord.Interaction, source: Turn, kind: JobKind, text: str, parent_turn_id: int | None
+    ) -> tuple[Job, BudgetPolicy]:
+        chain_id = source.chain_id
+        assert chain_id is not None
+        server = await self.server_settings(interaction)
+        await self.check_may_edit(interaction, chain_id, server)
+        job = Job(
+            interaction_id=interaction.id, user_id=interaction.user.id, guild_id=interaction.guild_id,
+            channel_id=chain_id, kind=kind, prompt=check_prompt(text, what="instruction"),
+            options=source.options, chain_id=chain_id, moderation=server.moderation,
+            partial_images=server.partial_images, branch=True, parent_turn_id=parent_turn_id,
+        )
+        return job, budget_policy(server)
 
     async def check_may_edit(self, interaction: discord.Interaction, chain_id: int, server: GuildSettings) -> None:
         chain = await self.bot.service.chain(chain_id)

@@ -21,7 +21,7 @@ from bot.storage.base import now_text
 from bot.storage.guild_settings import _parse as parse_guild_settings
 from bot.storage.postgres_base import PostgresBase, advisory_key, lock_keys, rows_affected
 from bot.storage.privacy import FINISHED, IN_FLIGHT, ChainHistory, ForgetResult, utc_text
-from bot.storage.sqlite import _SELECT_TURNS, _UNFINISHED, _turn
+from bot.storage.sqlite import _SELECT_TURNS, _UNFINISHED, _chain, _turn
 
 _SPENT_SUM = (
     "SELECT COALESCE(SUM(CASE WHEN status IN ('done', 'delivering') THEN cost_micros "
@@ -52,18 +52,7 @@ class PostgresStore(PostgresBase):
 
     async def get_chain(self, channel_id: int) -> ChainRecord | None:
         row = await self._one("SELECT * FROM threads WHERE channel_id = $1", channel_id)
-        if row is None:
-            return None
-        return ChainRecord(
-            channel_id=row["channel_id"],
-            guild_id=row["guild_id"],
-            parent_channel_id=row["parent_channel_id"],
-            owner_id=row["owner_id"],
-            kind=row["kind"],
-            head_turn_id=row["head_turn_id"],
-            created_at=datetime.fromisoformat(row["created_at"]),
-            updated_at=datetime.fromisoformat(row["updated_at"]),
-        )
+        return _chain(row) if row else None
 
     async def get_head(self, channel_id: int) -> Turn | None:
         row = await self._one(

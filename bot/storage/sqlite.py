@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import aiosqlite
 
@@ -43,18 +44,7 @@ class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, SqliteBase
 
     async def get_chain(self, channel_id: int) -> ChainRecord | None:
         row = await self._one("SELECT * FROM threads WHERE channel_id = ?", (channel_id,))
-        if row is None:
-            return None
-        return ChainRecord(
-            channel_id=row["channel_id"],
-            guild_id=row["guild_id"],
-            parent_channel_id=row["parent_channel_id"],
-            owner_id=row["owner_id"],
-            kind=row["kind"],
-            head_turn_id=row["head_turn_id"],
-            created_at=datetime.fromisoformat(row["created_at"]),
-            updated_at=datetime.fromisoformat(row["updated_at"]),
-        )
+        return _chain(row) if row else None
 
     async def get_head(self, channel_id: int) -> Turn | None:
         row = await self._one(
@@ -235,6 +225,19 @@ class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, SqliteBase
         async with self._conn.execute("SELECT count(*) FROM outbox") as cursor:
             row = await cursor.fetchone()
         return int(row[0]) if row else 0
+
+
+def _chain(row: Any) -> ChainRecord:
+    return ChainRecord(
+        channel_id=row["channel_id"],
+        guild_id=row["guild_id"],
+        parent_channel_id=row["parent_channel_id"],
+        owner_id=row["owner_id"],
+        kind=row["kind"],
+        head_turn_id=row["head_turn_id"],
+        created_at=datetime.fromisoformat(row["created_at"]),
+        updated_at=datetime.fromisoformat(row["updated_at"]),
+    )
 
 
 def _turn(row: aiosqlite.Row) -> Turn:

@@ -89,26 +89,9 @@ class InteractionRoutes:
             data["resolved"] = resolved
         if name in guild_cmds:  # discord.py looks guild commands up by data.guild_id
             data["guild_id"] = str(f.guild_id)
-        perms = f.app_permissions(cid) if app_permissions is None else app_permissions
-        iid, token = snowflake(), secrets.token_urlsafe(48)
-        channel = dict(f.channel(cid))
-        payload: dict[str, Any] = {
-            "id": str(iid), "application_id": str(f.app_id), "type": 2, "data": data, "token": token,
-            "version": 1, "locale": locale, "app_permissions": str(perms), "entitlements": [],
-            "entitlement_sku_ids": [], "attachment_size_limit": limit, "channel_id": str(cid),
-            "channel": {**channel, "permissions": str(perms)},
-            "context": 0 if guild else 1,
-            "authorizing_integration_owners": {"0": str(f.guild_id) if guild else "0"},
-        }
-        if guild:
-            payload.update(guild_id=str(f.guild_id), guild_locale="en-US",
-                           guild={"id": str(f.guild_id), "locale": "en-US", "features": []},
-                           member=f.member(uid, permissions=f.member_permissions.get(uid, s.ALL_PERMISSIONS)))
-        else:
-            payload["user"] = f.users[uid]
-        inter = FakeInteraction(iid, token, name, cid, f.guild_id if guild else None, uid, f.now(), limit, payload)
-        f.interactions[iid] = inter
-        return inter
+        payload = self._base_payload(cid, uid, kind=2, data=data, guild=guild, app_permissions=app_permissions,
+                                     locale=locale, limit=limit)
+        return self._register(payload, name, cid, uid, guild=guild, limit=limit)
 
     def build_component(self, message_id: int, custom_id: str, *, user_id: int | None,
                         channel_id: int | None) -> FakeInteraction:
@@ -122,27 +105,10 @@ class InteractionRoutes:
             raise ValueError(f"message {message_id} has no enabled button {custom_id!r}")
         uid = user_id or f.user_id
         cid = channel_id or msg.channel_id
-        guild = msg.guild_id is not None
-        perms = f.app_permissions(cid)
-        iid, token = snowflake(), secrets.token_urlsafe(48)
-        payload: dict[str, Any] = {
-            "id": str(iid), "application_id": str(f.app_id), "type": 3, "token": token, "version": 1,
-            "data": {"custom_id": custom_id, "component_type": 2}, "message": f.serialize(msg),
-            "locale": "en-US", "app_permissions": str(perms), "entitlements": [], "entitlement_sku_ids": [],
-            "attachment_size_limit": f.attachment_size_limit, "channel_id": str(cid),
-            "channel": {**f.channel(cid), "permissions": str(perms)}, "context": 0 if guild else 1,
-            "authorizing_integration_owners": {"0": str(f.guild_id) if guild else "0"},
-        }
-        if guild:
-            payload.update(guild_id=str(f.guild_id), guild_locale="en-US",
-                           guild={"id": str(f.guild_id), "locale": "en-US", "features": []},
-                           member=f.member(uid, permissions=f.member_permissions.get(uid, s.ALL_PERMISSIONS)))
-        else:
-            payload["user"] = f.users[uid]
-        inter = FakeInteraction(iid, token, custom_id, cid, f.guild_id if guild else None, uid, f.now(),
-                                f.attachment_size_limit, payload, message_id=message_id)
-        f.interactions[iid] = inter
-        return inter
+        payload = self._base_payload(cid, uid, kind=3, data={"custom_id": custom_id, "component_type": 2},
+                                     guild=msg.guild_id is not None)
+        payload["message"] = f.serialize(msg)
+        return self._register(payload, custom_id, cid, uid, guild=msg.guild_id is not None, message_id=message_id)
 
     def build_modal_submit(self, opened_by: FakeInteraction, values: dict[str, str]) -> FakeInteraction:
         """The member submits the modal the bot answered `opened_by` with (INTERACTION_CREATE type 5)."""
@@ -177,19 +143,23 @@ class InteractionRoutes:
         payload = self._base_payload(target.channel_id, uid, kind=2, data=data)
         return self._register(payload, name, target.channel_id, uid)
 
-    def _base_payload(self, channel_id: int, user_id: int, *, kind: int, data: dict[str, Any]) -> dict[str, Any]:
+    def _base_payload(self, channel_id: int, user_id: int, *, kind: int, data: dict[str, Any],
+                      guild: bool | None = None, app_permissions: int | None = None, locale: str = "en-US",
+                      limit: int | None = None) -> dict[str, Any]:
+        """The fields every INTERACTION_CREATE carries; a guild member, or a user in DMs."""
         f = self.fake
-        guild = f.guild_of(channel_id) is not None
-        perms = f.app_permissions(channel_id)
+        in_guild = f.guild_of(channel_id) is not None if guild is None else guild
+        perms = f.app_permissions(channel_id) if app_permissions is None else app_permissions
         payload: dict[str, Any] = {
             "id": str(snowflake()), "application_id": str(f.app_id), "type": kind, "data": data,
-            "token": secrets.token_urlsafe(48), "version": 1, "locale": "en-US", "app_permissions": str(perms),
-            "entitlements": [], "entitlement_sku_ids": [], "attachment_size_limit": f.attachment_size_limit,
-            "channel_id": str(channel_id), "channel": {**f.channel(channel_id), "permissions": str(perms)},
-            "context": 0 if guild else 1,
-            "authorizing_integration_owners": {"0": str(f.guild_id) if guild else "0"},
+            "token": secrets.token_urlsafe(48), "version": 1, "locale": locale, "app_permissions": str(perms),
+            "entitlements": [], "entitlement_sku_ids": [],
+            "attachment_size_limit": limit or f.attachment_size_limit, "channel_id": str(channel_id),
+            "channel": {**f.channel(channel_id), "permissions": str(perms)},
+            "context": 0 if in_guild else 1,
+            "authorizing_integration_owners": {"0": str(f.guild_id) if in_guild else "0"},
         }
-        if guild:
+        if in_guild:
             payload.update(guild_id=str(f.guild_id), guild_locale="en-US",
                            guild={"id": str(f.guild_id), "locale": "en-US", "features": []},
                            member=f.member(user_id, permissions=f.member_permissions.get(user_id, s.ALL_PERMISSIONS)))
@@ -198,12 +168,13 @@ class InteractionRoutes:
         return payload
 
     def _register(self, payload: dict[str, Any], name: str, channel_id: int, user_id: int, *,
+                  guild: bool | None = None, limit: int | None = None,
                   message_id: int | None = None) -> FakeInteraction:
         f = self.fake
-        guild = f.guild_of(channel_id) is not None
+        in_guild = f.guild_of(channel_id) is not None if guild is None else guild
         inter = FakeInteraction(int(payload["id"]), payload["token"], name, channel_id,
-                                f.guild_id if guild else None, user_id, f.now(), f.attachment_size_limit, payload,
-                                message_id=message_id)
+                                f.guild_id if in_guild else None, user_id, f.now(),
+                                limit or f.attachment_size_limit, payload, message_id=message_id)
         f.interactions[inter.id] = inter
         return inter
 
