@@ -20,6 +20,7 @@ from bot.core.engine import OpenAIImageEngine
 from bot.core.request import ModelConfig
 from bot.core.retry import RetryPolicy
 from bot.core.service import ImageService
+from bot.core.shards import ShardScope
 from bot.metrics import Metrics, MetricsServer, check_health
 from bot.settings import Settings
 from bot.storage import BotStore, open_store_url
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 EXTENSIONS = ("cogs.images", "cogs.settings", "cogs.history", "cogs.usage", "cogs.privacy")
 
 
-class ThreadpaintBot(commands.Bot):
+class ThreadpaintBot(commands.AutoShardedBot):
     service: ImageService
     # The full store interface (SQLite or PostgreSQL): cogs use query methods beyond the engine's Store protocol.
     store: BotStore
@@ -49,6 +50,10 @@ class ThreadpaintBot(commands.Bot):
         # Counted even without METRICS_PORT (cheap); the HTTP session's trace counts Discord's 429s.
         self.metrics = Metrics()
         options.setdefault("http_trace", self.metrics.http_trace())
+        # Auto-sharded even with one shard: growing past 2,500 servers is a setting, not a code change.
+        options.setdefault("shard_count", settings.shard_count)
+        if settings.shard_ids is not None:
+            options.setdefault("shard_ids", list(settings.shard_ids))
         super().__init__(
             command_prefix=commands.when_mentioned, intents=intents, help_command=None, tree_cls=ThreadpaintTree,
             **options,
@@ -144,8 +149,15 @@ class ThreadpaintBot(commands.Bot):
     async def health(self) -> dict[str, bool]:
         return await check_health(self, getattr(self, "store", None))
 
+    @property
+    def shard_scope(self) -> ShardScope:
+        """The servers this process answers for; known once the shards are launched (the count may come from
+        Discord's recommendation)."""
+        return ShardScope.of(self.shard_count or 1, self.shard_ids)
+
     async def on_ready(self) -> None:
-        log.info("ready as %s (%s) in %d guilds", self.user, getattr(self.user, "id", "?"), len(self.guilds))
+        log.info("ready as %s (%s) in %d guilds on %s", self.user, getattr(self.user, "id", "?"), len(self.guilds),
+                 self.shard_scope.describe())
 
     async def close(self) -> None:
         # Jobs finish (or are marked interrupted in Discord) while the connection still works.

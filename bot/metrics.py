@@ -131,8 +131,10 @@ def since(interaction_id: int) -> float:
 
 
 async def check_health(client: discord.Client, store: Store | None) -> dict[str, bool]:
-    """The gateway is connected and the database answers a cheap query."""
+    """Every gateway shard of this process is connected and the database answers a cheap query."""
     gateway = client.is_ready() and not client.is_closed()
+    if isinstance(client, discord.AutoShardedClient):
+        gateway = gateway and all(not shard.is_closed() for shard in client.shards.values())
     database = False
     if store is not None:
         try:

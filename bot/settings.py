@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 DEFAULT_DISCORD_API = "https://discord.com/api/v10"
@@ -73,6 +74,8 @@ class Settings:
     log_format: str = "text"
     metrics_port: int | None = None  # None: no metrics server
     metrics_host: str = "0.0.0.0"  # noqa: S104 - inside a container the scraper comes from outside
+    shard_count: int | None = None  # None: Discord's recommended count (GET /gateway/bot)
+    shard_ids: tuple[int, ...] | None = None  # None: all shards of shard_count run in this process
     extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -132,6 +135,7 @@ class Settings:
             log_format=_log_format(get("LOG_FORMAT") or "text"),
             metrics_port=_optional_int(get("METRICS_PORT"), "METRICS_PORT", low=1, high=65535),
             metrics_host=get("METRICS_HOST") or "0.0.0.0",  # noqa: S104
+            **_shards(get("SHARD_COUNT"), get("SHARD_IDS")),
         )
 
 
@@ -217,6 +221,28 @@ def _log_level(value: str) -> str:
     if level not in ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"):
         raise ConfigError(f"LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, got {value!r}")
     return level
+
+
+def _shards(count_text: str | None, ids_text: str | None) -> dict[str, Any]:
+    """SHARD_COUNT alone runs every shard here; SHARD_IDS picks this process's share, like `0-3` or `0,2,4`."""
+    count = _optional_int(count_text, "SHARD_COUNT", low=1, high=100_000)
+    if ids_text is None:
+        return {"shard_count": count, "shard_ids": None}
+    if count is None:
+        raise ConfigError("SHARD_IDS needs SHARD_COUNT (the total number of shards across all processes)")
+    ids: list[int] = []
+    for part in ids_text.split(","):
+        low, _, high = part.strip().partition("-")
+        try:
+            first, last = int(low), int(high or low)
+        except ValueError:
+            raise ConfigError(f"SHARD_IDS must be shard numbers like 0-3 or 0,2,4, got {ids_text!r}") from None
+        if not 0 <= first <= last < count:
+            raise ConfigError(f"SHARD_IDS must be between 0 and {count - 1} (SHARD_COUNT - 1), got {part.strip()!r}")
+        ids.extend(range(first, last + 1))
+    if len(set(ids)) != len(ids):
+        raise ConfigError(f"SHARD_IDS lists a shard twice: {ids_text!r}")
+    return {"shard_count": count, "shard_ids": tuple(sorted(ids))}
 
 
 def _log_format(value: str) -> str:

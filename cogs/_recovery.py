@@ -22,12 +22,14 @@ DELIVERED_LATE = "Delivered after the bot restarted."
 
 
 async def recover(bot: ThreadpaintBot) -> tuple[int, int]:
-    """Return (interrupted jobs reported, finished images delivered)."""
-    interrupted = await bot.store.interrupt_unfinished()
+    """Return (interrupted jobs reported, finished images delivered). Only jobs of servers on this process's
+    shards: with several processes on one database, the others' jobs may still be running."""
+    scope = bot.shard_scope
+    interrupted = await bot.store.interrupt_unfinished(scope)
     for turn in interrupted:
         await _report_interrupted(bot, turn)
     delivered = 0
-    for pending in await bot.store.pending_deliveries():
+    for pending in await bot.store.pending_deliveries(scope):
         turn = pending.turn
         surface = await _surface_for(bot, turn)
         if surface is None:

@@ -11,6 +11,7 @@ import pytest
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.openai_server import FakeOpenAI
 from tests.harness import Harness
+from tests.postgres import postgres_server  # noqa: F401 - a session fixture for every test folder
 
 
 @pytest.fixture(autouse=True)

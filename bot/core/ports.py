@@ -8,6 +8,7 @@ from typing import Protocol
 from bot.core.budgets import BudgetLimit
 from bot.core.errors import ImageError
 from bot.core.models import ChainRecord, Delivery, NewTurn, PendingDelivery, Turn, TurnResult
+from bot.core.shards import ShardScope
 from bot.core.updates import Final, Partial
 
 
@@ -43,13 +44,14 @@ class Store(Protocol):
 
     async def note_delivery_attempt(self, turn_id: int, error: str) -> int: ...
 
-    async def interrupt_unfinished(self) -> list[Turn]:
-        """Mark queued and running turns interrupted (after a crash or at shutdown) and return them."""
+    async def interrupt_unfinished(self, scope: ShardScope | None = None) -> list[Turn]:
+        """Mark queued and running turns interrupted (after a crash) and return them; with a scope, only those
+        of servers on its shards (other processes own the rest). None means every turn."""
         ...
 
     async def interrupt_turn(self, turn_id: int) -> None: ...
 
-    async def pending_deliveries(self) -> list[PendingDelivery]: ...
+    async def pending_deliveries(self, scope: ShardScope | None = None) -> list[PendingDelivery]: ...
 
     async def close(self) -> None: ...
 

@@ -17,6 +17,7 @@ from bot.core.budgets import BudgetLimit
 from bot.core.errors import OverBudget, TooManyJobs
 from bot.core.guild_settings import GuildSettings
 from bot.core.models import ChainRecord, Delivery, NewTurn, PendingDelivery, Turn, TurnResult
+from bot.core.shards import ShardScope
 from bot.storage.base import now_text
 from bot.storage.guild_settings import _parse as parse_guild_settings
 from bot.storage.postgres_base import PostgresBase, advisory_key, lock_keys, rows_affected
@@ -196,12 +197,14 @@ class PostgresStore(PostgresBase):
                 now_text(), turn_id, list(_UNFINISHED),
             )
 
-    async def interrupt_unfinished(self) -> list[Turn]:
+    async def interrupt_unfinished(self, scope: ShardScope | None = None) -> list[Turn]:
         async with self._transaction() as conn:
+            # FOR UPDATE: a job of another process finishing right now waits, then its own update still applies
+            # only if the turn is unfinished (its statements check the status).
             rows = await conn.fetch(
                 _SELECT_TURNS + " WHERE status = ANY($1::text[]) ORDER BY id FOR UPDATE", list(_UNFINISHED)
             )
-            turns = [_turn(row) for row in rows]
+            turns = [t for t in map(_turn, rows) if scope is None or scope.owns(t.guild_id)]
             await conn.execute(
                 "UPDATE turns SET status = 'interrupted', finished_at = $1, cost_reserved_micros = 0 "
                 "WHERE id = ANY($2::bigint[])",
@@ -209,16 +212,17 @@ class PostgresStore(PostgresBase):
             )
         return turns
 
-    async def pending_deliveries(self) -> list[PendingDelivery]:
+    async def pending_deliveries(self, scope: ShardScope | None = None) -> list[PendingDelivery]:
         rows = await self._all(
-            "SELECT turn_id, image, format FROM outbox JOIN turns ON turns.id = outbox.turn_id "
+            "SELECT turn_id, guild_id FROM outbox JOIN turns ON turns.id = outbox.turn_id "
             "WHERE turns.status = 'delivering' ORDER BY turn_id"
         )
         pending = []
-        for row in rows:
-            turn = await self.get_turn(row["turn_id"])
-            assert turn is not None
-            pending.append(PendingDelivery(turn, bytes(row["image"]), row["format"]))
+        for turn_id in (r["turn_id"] for r in rows if scope is None or scope.owns(r["guild_id"])):
+            turn = await self.get_turn(turn_id)
+            row = await self._one("SELECT image, format FROM outbox WHERE turn_id = $1", turn_id)
+            if turn is not None and row is not None:  # delivered meanwhile by a job still running
+                pending.append(PendingDelivery(turn, bytes(row["image"]), row["format"]))
         return pending
 
     async def outbox_size(self) -> int:

@@ -12,6 +12,7 @@ from bot.core.budgets import BudgetLimit
 from bot.core.errors import OverBudget, TooManyJobs
 from bot.core.models import ChainRecord, Delivery, NewTurn, PendingDelivery, Turn, TurnResult, Usage
 from bot.core.options import ImageOptions
+from bot.core.shards import ShardScope
 from bot.storage.base import SqliteBase, now_text
 from bot.storage.guild_settings import GuildSettingsQueries
 from bot.storage.privacy import PrivacyQueries
@@ -197,28 +198,30 @@ class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, SqliteBase
                 (now_text(), turn_id, *_UNFINISHED),
             )
 
-    async def interrupt_unfinished(self) -> list[Turn]:
+    async def interrupt_unfinished(self, scope: ShardScope | None = None) -> list[Turn]:
         async with self._transaction() as conn:
             async with conn.execute(_SELECT_TURNS + " WHERE status IN (?, ?) ORDER BY id", _UNFINISHED) as cursor:
-                turns = [_turn(row) for row in await cursor.fetchall()]
-            await conn.execute(
+                turns = [t for t in map(_turn, await cursor.fetchall()) if scope is None or scope.owns(t.guild_id)]
+            await conn.executemany(
                 "UPDATE turns SET status = 'interrupted', finished_at = ?, cost_reserved_micros = 0 "
-                "WHERE status IN (?, ?)",
-                (now_text(), *_UNFINISHED),
+                "WHERE id = ? AND status IN (?, ?)",
+                [(now_text(), turn.id, *_UNFINISHED) for turn in turns],
             )
         return turns
 
-    async def pending_deliveries(self) -> list[PendingDelivery]:
+    async def pending_deliveries(self, scope: ShardScope | None = None) -> list[PendingDelivery]:
         async with self._conn.execute(
-            "SELECT turn_id, image, format FROM outbox JOIN turns ON turns.id = outbox.turn_id "
+            "SELECT turn_id, guild_id FROM outbox JOIN turns ON turns.id = outbox.turn_id "
             "WHERE turns.status = 'delivering' ORDER BY turn_id"
         ) as cursor:
-            rows = await cursor.fetchall()
+            owned = [row["turn_id"] for row in await cursor.fetchall() if scope is None or scope.owns(row["guild_id"])]
         pending = []
-        for row in rows:
-            turn = await self.get_turn(row["turn_id"])
-            assert turn is not None
-            pending.append(PendingDelivery(turn, bytes(row["image"]), row["format"]))
+        for turn_id in owned:
+            turn = await self.get_turn(turn_id)
+            async with self._conn.execute("SELECT image, format FROM outbox WHERE turn_id = ?", (turn_id,)) as cursor:
+                row = await cursor.fetchone()
+            if turn is not None and row is not None:  # delivered meanwhile by a job still running
+                pending.append(PendingDelivery(turn, bytes(row["image"]), row["format"]))
         return pending
 
     async def outbox_size(self) -> int:

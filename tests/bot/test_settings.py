@@ -93,3 +93,32 @@ def test_every_setting_is_documented_in_env_example_and_readme() -> None:
 def test_postgresql_database_url_is_accepted() -> None:
     url = "postgresql://threadpaint:secret@db:5432/threadpaint"
     assert Settings.from_env({**BASE, "DATABASE_URL": url}).database_url == url
+
+
+def test_shards_default_to_discords_recommendation_in_one_process() -> None:
+    settings = Settings.from_env(BASE)
+    assert (settings.shard_count, settings.shard_ids) == (None, None)
+    assert Settings.from_env({**BASE, "SHARD_COUNT": "4"}).shard_ids is None
+
+
+@pytest.mark.parametrize(("ids", "expected"), [("0-3", (0, 1, 2, 3)), ("5, 1,7", (1, 5, 7)), ("2-3,6-7", (2, 3, 6, 7))])
+def test_shard_ids_are_lists_and_ranges(ids: str, expected: tuple[int, ...]) -> None:
+    settings = Settings.from_env({**BASE, "SHARD_COUNT": "8", "SHARD_IDS": ids})
+    assert (settings.shard_count, settings.shard_ids) == (8, expected)
+
+
+@pytest.mark.parametrize(
+    ("env", "needle"),
+    [
+        ({"SHARD_IDS": "0"}, "SHARD_IDS needs SHARD_COUNT"),
+        ({"SHARD_COUNT": "0"}, "SHARD_COUNT must be from 1"),
+        ({"SHARD_COUNT": "4", "SHARD_IDS": "4"}, "between 0 and 3"),
+        ({"SHARD_COUNT": "4", "SHARD_IDS": "3-1"}, "between 0 and 3"),
+        ({"SHARD_COUNT": "4", "SHARD_IDS": "a"}, "like 0-3 or 0,2,4"),
+        ({"SHARD_COUNT": "4", "SHARD_IDS": "0-2,2"}, "lists a shard twice"),
+    ],
+)
+def test_bad_shard_settings_get_one_line(env: dict[str, str], needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle) as info:
+        Settings.from_env({**BASE, **env})
+    assert "\n" not in str(info.value)

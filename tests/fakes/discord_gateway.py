@@ -48,6 +48,15 @@ class GatewaySession:
     seq: int = 0
     backlog: list[dict[str, Any]] = field(default_factory=list)  # for RESUME replays
     conn: Connection | None = None
+    shard: tuple[int, int] = (0, 1)
+
+    def owns(self, guild_id: int | None) -> bool:
+        """Discord's routing: guild events go to shard (guild_id >> 22) % count, DMs to shard 0."""
+        shard_id, count = self.shard
+        return (0 if guild_id is None else (guild_id >> 22) % count) == shard_id
+
+    def dispatched(self, event: str) -> list[dict[str, Any]]:
+        return [frame["d"] for frame in self.backlog if frame["t"] == event]
 
 
 class Gateway:
@@ -97,7 +106,8 @@ class Gateway:
         elif op == 8 and conn.session is not None:
             members = [self.fake.member(uid) for uid in self.fake.users]
             await self._send_dispatch(conn.session, "GUILD_MEMBERS_CHUNK", {
-                "guild_id": str(self.fake.guild_id), "members": members, "chunk_index": 0, "chunk_count": 1,
+                "guild_id": str(d.get("guild_id") or self.fake.guild_id), "members": members,
+                "chunk_index": 0, "chunk_count": 1,
                 "nonce": d.get("nonce"), "not_found": [],
             })
         # op 3 (presence) and 4 (voice state) are accepted and ignored.
@@ -107,17 +117,24 @@ class Gateway:
         if d.get("token") != self.fake.token:
             await conn.ws.close(code=4004, message=b"Authentication failed.")
             return
-        session = GatewaySession(secrets.token_hex(16), int(d.get("intents", 0)), conn=conn)
+        shard_id, shard_count = d.get("shard") or (0, 1)
+        if not 0 <= shard_id < shard_count:
+            await conn.ws.close(code=4010, message=b"Invalid shard.")
+            return
+        session = GatewaySession(secrets.token_hex(16), int(d.get("intents", 0)), conn=conn,
+                                 shard=(shard_id, shard_count))
         self.sessions[session.session_id] = session
         conn.session = session
         fake = self.fake
+        guilds = [gid for gid in fake.guild_ids if session.owns(gid)]
         await self._send_dispatch(session, "READY", {
-            "v": 10, "user": fake.bot_user, "guilds": [{"id": str(fake.guild_id), "unavailable": True}],
+            "v": 10, "user": fake.bot_user, "guilds": [{"id": str(gid), "unavailable": True} for gid in guilds],
             "session_id": session.session_id, "resume_gateway_url": fake.gateway_url,
             "application": {"id": str(fake.app_id), "flags": 0}, "private_channels": [], "relationships": [],
-            "session_type": "normal", "shard": [0, 1], "_trace": ["fake-discord"],
+            "session_type": "normal", "shard": [shard_id, shard_count], "_trace": ["fake-discord"],
         })
-        await self._send_dispatch(session, "GUILD_CREATE", fake.guild_payload())
+        for gid in guilds:
+            await self._send_dispatch(session, "GUILD_CREATE", fake.guild_payload(gid))
 
     async def _resume(self, conn: Connection, d: dict[str, Any]) -> None:
         self.resumes.append(d)
@@ -141,8 +158,11 @@ class Gateway:
 
     async def dispatch(self, event: str, data: dict[str, Any], *, intent: int = 0,
                        strip_content: bool = False) -> None:
+        guild_id = int(data["guild_id"]) if data.get("guild_id") else None
         for session in list(self.sessions.values()):
             if intent and not session.intents & intent:
+                continue
+            if not session.owns(guild_id):
                 continue
             payload = data
             if strip_content and not session.intents & INTENT_MESSAGE_CONTENT:

@@ -81,14 +81,15 @@ class InteractionRoutes:
             self._resolve_snowflake(opt, resolved)
         for part in reversed((subcommand or "").split()):  # "group sub" nests as type 2 → type 1
             opts = [{"name": part, "type": 1 if not opts or opts[0].get("type") != 1 else 2, "options": opts}]
-        guild_cmds = {c["name"]: c for c in f.synced_commands.get(f.guild_id, [])} if guild else {}
+        gid = f.guild_of(cid)
+        guild_cmds = {c["name"]: c for c in f.synced_commands.get(gid, [])} if guild and gid else {}
         synced = guild_cmds.get(name) or {c["name"]: c for c in f.synced_commands.get(None, [])}.get(name)
         data: dict[str, Any] = {"id": synced["id"] if synced else str(snowflake()), "name": name, "type": 1,
                                 "options": opts}
         if resolved:
             data["resolved"] = resolved
         if name in guild_cmds:  # discord.py looks guild commands up by data.guild_id
-            data["guild_id"] = str(f.guild_id)
+            data["guild_id"] = str(gid)
         payload = self._base_payload(cid, uid, kind=2, data=data, guild=guild, app_permissions=app_permissions,
                                      locale=locale, limit=limit)
         return self._register(payload, name, cid, uid, guild=guild, limit=limit)
@@ -148,6 +149,7 @@ class InteractionRoutes:
                       limit: int | None = None) -> dict[str, Any]:
         """The fields every INTERACTION_CREATE carries; a guild member, or a user in DMs."""
         f = self.fake
+        guild_id = f.guild_of(channel_id) or f.guild_id
         in_guild = f.guild_of(channel_id) is not None if guild is None else guild
         perms = f.app_permissions(channel_id) if app_permissions is None else app_permissions
         payload: dict[str, Any] = {
@@ -157,11 +159,11 @@ class InteractionRoutes:
             "attachment_size_limit": limit or f.attachment_size_limit, "channel_id": str(channel_id),
             "channel": {**f.channel(channel_id), "permissions": str(perms)},
             "context": 0 if in_guild else 1,
-            "authorizing_integration_owners": {"0": str(f.guild_id) if in_guild else "0"},
+            "authorizing_integration_owners": {"0": str(guild_id) if in_guild else "0"},
         }
         if in_guild:
-            payload.update(guild_id=str(f.guild_id), guild_locale="en-US",
-                           guild={"id": str(f.guild_id), "locale": "en-US", "features": []},
+            payload.update(guild_id=str(guild_id), guild_locale="en-US",
+                           guild={"id": str(guild_id), "locale": "en-US", "features": []},
                            member=f.member(user_id, permissions=f.member_permissions.get(user_id, s.ALL_PERMISSIONS)))
         else:
             payload["user"] = f.users[user_id]
@@ -173,7 +175,7 @@ class InteractionRoutes:
         f = self.fake
         in_guild = f.guild_of(channel_id) is not None if guild is None else guild
         inter = FakeInteraction(int(payload["id"]), payload["token"], name, channel_id,
-                                f.guild_id if in_guild else None, user_id, f.now(),
+                                (f.guild_of(channel_id) or f.guild_id) if in_guild else None, user_id, f.now(),
                                 limit or f.attachment_size_limit, payload, message_id=message_id)
         f.interactions[inter.id] = inter
         return inter

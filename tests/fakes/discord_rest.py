@@ -101,12 +101,12 @@ class RestRoutes:
         return 200, {"url": self.fake.gateway_url}
 
     async def gateway_bot(self, req: Req) -> Result:
-        return 200, {"url": self.fake.gateway_url, "shards": 1, "session_start_limit": {
+        return 200, {"url": self.fake.gateway_url, "shards": self.fake.recommended_shards, "session_start_limit": {
             "total": 1000, "remaining": 999, "reset_after": 86_400_000, "max_concurrency": 1}}
 
     async def put_commands(self, req: Req) -> Result:
         guild_id = req.id("guild_id") if "guild_id" in req.params else None
-        if guild_id is not None and guild_id != self.fake.guild_id:
+        if guild_id is not None and guild_id not in self.fake.guild_ids:
             raise DiscordError(403, 50001, "Missing Access")
         if not isinstance(req.json, list):
             raise form_error({"_errors": [{"code": "LIST_TYPE_CONVERT", "message": "Only iterables may be used"}]})
@@ -137,7 +137,7 @@ class RestRoutes:
 
     async def get_member(self, req: Req) -> Result:
         uid = req.id("user_id")
-        if req.id("guild_id") != self.fake.guild_id or uid not in self.fake.users:
+        if req.id("guild_id") not in self.fake.guild_ids or uid not in self.fake.users:
             raise DiscordError(404, 10007, "Unknown Member")
         return 200, self.fake.member(uid)
 

@@ -96,6 +96,7 @@ class FakeDiscord(DiscordWorld):
                  attachment_size_limit: int = 10 * 1024 * 1024) -> None:
         super().__init__()
         self.ack_deadline, self.token_ttl, self.attachment_size_limit = ack_deadline, token_ttl, attachment_size_limit
+        self.recommended_shards = 1  # what GET /gateway/bot answers
         self.calls: list[Call] = []
         self.unhandled: list[str] = []
         self.gateway = Gateway(self)

@@ -75,6 +75,7 @@ class DiscordWorld:
             self.voice_channel_id: channel_payload(self.voice_channel_id, 2, "voice", guild_id=self.guild_id,
                                                    position=2),
         }
+        self.other_guilds: dict[int, str] = {}  # added with add_guild(), e.g. to land on another shard
         self.messages: dict[int, FakeMessage] = {}
         self.cdn: dict[int, FakeAttachment] = {}
         self.interactions: dict[int, FakeInteraction] = {}
@@ -123,12 +124,34 @@ class DiscordWorld:
         roles = [self.bot_role_id] if user_id == self.app_id else []
         return member_payload(self.users[user_id], roles, permissions=permissions)
 
-    def guild_payload(self) -> dict[str, Any]:
+    @property
+    def guild_ids(self) -> list[int]:
+        return [self.guild_id, *self.other_guilds]
+
+    def add_guild(self, name: str = "Other Guild", *, shard: tuple[int, int] | None = None) -> tuple[int, int]:
+        """Another server the bot is in, with one text channel; `shard=(k, n)` picks an id Discord routes to
+        shard k of n. Returns (guild id, text channel id)."""
+        guild_id = snowflake()
+        if shard is not None:
+            k, n = shard
+            ms = guild_id >> 22
+            guild_id = (ms + (k - ms) % n) << 22
+        self.other_guilds[guild_id] = name
+        channel_id = snowflake()
+        self.channels[channel_id] = channel_payload(channel_id, 0, "general", guild_id=guild_id)
+        return guild_id, channel_id
+
+    def guild_payload(self, guild_id: int | None = None) -> dict[str, Any]:
+        gid = guild_id or self.guild_id
         members = [self.member(uid) for uid in self.users]
-        guild_channels = [c for c in self.channels.values() if c.get("guild_id") and c["type"] not in THREAD_TYPES]
+        guild_channels = [c for c in self.channels.values()
+                          if c.get("guild_id") == str(gid) and c["type"] not in THREAD_TYPES]
+        threads = [t for t in self.threads() if t.get("guild_id") == str(gid)]
+        roles = self.roles if gid == self.guild_id else [{**self.roles[0], "id": str(gid)}, *self.roles[1:]]
+        name = "Fake Guild" if gid == self.guild_id else self.other_guilds[gid]
         return {
-            "id": str(self.guild_id), "name": "Fake Guild", "icon": None, "owner_id": str(self.user_id),
-            "roles": self.roles, "channels": guild_channels, "threads": self.threads(), "members": members,
+            "id": str(gid), "name": name, "icon": None, "owner_id": str(self.user_id),
+            "roles": roles, "channels": guild_channels, "threads": threads, "members": members,
             # member_count == len(members) marks the guild as chunked: no op 8 member request.
             "member_count": len(members), "large": False, "unavailable": False, "features": [], "emojis": [],
             "stickers": [], "voice_states": [], "presences": [], "stage_instances": [],

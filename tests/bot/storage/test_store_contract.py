@@ -17,6 +17,7 @@ from bot.core.errors import InvalidInput, OverBudget, TooManyJobs
 from bot.core.guild_settings import GuildSettings
 from bot.core.models import Delivery, NewTurn, TurnResult, Usage
 from bot.core.options import ImageOptions
+from bot.core.shards import ShardScope
 from bot.storage import BotStore
 from tests.bot.storage.conftest import StoreFactory
 from tests.bot.storage.test_privacy import sql
@@ -120,6 +121,35 @@ async def test_restart_interrupts_unfinished_and_keeps_undelivered_images(store:
     [pending] = await store.pending_deliveries()
     assert pending.turn.id == delivering and pending.image == b"\x89PNG..." and pending.format == "png"
     assert await store.interrupt_unfinished() == []
+
+
+async def test_recovery_in_a_shard_scope_leaves_other_processes_jobs_alone(store_factory: StoreFactory) -> None:
+    # Two processes share the database: one runs shard 0 of 2, the other shard 1 (and DMs arrive on shard 0).
+    mine, theirs = 0 << 22, 1 << 22  # (guild_id >> 22) % 2 is 0 and 1
+    first, second = await store_factory(), await store_factory()
+    running_mine = await second.create_turn(new_turn(1, guild_id=mine))
+    running_theirs = await second.create_turn(new_turn(2, guild_id=theirs))
+    running_dm = await second.create_turn(dataclasses.replace(new_turn(3), guild_id=None))
+    delivering_mine = await second.create_turn(new_turn(4, guild_id=mine))
+    delivering_theirs = await second.create_turn(new_turn(5, guild_id=theirs))
+    assert running_mine and running_theirs and running_dm and delivering_mine and delivering_theirs
+    for turn_id in (running_mine, running_theirs, running_dm, delivering_mine, delivering_theirs):
+        await second.start_turn(turn_id, None, None)
+    for turn_id in (delivering_mine, delivering_theirs):
+        await second.save_result(turn_id, TurnResult("r", "ig", None, Usage()), b"img%d" % turn_id, "png")
+
+    scope = ShardScope.of(2, [0])
+    interrupted = await first.interrupt_unfinished(scope)
+
+    assert [t.id for t in interrupted] == [running_mine, running_dm]
+    assert (await first.get_turn(running_theirs)).status == "running"  # type: ignore[union-attr]
+    assert [(p.turn.id, p.image) for p in await first.pending_deliveries(scope)] == [
+        (delivering_mine, b"img%d" % delivering_mine)]
+    assert [p.turn.id for p in await first.pending_deliveries(ShardScope.of(2, [1]))] == [delivering_theirs]
+    # The other process finishes its job normally: its statements still find the turn running.
+    await second.save_result(running_theirs, TurnResult("r2", "ig2", None, Usage()), b"late", "png")
+    assert (await first.get_turn(running_theirs)).status == "delivering"  # type: ignore[union-attr]
+    assert [t.id for t in await first.interrupt_unfinished(ShardScope.of(2, [1]))] == []
 
 
 async def test_interrupt_turn_only_touches_unfinished_turns(store: BotStore) -> None:
