@@ -25,7 +25,7 @@ from bot.metrics import Metrics, MetricsServer, check_health
 from bot.settings import Settings
 from bot.storage import BotStore, open_store_url
 from bot.tree import ThreadpaintTree
-from cogs._recovery import recover
+from cogs._recovery import Leftovers, collect, recover
 
 log = logging.getLogger(__name__)
 
@@ -126,21 +126,28 @@ class ThreadpaintBot(commands.AutoShardedBot):
             self.tree.copy_global_to(guild=guild)
             synced = await self.tree.sync(guild=guild)
             log.info("synced %d commands to dev guild %s", len(synced), self.settings.dev_guild_id)
-        self._spawn(self._after_ready(), "startup")
+        leftovers = await collect(self.store, self._startup_scope())
+        self._spawn(self._after_ready(leftovers), "startup")
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(coro, name=name)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _after_ready(self) -> None:
+    def _startup_scope(self) -> ShardScope:
+        # Before the shards launch the count may be unknown (Discord recommends it); then all of them run here.
+        if self.settings.shard_count is None:
+            return ShardScope.everything()
+        return ShardScope.of(self.settings.shard_count, self.settings.shard_ids)
+
+    async def _after_ready(self, leftovers: Leftovers) -> None:
         """Once connected: warn about retiring models, then finish what a crash left behind."""
         assert self._openai is not None
         for warning in await model_warnings(self.settings, self._openai):
             log.warning("%s", warning)
         await self.wait_until_ready()
         try:
-            await recover(self)
+            await recover(self, leftovers)
         except Exception:
             log.exception("start-up recovery failed")
         finally:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import discord
 
-from bot.core.models import ChainKind, Turn
+from bot.core.models import ChainKind, PendingDelivery, Turn
+from bot.core.ports import Store
+from bot.core.shards import ShardScope
 from bot.core.updates import Final
 from cogs._reply import Reply
 from cogs._surface import INTERRUPTED, ReplySurface
@@ -21,15 +24,28 @@ DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
 DELIVERED_LATE = "Delivered after the bot restarted."
 
 
-async def recover(bot: ThreadpaintBot) -> tuple[int, int]:
-    """Return (interrupted jobs reported, finished images delivered). Only jobs of servers on this process's
-    shards: with several processes on one database, the others' jobs may still be running."""
-    scope = bot.shard_scope
-    interrupted = await bot.store.interrupt_unfinished(scope)
+@dataclass(frozen=True)
+class Leftovers:
+    """What the previous run of this process left behind, as found before this run accepted any command."""
+
+    interrupted: list[Turn]
+    pending: list[PendingDelivery]
+
+
+async def collect(store: Store, scope: ShardScope) -> Leftovers:
+    """Called before the gateway connects: a job this run starts can't be mistaken for a crashed one. Only jobs
+    of servers on this process's shards: with several processes on one database, the others' may be running."""
+    return Leftovers(await store.interrupt_unfinished(scope), await store.pending_deliveries(scope))
+
+
+async def recover(bot: ThreadpaintBot, leftovers: Leftovers) -> tuple[int, int]:
+    """Once connected: report the interrupted jobs and post the finished images that were never posted.
+    Returns (interrupted jobs reported, finished images delivered)."""
+    interrupted = leftovers.interrupted
     for turn in interrupted:
         await _report_interrupted(bot, turn)
     delivered = 0
-    for pending in await bot.store.pending_deliveries(scope):
+    for pending in leftovers.pending:
         turn = pending.turn
         surface = await _surface_for(bot, turn)
         if surface is None:

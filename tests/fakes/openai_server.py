@@ -170,6 +170,7 @@ class ImageScript:
     output_tokens: int = 40
     cached_tokens: int = 0
     image_output_tokens: int | None = None  # default: from quality, +100 per partial
+    hold_final: asyncio.Event | None = None  # the finished image waits for this (a job kept running on cue)
 
 
 FaultKind = Literal["http_error", "nested_error", "flat_error", "response_failed", "image_failed", "drop", "stall"]
@@ -506,6 +507,7 @@ class _Run:
     generation: Generation | None
     event_delay: float
     image_gap: float = 0.0  # seconds before each partial_image event and before the final image
+    hold_final: asyncio.Event | None = None
 
 
 # --------------------------------------------------------------------------- the server
@@ -937,7 +939,8 @@ class FakeOpenAI:
         }
         events.append({"type": "response.completed", "response": completed})
         image_gap = script.generation_time / (partials_sent + 1) if generation is not None else 0.0
-        return _Run(response_id, shell, events, completed, generation, script.event_delay, image_gap)
+        return _Run(response_id, shell, events, completed, generation, script.event_delay, image_gap,
+                    script.hold_final)
 
     @staticmethod
     def _tool_with_defaults(tool: JSON) -> JSON:
@@ -1079,6 +1082,8 @@ class FakeOpenAI:
                     # Like the real API, the response is stored once it is complete, whether or not the
                     # client keeps reading after the completed event.
                     self._complete(run)
+                if run.hold_final is not None and event["type"] == "response.output_item.done":
+                    await run.hold_final.wait()
                 image = _image_event(event)
                 if image is not None and run.image_gap:
                     await asyncio.sleep(run.image_gap)
