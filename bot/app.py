@@ -29,6 +29,9 @@ from cogs._recovery import Leftovers, collect, recover
 
 log = logging.getLogger(__name__)
 
+# Discord accepts one IDENTIFY per max_concurrency bucket every 5 seconds, across all processes of a bot.
+IDENTIFY_SPACING = 5.0
+
 EXTENSIONS = ("cogs.images", "cogs.settings", "cogs.history", "cogs.usage", "cogs.privacy")
 
 
@@ -67,6 +70,7 @@ class ThreadpaintBot(commands.AutoShardedBot):
         self._background: set[asyncio.Task[None]] = set()
         # Close only what this bot created; injected clients and stores belong to the caller.
         self._owns_openai = openai_client is None
+        self._identify_buckets: int | None = None
 
     @property
     def openai(self) -> openai.AsyncOpenAI:
@@ -128,6 +132,16 @@ class ThreadpaintBot(commands.AutoShardedBot):
             log.info("synced %d commands to dev guild %s", len(synced), self.settings.dev_guild_id)
         leftovers = await collect(self.store, self._startup_scope())
         self._spawn(self._after_ready(leftovers), "startup")
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        # discord.py only spaces the shards of one process; the store spaces every process sharing the database.
+        if self._identify_buckets is None:
+            try:
+                self._identify_buckets = (await self.fetch_session_start_limits()).max_concurrency or 1
+            except discord.DiscordException as exc:
+                log.warning("could not read Discord's session start limits (%s); identifying one at a time", exc)
+                self._identify_buckets = 1
+        await self.store.wait_to_identify((shard_id or 0) % self._identify_buckets, IDENTIFY_SPACING)
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(coro, name=name)

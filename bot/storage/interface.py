@@ -49,5 +49,11 @@ class BotStore(Store, Protocol):
 
     async def top_spenders(self, guild_id: int, since: datetime, limit: int = 5) -> list[tuple[int, int]]: ...
 
+    # ---- Discord gateway
+    async def wait_to_identify(self, bucket: int, spacing: float) -> None:
+        """Return when this process may IDENTIFY in `bucket`; nobody else sharing the database may for `spacing`
+        seconds after."""
+        ...
+
 
 __all__ = ["BotStore"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -31,6 +32,7 @@ def rows_affected(status: str) -> int:
 class PostgresBase:
     def __init__(self, pool: Any) -> None:
         self._pool = pool
+        self._identify_turns: set[asyncio.Task[None]] = set()
 
     @classmethod
     async def open(cls, url: str, *, min_size: int = 1, max_size: int = 10) -> Self:
@@ -45,7 +47,32 @@ class PostgresBase:
         return cls(pool)
 
     async def close(self) -> None:
+        for turn in list(self._identify_turns):
+            turn.cancel()  # releasing the connection unlocks it (asyncpg resets sessions on release)
+        await asyncio.gather(*self._identify_turns, return_exceptions=True)
         await self._pool.close()
+
+    async def wait_to_identify(self, bucket: int, spacing: float) -> None:
+        """Wait for this identify bucket's turn across every process on the database, then hold the turn for
+        `spacing` seconds: Discord accepts one IDENTIFY per bucket per 5 s, whichever process sends it."""
+        key = advisory_key("identify", bucket)
+        conn = await self._pool.acquire()
+        try:
+            await conn.execute("SELECT pg_advisory_lock($1)", key)
+        except BaseException:
+            await self._pool.release(conn)
+            raise
+
+        async def hold() -> None:
+            try:
+                await asyncio.sleep(spacing)
+                await conn.execute("SELECT pg_advisory_unlock($1)", key)
+            finally:
+                await self._pool.release(conn)
+
+        turn = asyncio.create_task(hold(), name=f"identify-bucket-{bucket}")
+        self._identify_turns.add(turn)
+        turn.add_done_callback(self._identify_turns.discard)
 
     @asynccontextmanager
     async def _transaction(self, *lock_keys: int) -> AsyncIterator[Connection]:

@@ -15,6 +15,7 @@ from bot.core.options import ImageOptions
 from bot.core.shards import ShardScope
 from bot.storage.base import SqliteBase, now_text
 from bot.storage.guild_settings import GuildSettingsQueries
+from bot.storage.identify import LocalIdentifySpacing
 from bot.storage.privacy import PrivacyQueries
 from bot.storage.usage import UsageQueries
 
@@ -40,7 +41,7 @@ def _time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, SqliteBase):
+class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, LocalIdentifySpacing, SqliteBase):
     """Implements bot.core.ports.Store; all SQL of the project lives in bot/storage/."""
 
     async def get_chain(self, channel_id: int) -> ChainRecord | None:

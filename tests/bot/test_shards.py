@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
 import pytest
@@ -18,6 +20,7 @@ from bot.core.options import ImageOptions
 from bot.storage import PostgresStore
 from cogs._surface import INTERRUPTED
 from tests.bot.test_crash import bot_process, responses_started
+from tests.bot.test_process import process_env
 from tests.fakes.discord_state import EPHEMERAL, FakeInteraction
 from tests.fakes.openai_server import ImageScript
 from tests.harness import Harness
@@ -32,6 +35,28 @@ async def database_url(postgres_server: PostgresServer) -> AsyncIterator[str]:
 
 def shard_env(database_url: str, shard: int, **extra: str) -> dict[str, str]:
     return {"DATABASE_URL": database_url, "SHARD_COUNT": "2", "SHARD_IDS": str(shard), **extra}
+
+
+@asynccontextmanager
+async def started_together(
+    harness: Harness, *envs: dict[str, str]
+) -> AsyncIterator[tuple[asyncio.subprocess.Process, ...]]:
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", cwd=harness.tmp_path, env={**process_env(harness), **env},
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )
+        for env in envs
+    ]
+    try:
+        await harness.discord.wait_for(lambda: len(harness.discord.gateway.identifies) >= len(envs), timeout=40,
+                                       what="every process to connect")
+        yield tuple(processes)
+    finally:
+        for process in processes:
+            if process.returncode is None:
+                process.kill()
+                await process.communicate()
 
 
 def refusal(harness: Harness, interaction: FakeInteraction) -> str | None:
@@ -61,8 +86,11 @@ async def test_two_processes_share_one_members_budget_exactly(harness: Harness, 
     for _ in range(2 * per_server):
         harness.openai.queue_script(ImageScript(event_delay=0.3))  # slow: every admission overlaps the others
 
-    async with bot_process(harness, **shard_env(database_url, 0, **limits)) as first, \
-            bot_process(harness, **shard_env(database_url, 1, **limits)) as second:
+    async with started_together(harness, shard_env(database_url, 0, **limits),
+                                shard_env(database_url, 1, **limits)) as (first, second):
+        # Started at the same moment, they still IDENTIFY 5 s apart, as Discord requires of one bot.
+        assert len(fake.gateway.identified_at) == 2
+        assert fake.gateway.identified_at[1] - fake.gateway.identified_at[0] >= 4.9
         await fake.wait_for(lambda: len(fake.gateway.sessions) >= 2 and all(
             s.dispatched("GUILD_CREATE") for s in fake.gateway.sessions.values()), timeout=30,
             what="both shards to receive their servers")

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import secrets
+import time
 import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -66,6 +67,7 @@ class Gateway:
         self.connections: set[Connection] = set()
         self.received: list[dict[str, Any]] = []  # every client frame, for assertions
         self.identifies: list[dict[str, Any]] = []
+        self.identified_at: list[float] = []  # time.monotonic() of each IDENTIFY, for spacing assertions
         self.resumes: list[dict[str, Any]] = []
         self.compress: list[str | None] = []  # the ?compress= of each connection, in order
 
@@ -114,6 +116,7 @@ class Gateway:
 
     async def _identify(self, conn: Connection, d: dict[str, Any]) -> None:
         self.identifies.append(d)
+        self.identified_at.append(time.monotonic())
         if d.get("token") != self.fake.token:
             await conn.ws.close(code=4004, message=b"Authentication failed.")
             return

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import itertools
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -296,3 +298,20 @@ async def test_concurrent_guild_settings_updates_are_not_lost(store_factory: Sto
 
     await asyncio.gather(*(add_channel(first if c % 2 else second, c) for c in channels))
     assert (await first.get_guild_settings(1)).allowed_channel_ids == frozenset(channels)
+
+
+async def test_identify_turns_are_spaced_across_stores_sharing_the_database(store_factory: StoreFactory) -> None:
+    first, second = await store_factory(), await store_factory()
+    # SQLite is one process's file: its spacing holds within one store; PostgreSQL's holds across stores.
+    other = second if store_factory.backend == "postgres" else first
+    started = time.monotonic()
+    moments: list[tuple[int, float]] = []
+
+    async def identify(store: BotStore, bucket: int) -> None:
+        await store.wait_to_identify(bucket, 0.4)
+        moments.append((bucket, time.monotonic() - started))
+
+    await asyncio.gather(identify(first, 0), identify(other, 0), identify(first, 0), identify(other, 1))
+    same_bucket = sorted(t for b, t in moments if b == 0)
+    assert [round(later - earlier, 1) >= 0.4 for earlier, later in itertools.pairwise(same_bucket)] == [True, True]
+    assert [t for b, t in moments if b == 1][0] < 0.3  # another bucket does not wait
