@@ -21,7 +21,14 @@ from bot.core.shards import ShardScope
 from bot.storage.base import now_text
 from bot.storage.guild_settings import _parse as parse_guild_settings
 from bot.storage.postgres_base import PostgresBase, advisory_key, lock_keys, rows_affected
-from bot.storage.privacy import FINISHED, IN_FLIGHT, ChainHistory, ForgetResult, utc_text
+from bot.storage.privacy import (
+    FINISHED,
+    IN_FLIGHT,
+    REHEAD_ORPHANED_CHAINS,
+    ChainHistory,
+    ForgetResult,
+    utc_text,
+)
 from bot.storage.sqlite import _SELECT_TURNS, _UNFINISHED, _chain, _turn
 
 _SPENT_SUM = (
@@ -268,6 +275,7 @@ class PostgresStore(PostgresBase):
                 user_id, list(FINISHED),
             )
             chains = await conn.execute("DELETE FROM threads WHERE owner_id = $1", user_id)
+            await conn.execute(REHEAD_ORPHANED_CHAINS)
         return ForgetResult(
             turns_deleted=rows_affected(deleted),
             chains_deleted=rows_affected(chains),
@@ -282,6 +290,7 @@ class PostgresStore(PostgresBase):
             deleted = await conn.execute(
                 "DELETE FROM turns WHERE created_at < $1 AND status = ANY($2::text[])", before, list(FINISHED)
             )
+            await conn.execute(REHEAD_ORPHANED_CHAINS)
             await conn.execute(
                 "DELETE FROM threads WHERE updated_at < $1 AND head_turn_id IS NULL "
                 "AND NOT EXISTS (SELECT 1 FROM turns WHERE turns.chain_id = threads.channel_id)",

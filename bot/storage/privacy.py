@@ -15,6 +15,13 @@ from bot.storage.base import SqliteBase
 IN_FLIGHT = ("queued", "running", "delivering")
 FINISHED = ("done", "failed", "interrupted")
 
+# After deletions: a conversation whose head went (ON DELETE SET NULL) continues from its newest remaining image,
+# so /edit in someone's thread keeps working after another member's /forget. Same SQL on both databases.
+REHEAD_ORPHANED_CHAINS = (
+    "UPDATE threads SET head_turn_id = (SELECT max(id) FROM turns WHERE turns.chain_id = threads.channel_id "
+    "AND turns.status = 'done' AND turns.response_id IS NOT NULL) WHERE head_turn_id IS NULL"
+)
+
 
 @dataclass(frozen=True)
 class ForgetResult:
@@ -46,8 +53,9 @@ class PrivacyQueries(SqliteBase):
 
         Only 'thread' chains (the bot opened the thread on this member's result) are deleted whole. A 'channel'
         chain belongs to a channel or someone else's thread, so other members' turns there stay; only its
-        row, which names this member as owner, goes. Foreign keys do the rest: heads and parent links pointing at
-        deleted turns become NULL, outbox rows cascade. In-flight turns are kept (see IN_FLIGHT).
+        row, which names this member as owner, goes. Foreign keys do the rest: parent links pointing at deleted
+        turns become NULL, outbox rows cascade; a head that was the member's moves back to the newest remaining
+        image. In-flight turns are kept (see IN_FLIGHT).
         """
         # Evaluated before the threads rows are deleted below, inside the same transaction.
         target = "(user_id = ? OR chain_id IN (SELECT channel_id FROM threads WHERE owner_id = ? AND kind = 'thread'))"
@@ -67,6 +75,7 @@ class PrivacyQueries(SqliteBase):
                 (user_id, user_id, *FINISHED),
             )
             chains = await conn.execute("DELETE FROM threads WHERE owner_id = ?", (user_id,))
+            await conn.execute(REHEAD_ORPHANED_CHAINS)
         return ForgetResult(
             turns_deleted=deleted.rowcount,
             chains_deleted=chains.rowcount,
@@ -86,6 +95,7 @@ class PrivacyQueries(SqliteBase):
             )
             # The head became NULL through ON DELETE SET NULL; a chain that still has turns (e.g. one in
             # flight, or kept because it is recent) stays, so /edit keeps working there.
+            await conn.execute(REHEAD_ORPHANED_CHAINS)
             await conn.execute(
                 "DELETE FROM threads WHERE updated_at < ? AND head_turn_id IS NULL "
                 "AND NOT EXISTS (SELECT 1 FROM turns WHERE turns.chain_id = threads.channel_id)",

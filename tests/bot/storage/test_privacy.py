@@ -119,15 +119,21 @@ async def test_forget_deletes_own_turns_and_whole_chains_of_own_threads(store: B
         assert await sql(store, "PRAGMA foreign_key_check") == []
 
 
-async def test_forget_sets_a_head_that_was_the_members_turn_to_null(store: BotStore) -> None:
-    await add_turn(store, user_id=BOB, chain_id=200)
-    await add_turn(store, user_id=ALICE, chain_id=200)  # Alice's edit is the head of Bob's thread
+async def test_forget_moves_a_head_that_was_the_members_turn_back_to_the_newest_remaining_image(
+    store: BotStore,
+) -> None:
+    bob = await add_turn(store, user_id=BOB, chain_id=200, response_id="resp_bob")
+    await add_turn(store, user_id=BOB, chain_id=200, status="failed")  # nothing to continue from
+    await add_turn(store, user_id=ALICE, chain_id=200, response_id="resp_alice")  # the head of Bob's thread
+    await add_turn(store, user_id=ALICE, chain_id=300, response_id="resp_alone")  # Alice's own thread
 
     await store.forget_user(ALICE)
 
     chain = await store.get_chain(200)
-    assert chain is not None and chain.owner_id == BOB and chain.head_turn_id is None
-    assert await store.get_head(200) is None
+    assert chain is not None and chain.owner_id == BOB and chain.head_turn_id == bob
+    head = await store.get_head(200)
+    assert head is not None and head.response_id == "resp_bob"
+    assert await store.get_chain(300) is None
 
 
 async def test_forget_keeps_turns_in_flight_and_their_outbox(store: BotStore) -> None:
@@ -222,6 +228,8 @@ async def test_purge_keeps_a_chain_whose_older_turns_outlive_the_head(store: Bot
     await sql(store, "UPDATE threads SET updated_at = ?", (stamp(NOW - timedelta(days=40)),))
     assert await store.purge_before(NOW - timedelta(days=30)) == 1
     assert await turn_ids(store) == {first} and await chain_ids(store) == {100}
+    head = await store.get_head(100)
+    assert head is not None and head.id == first  # the conversation continues from what is left
 
 
 async def test_purge_wants_an_aware_datetime(store: BotStore) -> None:

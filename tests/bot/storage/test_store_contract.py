@@ -314,4 +314,5 @@ async def test_identify_turns_are_spaced_across_stores_sharing_the_database(stor
     await asyncio.gather(identify(first, 0), identify(other, 0), identify(first, 0), identify(other, 1))
     same_bucket = sorted(t for b, t in moments if b == 0)
     assert [round(later - earlier, 1) >= 0.4 for earlier, later in itertools.pairwise(same_bucket)] == [True, True]
-    assert [t for b, t in moments if b == 1][0] < 0.3  # another bucket does not wait
+    [other_bucket] = [t for b, t in moments if b == 1]
+    assert other_bucket < 0.3  # another bucket does not wait
