@@ -33,16 +33,21 @@ def load_settings() -> Settings:
 async def run_bot(settings: Settings) -> None:
     bot = ThreadpaintBot(settings)
     loop = asyncio.get_running_loop()
+    closing: list[asyncio.Task[None]] = []
     # discord.py handles only SIGINT (KeyboardInterrupt); Docker stops containers with SIGTERM.
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, _request_close, bot, sig)
+        loop.add_signal_handler(sig, _request_close, bot, sig, closing)
     async with bot:
         await bot.start(settings.discord_token.get())
+    # bot.start returns as soon as the gateway is closed, which bot.close() does midway: let it finish (clients,
+    # database) before asyncio.run cancels whatever is left, or an unclosed database thread keeps the process alive.
+    for task in closing:
+        await task
 
 
-def _request_close(bot: ThreadpaintBot, sig: signal.Signals) -> None:
+def _request_close(bot: ThreadpaintBot, sig: signal.Signals, closing: list[asyncio.Task[None]]) -> None:
     log.info("received %s, shutting down", sig.name)
-    asyncio.get_running_loop().create_task(bot.close(), name="shutdown")
+    closing.append(asyncio.get_running_loop().create_task(bot.close(), name="shutdown"))
 
 
 async def sync_commands(settings: Settings, guild_id: int | None) -> int:

@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import discord
+import httpx2
 import openai
 import yarl
 from openai._streaming import SSEBytesDecoder, SSEDecoder
+from openai._types import ResponseT
 
+from bot.image_events import validate_stream_event
+from bot.openai_http import AiohttpTransport
 from bot.settings import Settings
 from bot.sse import FastSSEDecoder
 
 
 class ImageStreamingOpenAI(openai.AsyncOpenAI):
-    """The SDK's client, reading streams with a decoder that handles multi-megabyte image events cheaply."""
+    """The SDK's client, reading and parsing streams in ways that handle multi-megabyte image events cheaply."""
 
     def _make_sse_decoder(self) -> SSEDecoder | SSEBytesDecoder:
         return FastSSEDecoder()
+
+    def _process_response_data(self, *, data: object, cast_to: type[ResponseT], response: httpx2.Response) -> ResponseT:
+        event = validate_stream_event(data, cast_to)
+        if event is not None:
+            return cast(ResponseT, event)
+        return super()._process_response_data(data=data, cast_to=cast_to, response=response)
+
+
+def openai_http_client() -> openai.DefaultAsyncHttpxClient:
+    """The SDK's HTTP client with its defaults, over the aiohttp transport (see bot.openai_http)."""
+    return openai.DefaultAsyncHttpxClient(transport=AiohttpTransport())
 
 
 def build_openai_client(settings: Settings) -> openai.AsyncOpenAI:
@@ -25,6 +42,7 @@ def build_openai_client(settings: Settings) -> openai.AsyncOpenAI:
         base_url=settings.openai_base_url,
         max_retries=0,
         timeout=openai.Timeout(settings.openai_timeout, connect=10.0),
+        http_client=openai_http_client(),
     )
 
 

@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator, Iterator
 
 from openai._streaming import ServerSentEvent
 
+from bot.image_events import LONG_STRING, ImageEvent
+
 CR, LF = 13, 10
 
 
@@ -76,9 +78,10 @@ class FieldParser:
         if not line:
             if not self._event and not self._data and not self._last_event_id and self._retry is None:
                 return None
-            sse = ServerSentEvent(
-                event=self._event, data="\n".join(self._data), id=self._last_event_id, retry=self._retry
-            )
+            data = "\n".join(self._data)
+            # Only an event this long can carry an image, so only it pays for looking for one.
+            kind = ImageEvent if len(data) >= LONG_STRING else ServerSentEvent
+            sse = kind(event=self._event, data=data, id=self._last_event_id, retry=self._retry)
             # As in the SDK (and the SSE spec), the last event id is kept across events.
             self._event, self._data, self._retry = None, [], None
             return sse

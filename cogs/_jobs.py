@@ -6,7 +6,6 @@ Shared by the slash commands, the buttons on results and the "Edit image" messag
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -19,7 +18,9 @@ from bot.core.images import MAX_UPLOAD_BYTES, prepare_input_image
 from bot.core.models import InputImage, Job, JobKind, Turn
 from bot.core.options import ImageOptions, check_prompt
 from bot.core.service import Admission
-from cogs._reply import Reply, send_private
+from bot.memory import MemoryReleaser
+from cogs._ack import Ack, admit_in_time
+from cogs._reply import Reply
 from cogs._surface import ReplySurface
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ NOT_YOUR_THREAD = (
 class JobStarter:
     def __init__(self, bot: ThreadpaintBot) -> None:
         self.bot = bot
+        self.memory = MemoryReleaser(idle=lambda: self.bot.service.running == 0)
 
     async def start(
         self,
@@ -47,12 +49,12 @@ class JobStarter:
     ) -> None:
         if not self.bot.service.claim(interaction.id):
             return  # Discord delivered this interaction twice; the first delivery is being handled
-        admitted = await self._admit(interaction, self._plan(interaction, kind, text, chosen, attachment))
+        ack = Ack(interaction, self.bot.metrics)
+        admitted = await admit_in_time(ack, self.bot.service, self._plan(interaction, kind, text, chosen, attachment))
         if admitted is None:
             return
         admission, job = admitted
-        await self.run_admitted(admission, job, await self._reply_here(interaction), interaction.filesize_limit,
-                                attachment)
+        await self.run_admitted(admission, job, await self._reply_here(ack), interaction.filesize_limit, attachment)
 
     async def start_branch(
         self, interaction: discord.Interaction, source: Turn, kind: JobKind, text: str, parent_turn_id: int | None
@@ -60,38 +62,29 @@ class JobStarter:
         """A job from a button on an older result: it builds on that turn and is posted in its conversation."""
         if not self.bot.service.claim(interaction.id):
             return
-        admitted = await self._admit(interaction, self._plan_branch(interaction, source, kind, text, parent_turn_id))
+        chain_id = source.chain_id
+        assert chain_id is not None
+        # Pressed on the thread's opening message in the channel: the result belongs in the thread, and the
+        # member here only gets a private note.
+        here = interaction.channel_id == chain_id
+        ack = Ack(interaction, self.bot.metrics, private=not here)
+        plan = self._plan_branch(interaction, source, kind, text, parent_turn_id)
+        admitted = await admit_in_time(ack, self.bot.service, plan)
         if admitted is None:
             return
         admission, job = admitted
-        chain_id = job.chain_id
-        assert chain_id is not None
-        if interaction.channel_id == chain_id:
-            reply = await self._reply_here(interaction)
+        if here:
+            reply = await self._reply_here(ack)
         else:
-            # Pressed on the thread's opening message in the channel: the result belongs in the thread.
-            await send_private(interaction, f"On it: the new image will appear in <#{chain_id}>.")
-            self.bot.metrics.acknowledged(interaction.id)
+            await ack.confirm(f"On it: the new image will appear in <#{chain_id}>.")
             channel = self.bot.get_channel(chain_id) or await self.bot.fetch_channel(chain_id)
             reply = Reply(_messageable(channel))
         await self.run_admitted(admission, job, reply, interaction.filesize_limit, None)
 
-    async def _admit(
-        self, interaction: discord.Interaction, plan: Awaitable[tuple[Job, BudgetPolicy]]
-    ) -> tuple[Admission, Job] | None:
-        """Plan and admit a job; on any refusal tell the member privately (nothing is paid for) and return None."""
-        try:
-            job, budgets = await plan
-            admission = await self.bot.service.admit(job, budgets=budgets)
-        except ImageError as error:
-            await send_private(interaction, error.user_message)
-            return None
-        return None if admission is None else (admission, job)
-
-    async def _reply_here(self, interaction: discord.Interaction) -> Reply:
-        """Acknowledge within Discord's 3 seconds; the job's reply is the interaction's own message."""
-        await interaction.response.defer(thinking=True)
-        self.bot.metrics.acknowledged(interaction.id)
+    async def _reply_here(self, ack: Ack) -> Reply:
+        """The job's reply is the interaction's own message (deferred now unless admission already did)."""
+        await ack.defer()
+        interaction = ack.interaction
         return Reply(_messageable(interaction.channel), interaction=interaction, clock=lambda: self.bot.clock())
 
     async def _plan_branch(
@@ -146,7 +139,10 @@ class JobStarter:
         job = replace(job, input_image=input_image, reply_channel_id=channel_id, reply_message_id=reply.message_id)
         if reply.message_id is not None:
             await self.bot.store.set_reply_message(turn_id, channel_id, reply.message_id)
-        await service.run(turn_id, job, surface)
+        try:
+            await service.run(turn_id, job, surface)
+        finally:
+            self.memory.job_ended()
 
     async def _plan(
         self,

@@ -106,6 +106,16 @@ def _partial_message(channel: discord.abc.Messageable, message_id: int) -> disco
     return partial
 
 
+async def replace_with_private(interaction: discord.Interaction, text: str) -> bool:
+    """Take the public reply away and tell only the caller instead; False if Discord refused either step."""
+    try:
+        await interaction.delete_original_response()
+        await interaction.followup.send(text, ephemeral=True)
+    except discord.HTTPException:
+        return False
+    return True
+
+
 async def send_private(interaction: discord.Interaction, text: str) -> None:
     """Tell only the caller something, whatever state the interaction is in."""
     if not interaction.response.is_done():

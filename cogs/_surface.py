@@ -14,7 +14,7 @@ from bot.core.text import caption, shorten, thread_name
 from bot.core.updates import Final, Partial
 from bot.metrics import JobTimer
 from cogs._buttons import result_view, running_view
-from cogs._reply import MISSING, Reply, Upload
+from cogs._reply import MISSING, Reply, Upload, replace_with_private
 
 log = logging.getLogger(__name__)
 
@@ -108,12 +108,9 @@ class ReplySurface:
         interaction = self.reply.interaction
         if error.private and interaction is not None and self.reply.token_alive():
             # Only the member's own input was wrong: tell them alone and take the public reply away.
-            try:
-                await interaction.delete_original_response()
-                await interaction.followup.send(f"❌ {error.user_message}", ephemeral=True)
+            if await replace_with_private(interaction, f"❌ {error.user_message}"):
                 return
-            except discord.HTTPException:
-                log.info("could not answer privately; editing the reply instead")
+            log.info("could not answer privately; editing the reply instead")
         await self.reply.edit(content=f"❌ {error.user_message}", embed=None, uploads=[], view=None)
 
     async def interrupted(self) -> None:

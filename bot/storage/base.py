@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +12,7 @@ from typing import Any, Self
 import aiosqlite
 
 from bot.storage.migrate import migrate
+from bot.storage.sqlite_outbox import BACKSTOP_CHECKPOINT_PAGES, OutboxWriter, Statement
 
 
 def now_text() -> str:
@@ -19,10 +20,13 @@ def now_text() -> str:
 
 
 class SqliteBase:
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(self, conn: aiosqlite.Connection, outbox: OutboxWriter | None = None) -> None:
         self._conn = conn
         # One connection is shared by every job; transactions on it must not interleave.
         self._write_lock = asyncio.Lock()
+        # The image-carrying transactions' own connection (see bot.storage.sqlite_outbox); None in memory, where
+        # a second connection would see another database.
+        self._outbox = outbox
 
     @classmethod
     async def open(cls, path: Path | str) -> Self:
@@ -37,14 +41,29 @@ class SqliteBase:
             await conn.execute("PRAGMA foreign_keys = ON")
             await conn.execute("PRAGMA busy_timeout = 5000")
             await conn.execute("PRAGMA synchronous = NORMAL")
+            await conn.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_CHECKPOINT_PAGES}")
             await migrate(conn)
+            outbox = None if str(path) == ":memory:" else await OutboxWriter.open(path)
         except BaseException:
             await conn.close()
             raise
-        return cls(conn)
+        return cls(conn, outbox)
 
     async def close(self) -> None:
+        # The shared connection first: its thread keeps the process from exiting until closed, and a shutdown
+        # may stop awaiting this coroutine at any await (the outbox's threads end at exit on their own).
         await self._conn.close()
+        if self._outbox is not None:
+            await self._outbox.close()
+
+    async def _write_all(self, statements: Sequence[Statement]) -> None:
+        """One transaction of the given statements: on the outbox connection in one trip, else on the shared one."""
+        if self._outbox is not None:
+            await self._outbox.write(statements)
+            return
+        async with self._transaction() as conn:
+            for sql, params in statements:
+                await conn.execute(sql, params)
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:

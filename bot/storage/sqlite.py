@@ -1,4 +1,7 @@
-"""The aiosqlite Store: one connection (one worker thread), WAL, explicit transactions."""
+"""The aiosqlite Store: one shared connection (one worker thread), WAL, explicit transactions.
+
+The transactions that carry finished images use a connection of their own (bot.storage.sqlite_outbox).
+"""
 
 from __future__ import annotations
 
@@ -139,39 +142,33 @@ class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, LocalIdent
 
     async def save_result(self, turn_id: int, result: TurnResult, image: bytes, fmt: str) -> None:
         usage = result.usage  # the real cost replaces the reservation from here on
-        async with self._transaction() as conn:
-            await conn.execute(
-                "INSERT INTO outbox (turn_id, image, format, created_at) VALUES (?, ?, ?, ?)",
-                (turn_id, image, fmt, now_text()),
-            )
-            await conn.execute(
-                "UPDATE turns SET status = 'delivering', response_id = ?, image_call_id = ?, revised_prompt = ?, "
-                "input_tokens = ?, output_tokens = ?, image_input_tokens = ?, image_output_tokens = ?, "
-                "cost_micros = ?, cost_reserved_micros = 0 WHERE id = ?",
-                (
-                    result.response_id, result.image_call_id, result.revised_prompt, usage.input_tokens,
-                    usage.output_tokens, usage.image_input_tokens, usage.image_output_tokens, result.cost_micros,
-                    turn_id,
-                ),
-            )
+        await self._write_all([
+            ("INSERT INTO outbox (turn_id, image, format, created_at) VALUES (?, ?, ?, ?)",
+             (turn_id, image, fmt, now_text())),
+            ("UPDATE turns SET status = 'delivering', response_id = ?, image_call_id = ?, revised_prompt = ?, "
+             "input_tokens = ?, output_tokens = ?, image_input_tokens = ?, image_output_tokens = ?, "
+             "cost_micros = ?, cost_reserved_micros = 0 WHERE id = ?",
+             (result.response_id, result.image_call_id, result.revised_prompt, usage.input_tokens,
+              usage.output_tokens, usage.image_input_tokens, usage.image_output_tokens, result.cost_micros,
+              turn_id)),
+        ])
 
     async def complete_turn(self, turn_id: int, delivery: Delivery, *, owner_id: int, guild_id: int | None) -> None:
         now = now_text()
-        async with self._transaction() as conn:
-            await conn.execute(
-                "INSERT INTO threads (channel_id, guild_id, parent_channel_id, owner_id, kind, head_turn_id, "
-                "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (channel_id) DO UPDATE SET head_turn_id = excluded.head_turn_id, "
-                "updated_at = excluded.updated_at",
-                (delivery.chain_id, guild_id, delivery.parent_channel_id, owner_id, delivery.chain_kind,
-                 turn_id, now, now),
-            )
-            await conn.execute(
-                "UPDATE turns SET chain_id = ?, status = 'done', reply_channel_id = ?, reply_message_id = ?, "
-                "finished_at = ? WHERE id = ?",
-                (delivery.chain_id, delivery.message_channel_id, delivery.message_id, now, turn_id),
-            )
-            await conn.execute("DELETE FROM outbox WHERE turn_id = ?", (turn_id,))
+        await self._write_all([
+            ("INSERT INTO threads (channel_id, guild_id, parent_channel_id, owner_id, kind, head_turn_id, "
+             "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+             "ON CONFLICT (channel_id) DO UPDATE SET head_turn_id = excluded.head_turn_id, "
+             "updated_at = excluded.updated_at",
+             (delivery.chain_id, guild_id, delivery.parent_channel_id, owner_id, delivery.chain_kind,
+              turn_id, now, now)),
+            ("UPDATE turns SET chain_id = ?, status = 'done', reply_channel_id = ?, reply_message_id = ?, "
+             "finished_at = ? WHERE id = ?",
+             (delivery.chain_id, delivery.message_channel_id, delivery.message_id, now, turn_id)),
+            ("DELETE FROM outbox WHERE turn_id = ?", (turn_id,)),
+        ])
+        if self._outbox is not None:
+            self._outbox.checkpoint_soon()  # the image's pages just left the outbox: write the WAL back now
 
     async def fail_turn(self, turn_id: int, code: str, error: str) -> None:
         async with self._transaction() as conn:

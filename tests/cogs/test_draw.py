@@ -147,3 +147,23 @@ async def test_compression_out_of_range_gets_a_private_error(harness: Harness) -
     await harness.discord.wait_for(lambda: interaction.ack_type is not None, what="the error reply")
     assert "from 0 to 100" in harness.discord.messages[interaction.original_message_id].content
     assert responses_requests(harness) == []
+
+
+async def test_megabyte_images_take_the_fast_parsing_path_and_arrive_byte_exact(harness: Harness) -> None:
+    # Realistic sizes: each image event is far past the length where the bot slices the base64 out of the JSON
+    # instead of parsing it (bot.image_events), so that path runs end to end here.
+    harness.openai.pixel_scale, harness.openai.image_bytes = 1 / 2, 700_000
+    running = await harness.start_bot(PREVIEW_INTERVAL="0")
+    harness.openai.queue_script(ImageScript(final_color=FINAL, partial_colors=PARTIALS, event_delay=0.05))
+
+    interaction = await harness.command(running, "draw", {"prompt": PROMPT, "size": "1536x1024"})
+
+    [generation] = harness.openai.generations
+    images = [*generation.partial_images, generation.final_image]
+    assert min(len(image) for image in images) > 500_000
+    versions = harness.discord.messages[interaction.original_message_id].versions()
+    uploaded = [v.attachments[0].data for v in versions if v.attachments]
+    assert uploaded == images  # every preview, then the final, exactly as OpenAI sent them
+    assert decode(uploaded[-1]).size == (768, 512)
+    head = await running.store.get_head(interaction.original_message_id)
+    assert head is not None and head.response_id == generation.response_id and head.status == "done"

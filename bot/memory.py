@@ -1,0 +1,75 @@
+"""Giving memory back to the operating system once a burst of jobs is over.
+
+Every image passes through several multi-megabyte buffers. glibc's allocator keeps freed ones for reuse and, with
+the heap fragmented by a burst, returned almost none: after 200 jobs at once the bot stayed at about 1.8 GB while
+idle. `malloc_trim` hands the free pages back (about 120 MB remained), so it runs after jobs, once none is left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import ctypes.util
+import logging
+import sys
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+# After the last job ends, wait this long for the next one before trimming: a trim of a big heap takes a worker
+# thread 0.1-0.2 s and briefly holds the allocator's locks, so it should not run between the jobs of a burst.
+IDLE_SECONDS = 1.0
+
+Trim = Callable[[], None]
+
+
+def glibc_trim() -> Trim | None:
+    """`malloc_trim(0)` of glibc, or None where there is none (another libc, another OS)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        malloc_trim = libc.malloc_trim
+    except (OSError, AttributeError):  # e.g. musl (Alpine) has no malloc_trim
+        return None
+    malloc_trim.argtypes = [ctypes.c_size_t]
+    malloc_trim.restype = ctypes.c_int
+
+    def trim() -> None:
+        malloc_trim(0)
+
+    return trim
+
+
+class MemoryReleaser:
+    """Trims the heap in a worker thread when no job has been running for IDLE_SECONDS."""
+
+    def __init__(self, idle: Callable[[], bool], trim: Trim | None = None, delay: float = IDLE_SECONDS) -> None:
+        self._idle = idle
+        self._trim = trim if trim is not None else glibc_trim()
+        self._delay = delay
+        self._timer: asyncio.TimerHandle | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.trims = 0
+
+    def job_ended(self) -> None:
+        """Call when a job ends: (re)starts the wait, so only the end of a burst leads to a trim."""
+        if self._trim is None or not self._idle():
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = asyncio.get_running_loop().call_later(self._delay, self._start)
+
+    def _start(self) -> None:
+        self._timer = None
+        if self._idle() and (self._task is None or self._task.done()):
+            self._task = asyncio.create_task(self._run(), name="malloc-trim")
+
+    async def _run(self) -> None:
+        assert self._trim is not None
+        try:
+            await asyncio.to_thread(self._trim)
+        except Exception:
+            log.warning("could not return freed memory to the system", exc_info=True)
+            return
+        self.trims += 1

@@ -1,0 +1,105 @@
+"""The transactions that carry finished images, on a SQLite connection of their own.
+
+On the shared aiosqlite connection every statement is a round trip through the event loop, and under load each
+trip waits for a busy loop: a 2 MB outbox write then held that connection, and every job's queries queued behind
+it, for most of a second. Here a whole transaction is one call in this connection's own thread. And since with
+synchronous=NORMAL the only fsyncs are WAL checkpoints, which SQLite otherwise runs inside whichever commit
+crosses its threshold, checkpoints run in a third thread, after an image has left the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Self
+
+log = logging.getLogger(__name__)
+
+Statement = tuple[str, tuple[object, ...]]
+
+# Checkpoints normally run after each posted image (see `checkpoint_soon`). SQLite's own automatic checkpoint is
+# only a backstop on every connection, with enough room (40 MB of pages) that it does not fire in normal work.
+BACKSTOP_CHECKPOINT_PAGES = 10_000
+# As the main connection (bot.storage.base): a writer waits for another connection's transaction to end.
+BUSY_TIMEOUT_MS = 5000
+
+
+def connect(path: Path | str) -> sqlite3.Connection:
+    """A connection with the settings every writer of the database uses."""
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_CHECKPOINT_PAGES}")
+    return conn
+
+
+class OutboxWriter:
+    def __init__(self, path: Path | str) -> None:
+        # One thread per connection: each is only ever used from its own thread, one call at a time.
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-outbox")
+        self._checkpointer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-checkpoint")
+        self._path = path
+        self._conn: sqlite3.Connection | None = None
+        self._checkpoint_conn: sqlite3.Connection | None = None
+        self._checkpoint: Future[None] | None = None
+
+    @classmethod
+    async def open(cls, path: Path | str) -> Self:
+        """Open both connections (the database must exist and be in WAL mode already)."""
+        writer = cls(path)
+        loop = asyncio.get_running_loop()
+        try:
+            writer._conn = await loop.run_in_executor(writer._writer, connect, path)
+            writer._checkpoint_conn = await loop.run_in_executor(writer._checkpointer, connect, path)
+        except BaseException:
+            await writer.close()
+            raise
+        return writer
+
+    async def write(self, statements: Sequence[Statement]) -> None:
+        """Run the statements as one IMMEDIATE transaction, in one trip to the writer thread."""
+        await asyncio.get_running_loop().run_in_executor(self._writer, self._write, statements)
+
+    def _write(self, statements: Sequence[Statement]) -> None:
+        conn = self._conn
+        assert conn is not None, "open() first"
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for sql, params in statements:
+                conn.execute(sql, params)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def checkpoint_soon(self) -> None:
+        """Start a passive checkpoint in the background unless one is already running (never waits)."""
+        if self._checkpoint_conn is not None and (self._checkpoint is None or self._checkpoint.done()):
+            self._checkpoint = self._checkpointer.submit(self._run_checkpoint)
+
+    def _run_checkpoint(self) -> None:
+        conn = self._checkpoint_conn
+        if conn is None:
+            return
+        try:
+            # PASSIVE: copies what it can without waiting for, or blocking, readers and writers.
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as exc:
+            log.warning("WAL checkpoint failed (SQLite's automatic one remains): %s", exc)
+
+    async def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        checkpoint_conn, self._checkpoint_conn = self._checkpoint_conn, None
+        conn, self._conn = self._conn, None
+        # Each close is queued behind its thread's running call, so nothing is cut off mid-transaction.
+        if checkpoint_conn is not None:
+            await loop.run_in_executor(self._checkpointer, checkpoint_conn.close)
+        if conn is not None:
+            await loop.run_in_executor(self._writer, conn.close)
+        self._checkpointer.shutdown(wait=False)
+        self._writer.shutdown(wait=False)

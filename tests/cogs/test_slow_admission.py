@@ -1,0 +1,83 @@
+"""Discord's 3-second acknowledgement never waits on a slow database (admission under load)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from tests.fakes.discord_state import FakeInteraction
+from tests.fakes.images import decode
+from tests.fakes.openai_server import ImageScript
+from tests.harness import Harness, RunningBot
+
+# Longer than Discord's 3 seconds: with admission before the acknowledgement, the fake would answer 10062.
+SLOW = 3.3
+
+
+def slow_admission(monkeypatch: pytest.MonkeyPatch, running: RunningBot) -> list[float]:
+    """Make the store's admission transaction take SLOW seconds; returns when each one finished."""
+    finished: list[float] = []
+    admit: Callable[..., Awaitable[int | None]] = running.store.create_turn
+
+    async def slow(*args: Any, **kwargs: Any) -> int | None:
+        await asyncio.sleep(SLOW)
+        try:
+            return await admit(*args, **kwargs)
+        finally:
+            finished.append(time.monotonic())
+
+    monkeypatch.setattr(running.store, "create_turn", slow)
+    return finished
+
+
+def acked_in_time(interaction: FakeInteraction) -> bool:
+    return interaction.acked_at is not None and interaction.acked_at - interaction.created_at < 3.0
+
+
+def responses_requests(harness: Harness) -> list[dict[str, Any]]:
+    return [r.json for r in harness.openai.requests if r.path == "/v1/responses" and r.method == "POST"]
+
+
+async def test_slow_admission_is_deferred_in_time_and_the_job_still_completes(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    running = await harness.start_bot()
+    finished = slow_admission(monkeypatch, running)
+    harness.openai.queue_script(ImageScript(final_color=(30, 140, 220), partial_colors=[(90, 90, 90)]))
+
+    draw = await harness.discord.invoke_slash("draw", {"prompt": "a lighthouse at dusk"})
+    await running.tracker.wait(draw.id, timeout=SLOW + 10)
+
+    assert draw.ack_type == 5 and not draw.ephemeral and acked_in_time(draw)
+    [admitted_at] = finished
+    assert draw.acked_at is not None and draw.acked_at < admitted_at  # answered before the database did
+    reply = harness.discord.messages[draw.original_message_id]
+    assert not reply.deleted and reply.embeds
+    assert decode(reply.attachments[0].data).center[:3] == (30, 140, 220)
+    turn = await running.store.turn_for_interaction(draw.id)
+    assert turn is not None and turn.status == "done" and turn.reply_message_id == reply.id
+
+
+async def test_a_slow_refusal_still_ends_private_and_costs_nothing(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fd = harness.discord
+    running = await harness.start_bot()
+    settings = await running.store.get_guild_settings(fd.guild_id)
+    await running.store.set_guild_settings(fd.guild_id, replace(settings, user_daily_micros=0), fd.user_id)
+    slow_admission(monkeypatch, running)
+
+    draw = await fd.invoke_slash("draw", {"prompt": "a lighthouse at dusk"})
+    await running.tracker.wait(draw.id, timeout=SLOW + 10)
+
+    assert draw.ack_type == 5 and acked_in_time(draw)  # deferred publicly while admission was still running
+    assert fd.messages[draw.original_message_id].deleted  # ... and that public reply was taken away
+    [private] = [fd.messages[i] for i in draw.followup_ids]
+    assert private.ephemeral and "daily image budget" in private.content
+    assert responses_requests(harness) == []
+    assert await running.store.turn_for_interaction(draw.id) is None  # refused: nothing held, nothing billed
