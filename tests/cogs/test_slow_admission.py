@@ -81,3 +81,27 @@ async def test_a_slow_refusal_still_ends_private_and_costs_nothing(
     assert private.ephemeral and "daily image budget" in private.content
     assert responses_requests(harness) == []
     assert await running.store.turn_for_interaction(draw.id) is None  # refused: nothing held, nothing billed
+
+
+async def test_a_slow_reroll_on_the_opening_message_is_deferred_privately_and_posts_in_the_thread(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fd = harness.discord
+    running = await harness.start_bot()
+    draw = await harness.command(running, "draw", {"prompt": "a kite"})
+    turn = await running.store.turn_for_interaction(draw.id)
+    assert turn is not None
+    thread_id = draw.original_message_id
+    slow_admission(monkeypatch, running)
+
+    reroll = await fd.invoke_component(draw.original_message_id, f"tp:reroll:{turn.id}")
+    await fd.wait_for(lambda: len(responses_requests(harness)) == 2, timeout=SLOW + 5, what="the reroll to start")
+    await running.bot.service.wait_idle()
+
+    # The result goes to the thread, so the channel only ever saw a private "thinking…", then the private note.
+    assert reroll.ack_type == 5 and reroll.ephemeral and acked_in_time(reroll)
+    note = fd.messages[reroll.original_message_id]
+    assert note.ephemeral and not note.loading and f"<#{thread_id}>" in note.content
+    in_thread = [m for m in fd.messages.values() if m.channel_id == thread_id and m.attachments]
+    assert len(in_thread) == 1 and decode(in_thread[0].attachments[0].data).format == "PNG"
+    assert len(responses_requests(harness)) == 2
