@@ -170,15 +170,11 @@ class ThreadpaintBot(commands.AutoShardedBot):
     async def health(self) -> dict[str, bool]:
         return await check_health(self, getattr(self, "store", None))
 
-    @property
-    def shard_scope(self) -> ShardScope:
-        """The servers this process answers for; known once the shards are launched (the count may come from
-        Discord's recommendation)."""
-        return ShardScope.of(self.shard_count or 1, self.shard_ids)
-
     async def on_ready(self) -> None:
+        # By now the shard count is known, even when Discord recommended it.
+        shards = ShardScope.of(self.shard_count or 1, self.shard_ids)
         log.info("ready as %s (%s) in %d guilds on %s", self.user, getattr(self.user, "id", "?"), len(self.guilds),
-                 self.shard_scope.describe())
+                 shards.describe())
 
     async def close(self) -> None:
         # Jobs finish (or are marked interrupted in Discord) while the connection still works.
