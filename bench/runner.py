@@ -108,6 +108,7 @@ class Bench:
             "DISCORD_API_BASE_URL": info["discord_api_base"],
             "DISCORD_GATEWAY_URL": info["discord_gateway_url"],
             "DATABASE_URL": f"sqlite:///{Path(self._tmp.name) / 'threadpaint.db'}",
+            "HEALTH_FILE": str(Path(self._tmp.name) / "threadpaint.health"),
             "OPENAI_MODEL": "gpt-5.4-mini",
             "PARTIAL_IMAGES": str(self.options.partials),
             "PREVIEW_INTERVAL": str(self.options.preview_interval),

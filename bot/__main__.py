@@ -4,29 +4,32 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.metadata
 import logging
 import os
 import signal
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import discord
-from dotenv import load_dotenv
 
-from bot.app import ThreadpaintBot
+from bot.app import DiscordUnreachable, ThreadpaintBot
 from bot.checks import run_checks
 from bot.clients import point_discord_at
+from bot.heartbeat import read_heartbeat
 from bot.log import setup_logging
-from bot.settings import ConfigError, Settings
+from bot.settings import ConfigError, Settings, load_environment
+from bot.storage import StoreUnavailable
 
 log = logging.getLogger("bot")
 
 
 def load_settings() -> Settings:
-    # The environment wins over .env: override=False keeps variables that are already set.
-    load_dotenv(Path.cwd() / ".env", override=False)
+    # The environment wins over .env, and an empty value anywhere means unset (for the libraries too).
+    load_environment(Path.cwd() / ".env")
     return Settings.from_env(os.environ)
 
 
@@ -64,10 +67,11 @@ async def sync_commands(settings: Settings, guild_id: int | None) -> int:
 
 
 def probe_health(settings: Settings) -> int:
-    """Ask the running bot's /healthz (on this machine); without METRICS_PORT there is nothing to ask."""
+    """Ask the running bot's /healthz on this machine, or without METRICS_PORT read the health file it writes."""
     if settings.metrics_port is None:
-        print("healthy (no METRICS_PORT: health is not served, so this check always passes)")
-        return 0
+        healthy, line = read_heartbeat(settings.health_file, time.time())
+        print(("healthy: " if healthy else "unhealthy: ") + line)
+        return 0 if healthy else 1
     url = f"http://127.0.0.1:{settings.metrics_port}/healthz"
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
@@ -80,8 +84,21 @@ def probe_health(settings: Settings) -> int:
     return 1
 
 
+def _prog() -> str:
+    # The same parser serves `python -m bot` and the `threadpaint` console script: name the one that was typed.
+    return "python -m bot" if Path(sys.argv[0]).name == "__main__.py" else Path(sys.argv[0]).name
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("threadpaint")
+    except importlib.metadata.PackageNotFoundError:  # running from a checkout that was never installed
+        return "unknown (not installed)"
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot", description="threadpaint Discord image bot")
+    parser = argparse.ArgumentParser(prog=_prog(), description="threadpaint Discord image bot")
+    parser.add_argument("--version", action="version", version=f"threadpaint {_version()}")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("run", help="run the bot (default)")
     sub.add_parser("check", help="check settings, Discord, OpenAI and the database, then exit")
@@ -110,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
     except discord.LoginFailure:
         print("threadpaint: Discord rejected DISCORD_TOKEN; copy the bot token again from the developer portal",
               file=sys.stderr)
+        return 1
+    except (DiscordUnreachable, StoreUnavailable) as exc:
+        print(f"threadpaint: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         pass

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import aiohttp
 import discord
 import openai
 from discord.ext import commands
@@ -17,10 +18,12 @@ from bot.clients import build_openai_client, point_discord_at
 from bot.core.budgets import BudgetPolicy
 from bot.core.costs import PriceTable
 from bot.core.engine import OpenAIImageEngine
+from bot.core.reasons import connection_reason
 from bot.core.request import ModelConfig
 from bot.core.retry import RetryPolicy
 from bot.core.service import ImageService
 from bot.core.shards import ShardScope
+from bot.heartbeat import Heartbeat
 from bot.metrics import Metrics, MetricsServer, check_health
 from bot.settings import Settings
 from bot.storage import BotStore, open_store_url
@@ -31,6 +34,10 @@ log = logging.getLogger(__name__)
 
 # Discord accepts one IDENTIFY per max_concurrency bucket every 5 seconds, across all processes of a bot.
 IDENTIFY_SPACING = 5.0
+
+class DiscordUnreachable(Exception):
+    """Logging in failed for want of a connection; the message says where to, and why, in one line."""
+
 
 EXTENSIONS = ("cogs.images", "cogs.settings", "cogs.history", "cogs.usage", "cogs.privacy")
 
@@ -48,6 +55,8 @@ class ThreadpaintBot(commands.AutoShardedBot):
         store: BotStore | None = None,
         **options: Any,
     ) -> None:
+        # This bot never joins voice: discord.py's start-up warnings about missing voice packages are noise.
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False
         intents = discord.Intents.none()
         intents.guilds = True  # channel and thread cache; no message content is ever needed
         # Counted even without METRICS_PORT (cheap); the HTTP session's trace counts Discord's 429s.
@@ -62,6 +71,7 @@ class ThreadpaintBot(commands.AutoShardedBot):
             **options,
         )
         self._metrics_server: MetricsServer | None = None
+        self.heartbeat = Heartbeat(settings.health_file, self.health)
         self.settings = settings
         self._openai = openai_client
         self._given_store = store
@@ -79,7 +89,11 @@ class ThreadpaintBot(commands.AutoShardedBot):
 
     async def login(self, token: str) -> None:
         point_discord_at(self.settings)
-        await super().login(token)
+        try:
+            await super().login(token)
+        except (aiohttp.ClientError, OSError, discord.DiscordServerError) as exc:
+            where = self.settings.discord_api_base_url
+            raise DiscordUnreachable(f"cannot reach Discord at {where}: {connection_reason(exc)}") from exc
 
     async def start(self, token: str, *, reconnect: bool = True) -> None:
         # Client.start is login + connect; the metrics server runs only for a real run (not `sync`).
@@ -90,6 +104,7 @@ class ThreadpaintBot(commands.AutoShardedBot):
             )
             await server.start()
             self._metrics_server = server
+        self.heartbeat.start()
         await self.connect(reconnect=reconnect)
 
     async def setup_hook(self) -> None:
@@ -183,6 +198,7 @@ class ThreadpaintBot(commands.AutoShardedBot):
         for task in list(self._background):
             task.cancel()
         await super().close()
+        await self.heartbeat.stop()
         if self._metrics_server is not None:
             await self._metrics_server.stop()
             self._metrics_server = None

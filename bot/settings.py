@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from dotenv import dotenv_values
+
+DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_DISCORD_API = "https://discord.com/api/v10"
 DEFAULT_DISCORD_GATEWAY = "wss://gateway.discord.gg/"
 DEFAULT_DATABASE_URL = "sqlite:///data/threadpaint.db"
+# Next to the default database, so Docker keeps it on the same volume; `python -m bot health` reads it.
+DEFAULT_HEALTH_FILE = "data/threadpaint.health"
 # Inexpensive current mainline model that supports the image_generation tool; see README "Models".
 DEFAULT_OPENAI_MODEL = "gpt-5.4-mini"
 
@@ -47,7 +53,7 @@ class Secret:
 class Settings:
     discord_token: Secret
     openai_api_key: Secret
-    openai_base_url: str | None = None
+    openai_base_url: str = DEFAULT_OPENAI_BASE_URL
     discord_api_base_url: str = DEFAULT_DISCORD_API
     discord_gateway_url: str = DEFAULT_DISCORD_GATEWAY
     database_url: str = DEFAULT_DATABASE_URL
@@ -76,6 +82,7 @@ class Settings:
     metrics_host: str = "0.0.0.0"  # noqa: S104 - inside a container the scraper comes from outside
     shard_count: int | None = None  # None: Discord's recommended count (GET /gateway/bot)
     shard_ids: tuple[int, ...] | None = None  # None: all shards of shard_count run in this process
+    health_file: Path = Path(DEFAULT_HEALTH_FILE)
     extra: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -102,7 +109,9 @@ class Settings:
         return cls(
             discord_token=Secret(required("DISCORD_TOKEN")),
             openai_api_key=Secret(required("OPENAI_API_KEY")),
-            openai_base_url=_optional_url(get("OPENAI_BASE_URL"), "OPENAI_BASE_URL"),
+            openai_base_url=_url(
+                get("OPENAI_BASE_URL") or DEFAULT_OPENAI_BASE_URL, "OPENAI_BASE_URL", ("http", "https")
+            ),
             discord_api_base_url=_url(
                 get("DISCORD_API_BASE_URL") or DEFAULT_DISCORD_API, "DISCORD_API_BASE_URL", ("http", "https")
             ).rstrip("/"),
@@ -136,7 +145,24 @@ class Settings:
             metrics_port=_optional_int(get("METRICS_PORT"), "METRICS_PORT", low=1, high=65535),
             metrics_host=get("METRICS_HOST") or "0.0.0.0",  # noqa: S104
             **_shards(get("SHARD_COUNT"), get("SHARD_IDS")),
+            health_file=Path(get("HEALTH_FILE") or DEFAULT_HEALTH_FILE),
         )
+
+
+def load_environment(env_file: Path, environ: MutableMapping[str, str] | None = None) -> None:
+    """Merge `env_file` into the environment (the environment wins), then drop every empty variable.
+
+    An empty value means "unset" everywhere: `.env.example` ships `OPENAI_BASE_URL=` and the like, and libraries
+    that read the environment themselves (the OpenAI SDK takes an empty OPENAI_BASE_URL as the base URL '') must
+    see them as absent, exactly as this module's own parsing does.
+    """
+    target = os.environ if environ is None else environ
+    if env_file.is_file():
+        for name, value in dotenv_values(env_file).items():
+            if value and value.strip() and not (target.get(name) or "").strip():
+                target[name] = value
+    for name in [name for name, value in target.items() if not value.strip()]:
+        del target[name]
 
 
 def sqlite_path(url: str) -> Path:
@@ -153,10 +179,6 @@ def _database_url(value: str) -> str:
             f"postgresql://user:password@host/db, got {value!r}"
         )
     return value
-
-
-def _optional_url(value: str | None, name: str) -> str | None:
-    return None if value is None else _url(value, name, ("http", "https"))
 
 
 def _url(value: str, name: str, schemes: tuple[str, ...]) -> str:

@@ -92,6 +92,7 @@ class Harness:
             "DISCORD_API_BASE_URL": self.discord.api_base,
             "DISCORD_GATEWAY_URL": self.discord.gateway_url,
             "DATABASE_URL": f"sqlite:///{self.tmp_path / 'threadpaint.db'}",
+            "HEALTH_FILE": str(self.tmp_path / "threadpaint.health"),
             "OPENAI_MODEL": "gpt-5.4-mini",
             "PARTIAL_IMAGES": "2",
             "PREVIEW_INTERVAL": "0",

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import overload
+from urllib.parse import urlsplit
 
+import asyncpg  # type: ignore[import-untyped]
+
+from bot.core.reasons import connection_reason
 from bot.storage.interface import BotStore
 from bot.storage.postgres import PostgresStore
 from bot.storage.sqlite import SqliteStore
@@ -37,11 +42,28 @@ def _sqlite_path(value: Path | str) -> Path | str:
     return value.removeprefix(_SQLITE_SCHEME) if isinstance(value, str) else value
 
 
+class StoreUnavailable(Exception):
+    """The database could not be opened; the message names it (without a password) and says why, on one line."""
+
+
 async def open_store_url(url: str) -> BotStore:
     """Open the store DATABASE_URL names: `postgresql://…` (or `postgres://…`) or `sqlite:///path`."""
     if not (is_postgres_url(url) or (url.startswith(_SQLITE_SCHEME) and url != _SQLITE_SCHEME)):
         raise ValueError(f"unsupported DATABASE_URL {url!r}: use postgresql://… or sqlite:///path")
-    return await open_store(url)
+    try:
+        return await open_store(url)
+    except (OSError, sqlite3.Error, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise StoreUnavailable(f"cannot open the database {_shown(url)}: {connection_reason(exc)}") from exc
 
 
-__all__ = ["BotStore", "PostgresStore", "SqliteStore", "is_postgres_url", "open_store", "open_store_url"]
+def _shown(url: str) -> str:
+    if not is_postgres_url(url):
+        return str(Path(url.removeprefix(_SQLITE_SCHEME)).absolute())
+    parts = urlsplit(url)
+    host = parts.hostname or "localhost"
+    return f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}{parts.path}"
+
+
+__all__ = [
+    "BotStore", "PostgresStore", "SqliteStore", "StoreUnavailable", "is_postgres_url", "open_store", "open_store_url",
+]

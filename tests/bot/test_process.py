@@ -22,6 +22,7 @@ def process_env(harness: Harness) -> dict[str, str]:
         "DISCORD_API_BASE_URL": harness.discord.api_base,
         "DISCORD_GATEWAY_URL": harness.discord.gateway_url,
         "DATABASE_URL": f"sqlite:///{harness.tmp_path / 'proc.db'}",
+        "HEALTH_FILE": str(harness.tmp_path / "proc.health"),
         "LOG_LEVEL": "INFO",
     }
     return {"PATH": os.environ.get("PATH", "/usr/bin"), "PYTHONPATH": str(ROOT), **settings_env}
@@ -89,3 +90,49 @@ async def test_health_probe_for_docker(harness: Harness) -> None:
     out, _ = await up.communicate()
     assert up.returncode == 0, out.decode()
     assert b'"gateway": true' in out and b'"database": true' in out
+
+
+async def _probe(harness: Harness, **env: str) -> tuple[int, str]:
+    probe = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "health", cwd=harness.tmp_path, env={**process_env(harness), **env},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await probe.communicate()
+    assert probe.returncode is not None
+    return probe.returncode, out.decode()
+
+
+async def test_health_probe_without_metrics_port_reads_the_bots_health_file(harness: Harness) -> None:
+    health_file = str(harness.tmp_path / "default.health")
+    code, out = await _probe(harness, HEALTH_FILE=health_file)
+    assert code == 1 and out.startswith("unhealthy: no health file")  # no bot running: not healthy
+
+    running = await harness.start_bot(HEALTH_FILE=health_file)
+    await running.bot.heartbeat.beat()  # the bot's loop writes the same every few seconds
+    code, out = await _probe(harness, HEALTH_FILE=health_file)
+    assert code == 0, out
+    assert out.strip() == 'healthy: {"gateway": true, "database": true}'
+
+    await harness.stop_bot(running)
+    code, out = await _probe(harness, HEALTH_FILE=health_file)
+    assert code == 1 and "no health file" in out  # a stopped bot takes its file with it
+
+
+async def test_unreachable_database_is_one_line_without_the_password(harness: Harness) -> None:
+    import socket
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    env = {**process_env(harness), "DATABASE_URL": f"postgresql://bot:hunter2secret@127.0.0.1:{port}/threadpaint"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", cwd=harness.tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    text = err.decode()
+    assert process.returncode == 1, text
+    own = [line for line in text.splitlines() if line.startswith("threadpaint:")]
+    assert own == [f"threadpaint: cannot open the database postgresql://127.0.0.1:{port}/threadpaint: "
+                   "Connection refused"], text
+    assert "Traceback" not in text + out.decode() and "hunter2secret" not in text

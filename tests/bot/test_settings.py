@@ -15,7 +15,7 @@ def test_defaults() -> None:
     assert settings.database_path == Path("data/threadpaint.db")
     assert settings.partial_images == 2
     assert settings.image_model is None
-    assert settings.openai_base_url is None
+    assert settings.openai_base_url == "https://api.openai.com/v1"
     assert settings.dev_guild_id is None
 
 
