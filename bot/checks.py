@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import datetime
 import errno
-import os
 import sqlite3
 from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import aiosqlite
 import openai
 
 from bot.clients import build_openai_client
+from bot.core.reasons import connection_reason
 from bot.settings import Settings
 from bot.storage import migrate as migrations
 from bot.storage import open_store
@@ -114,9 +114,7 @@ async def check_discord(settings: Settings) -> CheckResult:
 def _connect_reason(error: OSError) -> str:
     if error.errno == errno.ECONNREFUSED:
         return "connection refused (nothing is listening there)"
-    if error.errno:
-        return os.strerror(error.errno).lower()
-    return str(error) or type(error).__name__
+    return connection_reason(error).lower()
 
 
 # --------------------------------------------------------------------------- openai models
