@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -21,10 +21,29 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Size = Literal["auto", "1024x1024", "1536x1024", "1024x1536"]
-Quality = Literal["auto", "low", "medium", "high"]
-Background = Literal["auto", "opaque", "transparent"]
-Format = Literal["png", "jpeg", "webp"]
+
+
+def _choices(*values: str) -> list[app_commands.Choice[str]]:
+    return [app_commands.Choice(name=value, value=value) for value in values]
+
+
+# Explicit choices, not Literal annotations: typing caches Literals by their set of values, so a Literal with the
+# same values from another module (the OpenAI SDK has them) would impose its order on the command's choices.
+CHOICES = {
+    "size": _choices("auto", "1024x1024", "1536x1024", "1024x1536"),
+    "quality": _choices("auto", "low", "medium", "high"),
+    "background": _choices("auto", "opaque", "transparent"),
+    "format": _choices("png", "jpeg", "webp"),
+}
+Choice = app_commands.Choice[str]
+
+
+def _chosen(size: Choice | None, quality: Choice | None, background: Choice | None, format: Choice | None,
+            compression: int | None) -> Chosen:
+    def value(choice: Choice | None) -> str | None:
+        return None if choice is None else choice.value
+
+    return Chosen(value(size), value(quality), value(background), value(format), compression)
 
 NO_CHOICES = Chosen(None, None, None, None, None)
 
@@ -60,33 +79,35 @@ class Images(commands.Cog):
 
     @app_commands.command(name="draw", description="Draw a new image from a description")
     @app_commands.describe(prompt="What to draw", **OPTION_HELP)
+    @app_commands.choices(**CHOICES)
     async def draw(
         self,
         interaction: discord.Interaction,
         prompt: app_commands.Range[str, 1, 4000],
-        size: Size | None = None,
-        quality: Quality | None = None,
-        background: Background | None = None,
-        format: Format | None = None,
+        size: Choice | None = None,
+        quality: Choice | None = None,
+        background: Choice | None = None,
+        format: Choice | None = None,
         compression: app_commands.Range[int, 0, 100] | None = None,
     ) -> None:
-        chosen = Chosen(size, quality, background, format, compression)
+        chosen = _chosen(size, quality, background, format, compression)
         await self.starter.start(interaction, "draw", prompt, chosen, None)
 
     @app_commands.command(name="edit", description="Change the latest image in this thread, or an image you attach")
     @app_commands.describe(instruction="What to change", image="An image to edit instead", **OPTION_HELP)
+    @app_commands.choices(**CHOICES)
     async def edit(
         self,
         interaction: discord.Interaction,
         instruction: app_commands.Range[str, 1, 4000],
         image: discord.Attachment | None = None,
-        size: Size | None = None,
-        quality: Quality | None = None,
-        background: Background | None = None,
-        format: Format | None = None,
+        size: Choice | None = None,
+        quality: Choice | None = None,
+        background: Choice | None = None,
+        format: Choice | None = None,
         compression: app_commands.Range[int, 0, 100] | None = None,
     ) -> None:
-        chosen = Chosen(size, quality, background, format, compression)
+        chosen = _chosen(size, quality, background, format, compression)
         await self.starter.start(interaction, "edit", instruction, chosen, image)
 
     async def edit_image(self, interaction: discord.Interaction, message: discord.Message) -> None:
