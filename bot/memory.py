@@ -13,6 +13,7 @@ import ctypes.util
 import logging
 import sys
 from collections.abc import Callable
+from typing import Protocol
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +22,17 @@ log = logging.getLogger(__name__)
 IDLE_SECONDS = 1.0
 
 Trim = Callable[[], None]
+
+
+class Cancellable(Protocol):
+    def cancel(self) -> None: ...
+
+
+CallLater = Callable[[float, Callable[[], None]], Cancellable]
+
+
+def loop_call_later(delay: float, callback: Callable[[], None]) -> Cancellable:
+    return asyncio.get_running_loop().call_later(delay, callback)
 
 
 def glibc_trim() -> Trim | None:
@@ -44,11 +56,13 @@ def glibc_trim() -> Trim | None:
 class MemoryReleaser:
     """Trims the heap in a worker thread when no job has been running for IDLE_SECONDS."""
 
-    def __init__(self, idle: Callable[[], bool], trim: Trim | None = None, delay: float = IDLE_SECONDS) -> None:
+    def __init__(self, idle: Callable[[], bool], trim: Trim | None = None, delay: float = IDLE_SECONDS,
+                 call_later: CallLater = loop_call_later) -> None:
         self._idle = idle
         self._trim = trim if trim is not None else glibc_trim()
         self._delay = delay
-        self._timer: asyncio.TimerHandle | None = None
+        self._call_later = call_later
+        self._timer: Cancellable | None = None
         self._task: asyncio.Task[None] | None = None
         self.trims = 0
 
@@ -58,12 +72,17 @@ class MemoryReleaser:
             return
         if self._timer is not None:
             self._timer.cancel()
-        self._timer = asyncio.get_running_loop().call_later(self._delay, self._start)
+        self._timer = self._call_later(self._delay, self._start)
 
     def _start(self) -> None:
         self._timer = None
         if self._idle() and (self._task is None or self._task.done()):
             self._task = asyncio.create_task(self._run(), name="malloc-trim")
+
+    async def wait(self) -> None:
+        """Until a trim that has started is over (for tests and shutdown)."""
+        if self._task is not None:
+            await asyncio.wait([self._task])
 
     async def _run(self) -> None:
         assert self._trim is not None

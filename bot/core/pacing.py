@@ -20,10 +20,12 @@ class PreviewPacer(Generic[T]):
         send: Callable[[T], Awaitable[None]],
         interval: float,
         clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._send = send
         self._interval = interval
         self._clock = clock
+        self._sleep = sleep
         self._pending: T | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -64,7 +66,7 @@ class PreviewPacer(Generic[T]):
             self._wake.clear()
             delay = self._last_sent + self._interval - self._clock()
             if delay > 0:
-                await asyncio.sleep(delay)
+                await self._sleep(delay)
             item, self._pending = self._pending, None
             if item is None or self._closed:
                 continue

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 
 from bot.memory import MemoryReleaser, glibc_trim
+from tests.clock import FakeClock
 
 
 class Jobs:
@@ -21,25 +21,29 @@ class Jobs:
 
 
 async def test_trims_once_after_the_last_job_of_a_burst() -> None:
-    jobs = Jobs()
-    releaser = MemoryReleaser(jobs.idle, jobs.trim, delay=0.05)
+    jobs, clock = Jobs(), FakeClock()
+    releaser = MemoryReleaser(jobs.idle, jobs.trim, delay=1.0, call_later=clock.call_later)
     jobs.running = 2
     releaser.job_ended()  # one of two ended: not idle, nothing to do
+    assert clock.timers == []
     jobs.running = 0
-    for _ in range(3):  # the rest end close together: one trim, after the last
+    for _ in range(3):  # the rest end close together: each restarts the wait, so one trim after the last
         releaser.job_ended()
-        await asyncio.sleep(0.01)
+        clock.advance(0.5)
+    await releaser.wait()
     assert jobs.trimmed == 0
-    await asyncio.sleep(0.15)
+    clock.advance(0.5)  # a whole second after the last job ended
+    await releaser.wait()
     assert jobs.trimmed == 1 and releaser.trims == 1
 
 
 async def test_no_trim_when_a_new_job_started_meanwhile() -> None:
-    jobs = Jobs()
-    releaser = MemoryReleaser(jobs.idle, jobs.trim, delay=0.05)
+    jobs, clock = Jobs(), FakeClock()
+    releaser = MemoryReleaser(jobs.idle, jobs.trim, delay=1.0, call_later=clock.call_later)
     releaser.job_ended()
     jobs.running = 1
-    await asyncio.sleep(0.15)
+    clock.advance(5.0)
+    await releaser.wait()
     assert jobs.trimmed == 0
 
 
@@ -47,9 +51,11 @@ async def test_a_failing_trim_is_only_logged() -> None:
     def broken() -> None:
         raise OSError("no")
 
-    releaser = MemoryReleaser(lambda: True, broken, delay=0.01)
+    clock = FakeClock()
+    releaser = MemoryReleaser(lambda: True, broken, delay=1.0, call_later=clock.call_later)
     releaser.job_ended()
-    await asyncio.sleep(0.1)
+    clock.advance(1.0)
+    await releaser.wait()
     assert releaser.trims == 0
 
 

@@ -3,72 +3,85 @@
 import asyncio
 
 from bot.core.pacing import PreviewPacer
+from tests.clock import FakeClock, settle
 
 
 async def test_sends_immediately_then_paces_and_keeps_newest() -> None:
     sent: list[int] = []
+    clock = FakeClock()
 
     async def send(item: int) -> None:
         sent.append(item)
 
-    pacer = PreviewPacer(send, interval=0.2)
+    pacer = PreviewPacer(send, interval=0.2, clock=clock.now, sleep=clock.sleep)
     pacer.offer(1)
-    await asyncio.sleep(0.02)
+    await settle(lambda: sent == [1])
+    assert clock.slept == []  # the first preview goes out at once
+    clock.advance(0.05)
     pacer.offer(2)
     pacer.offer(3)  # supersedes 2 while the interval is still running
-    await asyncio.sleep(0.3)
+    await settle(lambda: len(sent) == 2)
     await pacer.close()
     assert sent == [1, 3]
     assert pacer.dropped == 1
+    assert [round(s, 6) for s in clock.slept] == [0.15]  # only the rest of the interval
 
 
 async def test_close_drops_pending_and_waits_for_in_flight() -> None:
     sent: list[int] = []
+    started = asyncio.Event()
     release = asyncio.Event()
 
     async def send(item: int) -> None:
+        started.set()
         await release.wait()
         sent.append(item)
 
-    pacer = PreviewPacer(send, interval=10)
+    clock = FakeClock()
+    pacer = PreviewPacer(send, interval=10, clock=clock.now, sleep=clock.sleep)
     pacer.offer(1)
-    await asyncio.sleep(0.01)
+    await started.wait()
     pacer.offer(2)
     closing = asyncio.create_task(pacer.close())
-    await asyncio.sleep(0.01)
+    await settle()
     assert not closing.done()  # waits for the in-flight send so it can't land after the final image
     release.set()
     await closing
     assert sent == [1]
+    assert pacer.dropped == 1
 
 
 async def test_zero_interval_sends_every_preview() -> None:
     sent: list[int] = []
+    clock = FakeClock()
 
     async def send(item: int) -> None:
         sent.append(item)
-        await asyncio.sleep(0)
 
-    pacer = PreviewPacer(send, interval=0)
+    pacer = PreviewPacer(send, interval=0, clock=clock.now, sleep=clock.sleep)
     for i in range(3):
         pacer.offer(i)
-        await asyncio.sleep(0.01)
+        await settle(lambda i=i: sent[-1:] == [i])
     await pacer.close()
     assert sent == [0, 1, 2]
+    assert clock.slept == []
 
 
 async def test_failed_send_does_not_stop_pacing() -> None:
     sent: list[int] = []
+    tried: list[int] = []
+    clock = FakeClock()
 
     async def send(item: int) -> None:
+        tried.append(item)
         if item == 0:
             raise RuntimeError("discord hiccup")
         sent.append(item)
 
-    pacer = PreviewPacer(send, interval=0)
+    pacer = PreviewPacer(send, interval=0, clock=clock.now, sleep=clock.sleep)
     pacer.offer(0)
-    await asyncio.sleep(0.01)
+    await settle(lambda: tried == [0])
     pacer.offer(1)
-    await asyncio.sleep(0.01)
+    await settle(lambda: sent == [1])
     await pacer.close()
     assert sent == [1]
