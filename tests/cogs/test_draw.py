@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
-from bot.core.request import safety_identifier
 from tests.fakes.images import close_color, decode
 from tests.fakes.openai_server import ImageScript
 from tests.harness import Harness
@@ -41,7 +41,7 @@ async def test_draw_in_text_channel_streams_previews_then_final_and_opens_thread
         "tool_choice": {"type": "image_generation"},
         "store": True,
         "stream": True,
-        "safety_identifier": safety_identifier(fd.user_id),
+        "safety_identifier": hashlib.sha256(f"threadpaint:{fd.user_id}".encode()).hexdigest()[:32],
     }
 
     # The reply went: status line, preview 1, preview 2, final — each replacing the last.
