@@ -8,6 +8,7 @@ import json
 import sys
 from pathlib import Path
 
+from bench.chart import write_chart
 from bench.report import render
 from bench.runner import BenchOptions, run
 
@@ -26,7 +27,7 @@ def parse(argv: list[str] | None = None) -> BenchOptions:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description="Run the real bot against the fake OpenAI and fake Discord with realistic payloads; "
-        "print a markdown table and write the figures as JSON.",
+        "print a markdown table and write the figures as JSON and as a chart (PNG) beside it.",
     )
     parser.add_argument("--jobs", type=_jobs, default=None, help="concurrent jobs per run (default 1,10,50,200)")
     parser.add_argument("--partials", type=int, choices=range(4), default=2, help="previews per image (default 2)")
@@ -62,8 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     options = parse(argv)
     result = asyncio.run(run(options))
     options.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    chart = options.out.with_suffix(".png")
+    write_chart(result, chart)
     print(render(result))
-    print(f"\nwrote {options.out}", file=sys.stderr)
+    print(f"\nwrote {options.out} and {chart}", file=sys.stderr)
     return 0
 
 

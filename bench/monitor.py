@@ -61,10 +61,14 @@ class LoopMonitor:
     def __init__(self) -> None:
         self.lags: list[float] = []
         self.peak_rss = 0.0
+        self.rss_samples: list[tuple[float, float]] = []  # (seconds since start, MB), for the chart
+        self._started = 0.0
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self.lags, self.peak_rss = [], rss_mb()
+        self._started = time.monotonic()
+        self.rss_samples = [(0.0, self.peak_rss)]
         reset_hwm()
         self._task = asyncio.create_task(self._run(), name="bench-loop-monitor")
 
@@ -88,4 +92,6 @@ class LoopMonitor:
             self.lags.append(max(0.0, time.monotonic() - start - TICK))
             ticks += 1
             if ticks % RSS_EVERY == 0:
-                self.peak_rss = max(self.peak_rss, rss_mb())
+                rss = rss_mb()
+                self.peak_rss = max(self.peak_rss, rss)
+                self.rss_samples.append((time.monotonic() - self._started, rss))

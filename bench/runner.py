@@ -268,12 +268,28 @@ def level_report(level: Level, partials: int, floor: dict[str, Any] | None) -> d
         "rss_before_mb": round(level.base_rss, 1),
         "peak_rss_mb": round(level.monitor.peak_rss, 1),
         "rss_per_job_mb": round(max(0.0, level.monitor.peak_rss - level.base_rss) / level.jobs, 2),
+        # Every sample, for the chart (bench/chart.py): the distributions, not just their quantiles.
+        "samples_ms": {"preview": _ms_list(overhead["partial"]), "final": _ms_list(overhead["final"]),
+                       "ack": _ms_list(acks)},
+        "rss_timeline": _thin([[round(t, 2), round(mb, 1)] for t, mb in level.monitor.rss_samples], 300),
     }
     if floor is not None:
         for kind, key in (("partial", "preview"), ("final", "final")):
             base, mine = floor[kind]["p50"], out[f"{key}_overhead_ms"]["p50"]
             out[f"{key}_vs_floor_p50"] = round(mine / base, 2) if base and mine is not None else None
     return out
+
+
+def _ms_list(seconds: list[float]) -> list[float]:
+    return sorted(round(s * 1000, 2) for s in seconds)
+
+
+def _thin(points: list[list[float]], most: int) -> list[list[float]]:
+    """At most `most` points, evenly picked, always keeping the last."""
+    if len(points) <= most:
+        return points
+    step = len(points) / most
+    return [points[int(i * step)] for i in range(most - 1)] + [points[-1]]
 
 
 def machine() -> dict[str, Any]:

@@ -48,6 +48,13 @@ def test_quick_benchmark_reports_every_metric(tmp_path: Path) -> None:
         assert 0 < run["cpu_s_per_job"] < 60
         assert run["peak_rss_mb"] >= run["rss_before_mb"] > 20
         assert run["rss_per_job_mb"] >= 0
+        # The raw samples behind the chart agree with the summaries.
+        samples = run["samples_ms"]
+        assert len(samples["preview"]) == jobs * partials and len(samples["final"]) == jobs
+        assert len(samples["ack"]) == jobs
+        assert samples["final"] == sorted(samples["final"])
+        assert min(samples["final"]) <= run["final_overhead_ms"]["p50"] <= max(samples["final"])
+        assert len(run["rss_timeline"]) >= 1 and all(mb > 20 for _, mb in run["rss_timeline"])
 
     idle = result["idle"]
     assert min(idle["ready_rss_mb"], idle["idle_rss_mb"], idle["idle_rss_after_mb"]) > 20
@@ -60,5 +67,12 @@ def test_quick_benchmark_reports_every_metric(tmp_path: Path) -> None:
         "preview_p50_ms", "preview_p99_ms", "ack_p99_ms", "loop_lag_max_ms", "rss_per_job_mb", "idle_rss_mb",
         "ceiling_jobs_per_min",
     }
+    # The chart is written next to the JSON and is a real picture of the right size.
+    from PIL import Image
+
+    with Image.open(out.with_suffix(".png")) as chart:
+        assert chart.format == "PNG" and chart.size == (960, 640)
+        assert sum(1 for count in chart.convert("L").histogram() if count) > 10  # drawn on, not blank
+    assert f"wrote {out} and {out.with_suffix('.png')}" in proc.stderr
     assert all(t["measured"] is not None for name, t in result["targets"].items()
                if name not in ("preview_p50_ms", "preview_p99_ms", "ack_p99_ms"))  # those are stated for 50 jobs
