@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import aiohttp
@@ -53,6 +53,7 @@ class ThreadpaintBot(commands.AutoShardedBot):
         *,
         openai_client: openai.AsyncOpenAI | None = None,
         store: BotStore | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         **options: Any,
     ) -> None:
         # This bot never joins voice: discord.py's start-up warnings about missing voice packages are noise.
@@ -75,6 +76,7 @@ class ThreadpaintBot(commands.AutoShardedBot):
         self.settings = settings
         self._openai = openai_client
         self._given_store = store
+        self._sleep = sleep  # the engine's waits between retries; tests pass a clock they move by hand
         self.clock: Callable[[], datetime.datetime] = discord.utils.utcnow
         self.recovered = asyncio.Event()
         self._background: set[asyncio.Task[None]] = set()
@@ -120,6 +122,7 @@ class ThreadpaintBot(commands.AutoShardedBot):
             self._openai,
             retry=RetryPolicy(self.settings.retry_attempts, self.settings.retry_base_delay),
             idle_timeout=self.settings.stream_idle_timeout,
+            sleep=self._sleep,
         )
         self.service = ImageService(
             self.store,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,7 +102,8 @@ class Harness:
         }
         return Settings.from_env(env)
 
-    async def start_bot(self, **overrides: str) -> RunningBot:
+    async def start_bot(self, *, sleep: Callable[[float], Awaitable[None]] | None = None,
+                        **overrides: str) -> RunningBot:
         settings = self.settings(**overrides)
         # The tests' SDK validates every event the fake streams against the SDK's own types.
         client = ImageStreamingOpenAI(
@@ -110,7 +112,7 @@ class Harness:
             http_client=openai_http_client(),  # the production transport
         )
         self.clients.append(client)
-        bot = ThreadpaintBot(settings, openai_client=client, guild_ready_timeout=0.05)
+        bot = ThreadpaintBot(settings, openai_client=client, guild_ready_timeout=0.05, sleep=sleep or asyncio.sleep)
         task = asyncio.create_task(bot.start(settings.discord_token.get()), name="threadpaint-under-test")
         ready = asyncio.create_task(bot.wait_until_ready())
         done, _ = await asyncio.wait({ready, task}, timeout=10, return_when=asyncio.FIRST_COMPLETED)

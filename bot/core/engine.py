@@ -24,11 +24,13 @@ class OpenAIImageEngine:
     """The only place that calls `responses.create`."""
 
     def __init__(
-        self, client: openai.AsyncOpenAI, *, retry: RetryPolicy | None = None, idle_timeout: float = 120.0
+        self, client: openai.AsyncOpenAI, *, retry: RetryPolicy | None = None, idle_timeout: float = 120.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._client = client
         self._retry = retry or RetryPolicy()
         self._idle_timeout = idle_timeout
+        self._sleep = sleep
 
     async def generate(self, body: dict[str, Any], on_retry: OnRetry | None = None) -> AsyncGenerator[Update, None]:
         requested_format = body["tools"][0].get("output_format", "png")
@@ -61,7 +63,7 @@ class OpenAIImageEngine:
                 attempt += 1
                 if on_retry is not None:
                     await on_retry(delay, attempt + 1, self._retry.attempts, error)
-                await asyncio.sleep(delay)
+                await self._sleep(delay)
 
 
 async def _idle_limited(events: AsyncIterator[T], seconds: float) -> AsyncIterator[T]:

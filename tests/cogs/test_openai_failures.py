@@ -6,6 +6,7 @@ import logging
 
 import pytest
 
+from tests.clock import FakeClock
 from tests.fakes.discord_state import FakeInteraction
 from tests.fakes.images import decode
 from tests.fakes.openai_server import Fault, ImageScript
@@ -91,25 +92,30 @@ async def test_stalled_stream_is_given_up(harness: Harness) -> None:
 
 
 async def test_rate_limit_waits_for_retry_after_then_succeeds(harness: Harness) -> None:
-    running = await harness.start_bot()
-    harness.openai.add_fault(Fault.rate_limited(retry_after=0.5, times=1))
+    clock = FakeClock()
+    # Retry-After (7 s) is longer than any back-off the bot would pick itself (RETRY_BASE_DELAY=1: at most 1 s).
+    running = await harness.start_bot(sleep=clock.sleep)
+    harness.openai.add_fault(Fault.rate_limited(retry_after=7, times=1))
     harness.openai.queue_script(ImageScript(final_color=(5, 200, 5)))
     draw = await harness.command(running, "draw", {"prompt": "a frog"})
     first, second = [r for r in harness.openai.requests if r.path == "/v1/responses"]
     assert first.status == 429 and second.status == 200
     reply = harness.discord.messages[draw.original_message_id]
-    assert any("Trying again in" in v.content and "rate limit" in v.content for v in reply.versions())
+    assert any("Trying again in 7 s" in v.content and "rate limit" in v.content for v in reply.versions())
+    assert clock.slept == [7.0]  # exactly what OpenAI asked for
     assert decode(reply.attachments[0].data).center[:3] == (5, 200, 5)
     assert second.retry_count == 0  # our retry, not the SDK's hidden one
 
 
 async def test_rate_limit_that_persists_ends_in_a_clear_message(harness: Harness) -> None:
     harness.env.update(RETRY_ATTEMPTS="2")
-    running = await harness.start_bot()
-    harness.openai.add_fault(Fault.rate_limited(retry_after=0.1, times=2))
+    clock = FakeClock()
+    running = await harness.start_bot(sleep=clock.sleep)
+    harness.openai.add_fault(Fault.rate_limited(retry_after=30, times=2))
     draw = await harness.command(running, "draw", {"prompt": "a frog"})
     assert len(posts(harness)) == 2
     assert reply_text(harness, draw).startswith("❌ OpenAI is busy right now (rate limit)")
+    assert clock.slept == [30.0]  # one wait between the two tries, none after the last
 
 
 async def test_insufficient_quota_is_not_retried_and_tells_the_owner(
@@ -125,12 +131,14 @@ async def test_insufficient_quota_is_not_retried_and_tells_the_owner(
 
 
 async def test_server_error_before_the_stream_is_retried_once(harness: Harness) -> None:
-    harness.env["RETRY_BASE_DELAY"] = "0.05"
-    running = await harness.start_bot()
+    clock = FakeClock()
+    running = await harness.start_bot(sleep=clock.sleep)
     harness.openai.add_fault(Fault.server_error(status=500, times=1))
     harness.openai.queue_script(ImageScript(final_color=(9, 9, 250)))
     draw = await harness.command(running, "draw", {"prompt": "a whale"})
     assert [r.status for r in harness.openai.requests if r.path == "/v1/responses"] == [500, 200]
+    [waited] = clock.slept
+    assert 0.5 <= waited <= 1.0  # RETRY_BASE_DELAY (1 s) with full jitter down to half
     reply = harness.discord.messages[draw.original_message_id]
     assert decode(reply.attachments[0].data).center[:3] == (9, 9, 250)
     assert len(harness.openai.generations) == 1
