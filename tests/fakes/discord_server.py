@@ -111,6 +111,11 @@ class FakeDiscord(DiscordWorld):
     # ------------------------------------------------------------------ lifecycle
 
     @property
+    def routes(self) -> list[tuple[str, str]]:
+        """(method, route) of every REST endpoint served, routes relative to /api/v10 as Discord documents them."""
+        return [(method, route) for method, route, _ in self._table]
+
+    @property
     def api_base(self) -> str:
         return f"http://127.0.0.1:{self.port}{API_PREFIX}"
 
