@@ -10,10 +10,11 @@ The inputs are local copies of the files named in SOURCES (download them at the 
   component they reference.
 
 Each file records its source under "x-threadpaint-source", which the loaders ignore. Paths and components are
-sorted and the layout fixed (see `render`), so a refresh's diff shows exactly what changed upstream; if nothing did, the files stay byte for
-byte the same (the generation date is kept). Before writing, it checks that the OpenAI subset gives the full
-description's verdict on every body in tests/fakes/openai_samples.py, and that each subset resolves all its refs.
-A different input file needs its revision: pass `--openai-rev`/`--discord-rev` (or update SOURCES).
+sorted and the layout fixed (see `render`), so a refresh's diff shows exactly what changed upstream; if nothing
+did, the files stay byte for byte the same (the generation date is kept). Before writing, it checks that the
+OpenAI subset gives the full description's verdict on every body in tests/fakes/openai_samples.py, and that
+each subset resolves all its refs. A different input file needs its revision: pass `--openai-rev` /
+`--discord-rev` (or add it to SOURCES).
 """
 
 from __future__ import annotations
