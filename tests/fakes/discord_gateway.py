@@ -78,7 +78,8 @@ class Gateway:
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(max_msg_size=0)
         await ws.prepare(request)
-        # zstd-stream is answered with text frames, which discord.py accepts (see reference §2).
+        # zstd-stream (asked for when `zstandard` is importable) is answered with text frames, which discord.py
+        # accepts; zlib-stream is real.
         self.compress.append(request.query.get("compress"))
         compressor = zlib.compressobj() if request.query.get("compress") == "zlib-stream" else None
         conn = Connection(ws, compressor)

@@ -1,8 +1,9 @@
 """``FakeDiscord``: a local Discord (REST /api/v10, gateway /gateway, CDN /cdn) for discord.py end-to-end tests.
 
-Runs in the test's event loop on 127.0.0.1:<ephemeral>. Design notes and the pitfalls that shaped it:
-/work/shared/reference/discord-fake-server.md. State and message rules live in discord_world.py,
-handlers in discord_rest.py / discord_interactions.py, the gateway in discord_gateway.py.
+Runs in the test's event loop on 127.0.0.1:<ephemeral>. The routes it serves are those of Discord's published
+OpenAPI description in tests/fakes/specs/discord-routes.json (see scripts/refresh_specs.py). State and message
+rules live in discord_world.py, handlers in discord_rest.py / discord_interactions.py, the gateway in
+discord_gateway.py.
 """
 
 from __future__ import annotations
@@ -109,6 +110,11 @@ class FakeDiscord(DiscordWorld):
         self.port = 0
 
     # ------------------------------------------------------------------ lifecycle
+
+    @property
+    def routes(self) -> list[tuple[str, str]]:
+        """(method, route) of every REST endpoint served, routes relative to /api/v10 as Discord documents them."""
+        return [(method, route) for method, route, _ in self._table]
 
     @property
     def api_base(self) -> str:

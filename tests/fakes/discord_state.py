@@ -1,7 +1,7 @@
 """Data model, Discord limits and payload builders shared by the fake Discord modules.
 
 Everything here is plain data: no aiohttp, no event loop. Payload builders emit the exact
-shapes discord.py 2.7.1's model constructors need (see the reference note §2/§3).
+shapes discord.py 2.7.1's model constructors need (as read from discord.py's source).
 """
 
 from __future__ import annotations

@@ -113,7 +113,7 @@ def expected_types(partials: int, *, reasoning: bool, words: int) -> list[str]:
 async def test_stream_follows_the_documented_event_order(
     fake: FakeOpenAI, client: openai.AsyncOpenAI, model: str, partials: int
 ) -> None:
-    """§3.2 order, sequence numbers from 0, images of the scripted colours, everything recorded."""
+    """The documented event order, sequence numbers from 0, images of the scripted colours, everything recorded."""
     partial_colors = [GREEN, BLUE, RED][:partials]
     fake.queue_script(ImageScript(final_color=RED, partial_colors=partial_colors, revised_prompt="A red cat"))
 
@@ -208,7 +208,7 @@ async def test_no_image_tool_means_text_only(fake: FakeOpenAI, client: openai.As
 
 
 async def test_stream_helper_accepts_the_sequence(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
-    """responses.stream() enforces ids/indices invariants (§3.7); the fake's stream satisfies them."""
+    """responses.stream() enforces the events' id and index invariants; the fake's stream satisfies them."""
     async with client.responses.stream(model="gpt-5.6", input="a cat", tools=[image_tool(partial_images=1)]) as s:
         async for _ in s:
             pass
