@@ -186,16 +186,26 @@ async def test_a_proxy_nobody_listens_on_is_a_connection_error(server: str, no_p
     assert not isinstance(caught.value, openai.APITimeoutError)
 
 
-@pytest.mark.parametrize("variable", ["ALL_PROXY", "HTTPS_PROXY", "all_proxy"])
-def test_a_socks_proxy_without_socksio_fails_like_the_sdk(variable: str, no_proxy_env: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("variable", "url", "error"),
+    [
+        ("ALL_PROXY", "socks5://127.0.0.1:1080", "'socksio' package is not installed"),
+        ("HTTPS_PROXY", "socks5h://127.0.0.1:1080", "'socksio' package is not installed"),
+        ("all_proxy", "socks5://127.0.0.1:1080", "'socksio' package is not installed"),
+        ("ALL_PROXY", "socks4://127.0.0.1:1080", "Unknown scheme for proxy URL"),
+    ],
+)
+def test_a_proxy_it_cannot_use_fails_like_the_sdk(
+    variable: str, url: str, error: str, no_proxy_env: pytest.MonkeyPatch
+) -> None:
     # aiohttp cannot speak SOCKS; going direct instead would bypass the operator's proxy silently.
-    no_proxy_env.setenv(variable, "socks5://127.0.0.1:1080")
-    with pytest.raises(ImportError) as sdk:
+    no_proxy_env.setenv(variable, url)
+    with pytest.raises((ImportError, ValueError)) as sdk:
         openai.DefaultAsyncHttpxClient()
-    with pytest.raises(ImportError) as ours:
+    with pytest.raises(sdk.type) as ours:
         openai_http_client(4)
     assert str(ours.value) == str(sdk.value)
-    assert "'socksio' package is not installed" in str(ours.value)
+    assert error in str(ours.value)
 
 
 async def test_the_pool_is_capped(server: str) -> None:
