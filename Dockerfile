@@ -5,12 +5,15 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
-# Dependencies first, so code changes don't re-download them.
-COPY pyproject.toml README.md ./
-RUN mkdir -p bot cogs && touch bot/__init__.py cogs/__init__.py && pip install . && pip uninstall -y threadpaint
+# Dependencies first, so code changes don't re-download them: exactly the versions in the lock file, each checked
+# against its recorded hash (refresh the lock as the README says). Then the bot itself, and a check that the locked
+# versions satisfy its pyproject.
+COPY requirements.lock ./
+RUN pip install --require-hashes --no-deps -r requirements.lock
+COPY pyproject.toml README.md LICENSE ./
 COPY bot ./bot
 COPY cogs ./cogs
-RUN pip install --no-deps .
+RUN pip install --no-deps . && pip check
 
 FROM python:3.11-slim
 # ca-certificates: the OpenAI SDK's httpx2 uses the system trust store.

@@ -12,7 +12,7 @@ from openai._streaming import SSEBytesDecoder, SSEDecoder
 from openai._types import ResponseT
 
 from bot.image_events import validate_stream_event
-from bot.openai_http import AiohttpTransport
+from bot.openai_http import AiohttpClient
 from bot.settings import Settings
 from bot.sse import FastSSEDecoder
 
@@ -30,9 +30,14 @@ class ImageStreamingOpenAI(openai.AsyncOpenAI):
         return super()._process_response_data(data=data, cast_to=cast_to, response=response)
 
 
-def openai_http_client() -> openai.DefaultAsyncHttpxClient:
-    """The SDK's HTTP client with its defaults, over the aiohttp transport (see bot.openai_http)."""
-    return openai.DefaultAsyncHttpxClient(transport=AiohttpTransport())
+# One streamed request per running job, plus a few for the start-up checks and a cancelled stream still closing.
+SPARE_CONNECTIONS = 4
+
+
+def openai_http_client(max_connections: int) -> httpx2.AsyncClient:
+    """The SDK's aiohttp client with its defaults (see bot.openai_http), at most `max_connections` open per route."""
+    limits = httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+    return AiohttpClient(limits=limits)
 
 
 def build_openai_client(settings: Settings) -> openai.AsyncOpenAI:
@@ -42,7 +47,7 @@ def build_openai_client(settings: Settings) -> openai.AsyncOpenAI:
         base_url=settings.openai_base_url,
         max_retries=0,
         timeout=openai.Timeout(settings.openai_timeout, connect=10.0),
-        http_client=openai_http_client(),
+        http_client=openai_http_client(settings.max_concurrent_jobs + SPARE_CONNECTIONS),
     )
 
 

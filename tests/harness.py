@@ -14,7 +14,7 @@ import discord
 import openai
 
 from bot.app import ThreadpaintBot
-from bot.clients import ImageStreamingOpenAI, openai_http_client
+from bot.clients import SPARE_CONNECTIONS, ImageStreamingOpenAI, openai_http_client
 from bot.settings import Settings
 from bot.storage import SqliteStore
 from tests.fakes.discord_server import FakeDiscord
@@ -109,7 +109,8 @@ class Harness:
         client = ImageStreamingOpenAI(
             api_key=settings.openai_api_key.get(), base_url=settings.openai_base_url, max_retries=0,
             timeout=openai.Timeout(10.0, connect=5.0), _strict_response_validation=True,
-            http_client=openai_http_client(),  # the production transport
+            # the production transport
+            http_client=openai_http_client(settings.max_concurrent_jobs + SPARE_CONNECTIONS),
         )
         self.clients.append(client)
         bot = ThreadpaintBot(settings, openai_client=client, guild_ready_timeout=0.05, sleep=sleep or asyncio.sleep)

@@ -95,3 +95,16 @@ def test_the_data_folder_belongs_to_the_runtime_user() -> None:
     setup = " ".join(args for instruction, args in stage if instruction == "RUN")
     for volume in volumes:
         assert f"mkdir -p {volume}" in setup and f"chown {user} {volume}" in setup
+
+
+def test_the_builder_copies_every_file_the_package_build_reads() -> None:
+    import tomllib
+
+    text = (ROOT / "Dockerfile").read_text()
+    copied = {name for line in text.splitlines() if line.startswith("COPY ") and "--from" not in line
+              for name in line.split()[1:-1]}
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    needed = {"pyproject.toml", project["readme"], *project["license-files"], "requirements.lock", "bot", "cogs"}
+    assert needed <= copied, f"not copied into the image: {sorted(needed - copied)}"
+    ignored = {line.strip().rstrip("/") for line in (ROOT / ".dockerignore").read_text().splitlines()}
+    assert not needed & ignored, f".dockerignore hides {sorted(needed & ignored)}"
