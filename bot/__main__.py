@@ -131,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
     except (DiscordUnreachable, StoreUnavailable) as exc:
         print(f"threadpaint: {exc}", file=sys.stderr)
         return 1
+    except ConfigError as exc:  # found while starting up, e.g. a proxy the OpenAI client can't use
+        print(f"threadpaint: configuration error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         pass
     return 0

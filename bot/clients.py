@@ -13,7 +13,7 @@ from openai._types import ResponseT
 
 from bot.image_events import validate_stream_event
 from bot.openai_http import AiohttpClient
-from bot.settings import Settings
+from bot.settings import ConfigError, Settings
 from bot.sse import FastSSEDecoder
 
 
@@ -47,8 +47,18 @@ def build_openai_client(settings: Settings) -> openai.AsyncOpenAI:
         base_url=settings.openai_base_url,
         max_retries=0,
         timeout=openai.Timeout(settings.openai_timeout, connect=10.0),
-        http_client=openai_http_client(settings.max_concurrent_jobs + SPARE_CONNECTIONS),
+        http_client=_http_client(settings),
     )
+
+
+def _http_client(settings: Settings) -> httpx2.AsyncClient:
+    try:
+        return openai_http_client(settings.max_concurrent_jobs + SPARE_CONNECTIONS)
+    except ImportError as exc:  # httpx2's: a SOCKS proxy from the environment needs `socksio`
+        raise ConfigError(
+            "a SOCKS proxy is set (ALL_PROXY, HTTPS_PROXY or HTTP_PROXY) but SOCKS support is not installed: "
+            "pip install socksio, or unset the proxy"
+        ) from exc
 
 
 def point_discord_at(settings: Settings) -> None:

@@ -139,3 +139,15 @@ def test_license_is_shipped_and_declared_in_spdx_form() -> None:
     assert project["license"] == "MIT"  # the PEP 639 string, not the deprecated table
     assert project["license-files"] == ["LICENSE"]
     assert (root / "LICENSE").read_text().startswith("MIT License\n")
+
+
+def test_socks_proxy_without_support_is_one_line(tmp_path: Path) -> None:
+    env = {"DISCORD_TOKEN": "t.t.t", "OPENAI_API_KEY": "sk-x", "ALL_PROXY": "socks5://127.0.0.1:1080",
+           "DISCORD_API_BASE_URL": f"http://127.0.0.1:{_closed_port()}/api/v10"}
+    result = run_cli(tmp_path, env, "check")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == (
+        "threadpaint: configuration error: a SOCKS proxy is set (ALL_PROXY, HTTPS_PROXY or HTTP_PROXY) but SOCKS "
+        "support is not installed: pip install socksio, or unset the proxy"
+    )
+    assert "Traceback" not in result.stderr
