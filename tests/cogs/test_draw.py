@@ -5,6 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 
+import openai
+import pytest
+
+from bot import image_events
 from tests.fakes.images import close_color, decode
 from tests.fakes.openai_server import ImageScript
 from tests.harness import Harness
@@ -149,10 +153,32 @@ async def test_compression_out_of_range_gets_a_private_error(harness: Harness) -
     assert responses_requests(harness) == []
 
 
-async def test_megabyte_images_take_the_fast_parsing_path_and_arrive_byte_exact(harness: Harness) -> None:
+async def test_megabyte_images_take_the_fast_parsing_path_and_arrive_byte_exact(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Realistic sizes: each image event is far past the length where the bot slices the base64 out of the JSON
     # instead of parsing it (bot.image_events), so that path runs end to end here.
     harness.openai.pixel_scale, harness.openai.image_bytes = 1 / 2, 700_000
+    # Spies on the two slow paths the fast one replaces: a JSON scan of a whole image event, and the SDK's own
+    # event building (the fallback for anything the fast path does not take).
+    parsed_lengths: list[int] = []
+    real_json = image_events.json
+
+    class JsonSpy:
+        @staticmethod
+        def loads(text: str) -> object:
+            parsed_lengths.append(len(text))
+            return real_json.loads(text)
+
+    monkeypatch.setattr(image_events, "json", JsonSpy)
+    fallback_types: list[str] = []
+    sdk_build = openai.AsyncOpenAI._process_response_data
+
+    def spy(self: openai.AsyncOpenAI, *, data: object, cast_to: type, response: object) -> object:
+        fallback_types.append(str(data.get("type")) if isinstance(data, dict) else type(data).__name__)
+        return sdk_build(self, data=data, cast_to=cast_to, response=response)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(openai.AsyncOpenAI, "_process_response_data", spy)
     running = await harness.start_bot(PREVIEW_INTERVAL="0")
     harness.openai.queue_script(ImageScript(final_color=FINAL, partial_colors=PARTIALS, event_delay=0.05))
 
@@ -167,3 +193,8 @@ async def test_megabyte_images_take_the_fast_parsing_path_and_arrive_byte_exact(
     assert decode(uploaded[-1]).size == (768, 512)
     head = await running.store.get_head(interaction.original_message_id)
     assert head is not None and head.response_id == generation.response_id and head.status == "done"
+    # Every image event was parsed with its base64 sliced out (only small JSON was scanned), and built as its own
+    # event class: nothing that carries an image went through the SDK's generic path.
+    assert parsed_lengths and max(parsed_lengths) < image_events.LONG_STRING
+    image_types = {"response.image_generation_call.partial_image", "response.output_item.done", "response.completed"}
+    assert not image_types & set(fallback_types), fallback_types
