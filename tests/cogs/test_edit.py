@@ -118,17 +118,31 @@ async def test_draw_inside_bot_thread_is_fresh_and_becomes_head(harness: Harness
     assert len(harness.discord.threads()) == 1
 
 
+async def two_edits_at_once(harness: Harness, running: RunningBot, thread_id: int, second_user: int | None
+                            ) -> tuple[FakeInteraction, FakeInteraction]:
+    """Start an edit whose image is held back, send a second edit while it runs, then let the first finish."""
+    release = asyncio.Event()
+    harness.openai.queue_script(ImageScript(final_color=(200, 0, 0), hold_final=release))
+    harness.openai.queue_script(ImageScript(final_color=(0, 0, 200)))
+    one = await harness.discord.invoke_slash("edit", {"instruction": "add a boat"}, channel_id=thread_id)
+    await harness.discord.wait_for(lambda: len(responses_bodies(harness)) == 2, what="first edit reaches OpenAI")
+    two = await harness.discord.invoke_slash("edit", {"instruction": "add a moon"}, channel_id=thread_id,
+                                             user_id=second_user)
+    await harness.discord.wait_for(
+        lambda: two.original_message_id in harness.discord.messages
+        and "Waiting" in harness.discord.messages[two.original_message_id].content,
+        what="the second edit says it is waiting",
+    )
+    assert len(responses_bodies(harness)) == 2  # the second has not gone to OpenAI while the first runs
+    release.set()
+    await asyncio.gather(running.tracker.wait(one.id), running.tracker.wait(two.id))
+    return one, two
+
+
 async def test_two_edits_at_once_run_in_order_and_chain(harness: Harness) -> None:
     running = await harness.start_bot()
     thread_id, first_response = await draw_thread(harness, running)
-    # The first edit streams slowly, so the second arrives while it is running.
-    harness.openai.queue_script(ImageScript(final_color=(200, 0, 0), event_delay=0.03))
-    harness.openai.queue_script(ImageScript(final_color=(0, 0, 200)))
-
-    one = await harness.discord.invoke_slash("edit", {"instruction": "add a boat"}, channel_id=thread_id)
-    await harness.discord.wait_for(lambda: len(responses_bodies(harness)) == 2, what="first edit reaches OpenAI")
-    two = await harness.discord.invoke_slash("edit", {"instruction": "add a moon"}, channel_id=thread_id)
-    await asyncio.gather(running.tracker.wait(one.id), running.tracker.wait(two.id))
+    _, two = await two_edits_at_once(harness, running, thread_id, None)
 
     first_edit, second_edit = responses_bodies(harness)[1:]
     assert first_edit["previous_response_id"] == first_response
@@ -184,3 +198,24 @@ async def test_decompression_bomb_attachment_is_refused(harness: Harness) -> Non
     assert responses_bodies(harness) == []
     [private] = [harness.discord.messages[i] for i in edit.followup_ids]
     assert "too many pixels" in private.content
+
+
+async def test_two_members_editing_one_thread_at_once_take_turns(harness: Harness) -> None:
+    running = await harness.start_bot()
+    thread_id, first_response = await draw_thread(harness, running)
+    one, two = await two_edits_at_once(harness, running, thread_id, harness.discord.other_user_id)
+
+    first_edit, second_edit = responses_bodies(harness)[1:]
+    generations = harness.openai.generations
+    assert first_edit["previous_response_id"] == first_response
+    # The second member's edit builds on the first member's result, not on the picture both of them saw.
+    assert second_edit["previous_response_id"] == generations[1].response_id
+    assert decode(final_image_of(harness, one)).center[:3] == (200, 0, 0)
+    assert decode(final_image_of(harness, two)).center[:3] == (0, 0, 200)
+    turns = await running.store.list_turns(thread_id)
+    assert [(t.user_id, t.status) for t in turns] == [
+        (harness.discord.user_id, "done"), (harness.discord.user_id, "done"),
+        (harness.discord.other_user_id, "done"),
+    ]
+    head = await running.store.get_head(thread_id)
+    assert head is not None and head.id == turns[2].id
