@@ -117,15 +117,20 @@ class ReplySurface:
         await self.reply.edit(content=INTERRUPTED, embed=None, uploads=[], view=None)
 
     async def fetch_image(self, channel_id: int, message_id: int) -> bytes | None:
-        channel = self.client.get_partial_messageable(channel_id)
-        try:
-            message = await channel.fetch_message(message_id)
-            for attachment in message.attachments:
-                if attachment.filename.lower().endswith(IMAGE_SUFFIXES):
-                    return await attachment.read()
-        except discord.HTTPException as exc:
-            log.info("could not fetch the last image %s/%s: %s", channel_id, message_id, exc)
-        return None
+        return await fetch_message_image(self.client, channel_id, message_id)
+
+
+async def fetch_message_image(client: discord.Client, channel_id: int, message_id: int) -> bytes | None:
+    """The first image attached to a message, or None when it is gone or unreadable."""
+    channel = client.get_partial_messageable(channel_id)
+    try:
+        message = await channel.fetch_message(message_id)
+        for attachment in message.attachments:
+            if attachment.filename.lower().endswith(IMAGE_SUFFIXES):
+                return await attachment.read()
+    except discord.HTTPException as exc:
+        log.info("could not fetch the image of %s/%s: %s", channel_id, message_id, exc)
+    return None
 
 
 def _ext(fmt: str) -> str:

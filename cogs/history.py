@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core.contact_sheet import Tile, render_contact_sheet
 from bot.core.costs import format_usd
 from bot.core.models import Turn
 from bot.core.text import shorten
 from bot.storage.privacy import ChainHistory
 from cogs._reply import send_private
+from cogs._surface import fetch_message_image
 
 if TYPE_CHECKING:
     from bot.app import ThreadpaintBot
@@ -29,6 +33,9 @@ FIELD_NAME = 256
 MAX_FIELDS = 25
 # Room kept for the link line and labels of each field, on top of the prompt texts.
 MIN_TEXT = 40
+SHEET_NAME = "history.png"
+# Images fetched back from Discord at once for the contact sheet: each can be megabytes.
+FETCHES_AT_ONCE = 4
 
 
 class History(commands.Cog):
@@ -45,8 +52,33 @@ class History(commands.Cog):
         if not chain.turns:
             await send_private(interaction, NO_CONVERSATION)
             return
-        # Private: prompts and costs are shown on request, not posted into the conversation for everyone.
-        await interaction.response.send_message(embed=history_embed(chain, interaction.guild_id), ephemeral=True)
+        # Private: prompts and costs are shown on request, not posted into the conversation for everyone. Fetching
+        # the images for the contact sheet takes longer than Discord's 3 seconds, so acknowledge first.
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        embed = history_embed(chain, interaction.guild_id)
+        sheet = await render_contact_sheet(await self._tiles(chain))
+        embed.set_image(url=f"attachment://{SHEET_NAME}")
+        await interaction.edit_original_response(
+            embed=embed, attachments=[discord.File(io.BytesIO(sheet), filename=SHEET_NAME)]
+        )
+
+    async def _tiles(self, chain: ChainHistory) -> list[Tile]:
+        """The shown turns' results, fetched back from their Discord messages, numbered as in the list."""
+        first = chain.total - len(chain.turns) + 1
+        numbers = {turn.id: number for number, turn in enumerate(chain.turns, first)}
+        gate = asyncio.Semaphore(FETCHES_AT_ONCE)
+
+        async def image(turn: Turn) -> bytes | None:
+            if turn.status != "done" or turn.reply_channel_id is None or turn.reply_message_id is None:
+                return None
+            async with gate:
+                return await fetch_message_image(self.bot, turn.reply_channel_id, turn.reply_message_id)
+
+        images = await asyncio.gather(*(image(turn) for turn in chain.turns))
+        return [
+            Tile(numbers[turn.id], data, numbers.get(turn.parent_turn_id) if turn.parent_turn_id else None)
+            for turn, data in zip(chain.turns, images, strict=True)
+        ]
 
 
 def history_embed(chain: ChainHistory, guild_id: int | None) -> discord.Embed:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 
+from PIL import Image
+
+from bot.core.contact_sheet import BRANCH, COLUMNS, GAP, LABEL, MISSING, TILE
 from bot.core.models import Turn
 from bot.core.options import ImageOptions
 from bot.storage.privacy import ChainHistory
 from cogs.history import NO_CONVERSATION, history_embed
 from tests.bot.storage.test_privacy import add_turn, sql
+from tests.cogs.test_buttons import click
 from tests.fakes.openai_server import ImageScript
 from tests.harness import Harness
 
@@ -29,7 +34,7 @@ async def test_history_lists_each_turn_with_who_prompts_cost_and_link(harness: H
     history = await harness.command(running, "history", channel_id=thread_id)
 
     message = fd.messages[history.original_message_id]  # type: ignore[index]
-    assert history.ack_type == 4 and message.ephemeral
+    assert history.ack_type == 5 and message.ephemeral  # deferred: the contact sheet takes a moment
     [embed] = message.embeds
     one, two = embed["fields"]
     assert one["name"].startswith("1. draw") and two["name"].startswith("2. edit")
@@ -95,3 +100,50 @@ def test_history_embed_in_dms_links_with_at_me() -> None:
     value = embed.fields[0].value or ""
     assert "https://discord.com/channels/@me/223456789012345678/323456789012345679" in value
     assert "**Prompt:** a fox" in value and "**Revised:** A red fox" in value and "$123.46" in value
+
+
+def tile_pixel(sheet: Image.Image, index: int, columns: int) -> tuple[int, ...]:
+    left, top = GAP + (index % columns) * (TILE + GAP), GAP + (index // columns) * (TILE + LABEL + GAP)
+    return sheet.getpixel((left + TILE // 2, top + TILE // 2))  # type: ignore[return-value]
+
+
+def has_branch_frame(sheet: Image.Image, index: int, columns: int) -> bool:
+    left, top = GAP + (index % columns) * (TILE + GAP), GAP + (index // columns) * (TILE + LABEL + GAP)
+    return sheet.getpixel((left - 1, top + TILE // 2)) == BRANCH
+
+
+async def test_history_attaches_a_contact_sheet_of_the_results_in_order(harness: Harness) -> None:
+    fd = harness.discord
+    running = await harness.start_bot()
+    colours = [(200, 40, 40), (40, 180, 60), (40, 70, 210)]
+    harness.openai.queue_script(ImageScript(final_color=colours[0]))
+    draw = await harness.command(running, "draw", {"prompt": "a kite"})
+    thread_id = draw.original_message_id
+    harness.openai.queue_script(ImageScript(final_color=colours[1]))
+    await harness.command(running, "edit", {"instruction": "make it green"}, channel_id=thread_id)
+    # Turn 3 branches from turn 1: Edit pressed on the opening result.
+    first = await running.store.turn_for_interaction(draw.id)
+    assert first is not None
+    press = await click(harness, running, draw.original_message_id, f"tp:edit:{first.id}")
+    [[field]] = [row["components"] for row in press.modal["components"]]  # type: ignore[index]
+    harness.openai.queue_script(ImageScript(final_color=colours[2]))
+    submit = await fd.submit_modal(press, {field["custom_id"]: "make it blue instead"})
+    await running.tracker.wait_any(submit.id)
+    # Turn 4's message was deleted since: its tile is a placeholder, the list still shows it.
+    harness.openai.queue_script(ImageScript(final_color=(250, 250, 0)))
+    gone = await harness.command(running, "edit", {"instruction": "yellow"}, channel_id=thread_id)
+    del fd.messages[gone.original_message_id]  # type: ignore[arg-type]
+
+    history = await harness.command(running, "history", channel_id=thread_id)
+
+    message = fd.messages[history.original_message_id]  # type: ignore[index]
+    [attachment] = message.attachments
+    [embed] = message.embeds
+    assert attachment.filename == "history.png" and embed["image"]["url"] == "attachment://history.png"
+    sheet = Image.open(io.BytesIO(attachment.data)).convert("RGB")
+    columns = min(COLUMNS, 4)
+    assert [tile_pixel(sheet, i, columns) for i in range(3)] == colours  # each result, in the list's order
+    assert sheet.getpixel((GAP + 3 * (TILE + GAP) + 10, GAP + TILE - 40)) == MISSING
+    assert [has_branch_frame(sheet, i, columns) for i in range(4)] == [False, False, True, False]
+    names = [f["name"] for f in embed["fields"]]
+    assert [n.split(".")[0] for n in names] == ["1", "2", "3", "4"]  # the numbers the sheet shows
