@@ -58,6 +58,10 @@ PERMISSIONS = {  # the subset the REST routes check (discord.Permissions flag na
     "create_private_threads": 1 << 36,
     "send_messages_in_threads": 1 << 38,
 }
+# What an ordinary member has in an ordinary channel: talk, attach, embed, read, open and talk in threads.
+MEMBER_PERMISSIONS = sum(PERMISSIONS[name] for name in (
+    "view_channel", "send_messages", "embed_links", "attach_files", "read_message_history",
+    "create_public_threads", "send_messages_in_threads"))
 THREAD_TYPES = {10, 11, 12}
 ARCHIVE_DURATIONS = (60, 1440, 4320, 10080)
 DISCORD_EPOCH_MS = 1420070400000
