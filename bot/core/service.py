@@ -353,6 +353,7 @@ class ImageService:
             log.error("OpenAI says the account is out of credit (insufficient_quota): add credit or raise the "
                       "project's budget; every job fails until then")
         self.observer.job_finished(observe.BLOCKED if isinstance(error, Blocked) else observe.FAILED)
+        log.warning("turn %s failed: %s (error id %s): %s", turn_id, error.code, error.error_id, error)
         await self._store.fail_turn(turn_id, error.code, str(error))
         await _report(surface, error)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import itertools
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -172,6 +173,8 @@ class FakeMessage:
     created_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     edited_at: dt.datetime | None = None
     deleted: bool = False
+    # Who Discord notified for this message's content ("user:<id>", "role:<id>", "everyone"), by allowed_mentions.
+    pinged: set[str] = field(default_factory=set)
     # Earlier versions, oldest first: every edit appends the version it replaces.
     history: list[FakeMessage] = field(default_factory=list, repr=False)
 
@@ -258,6 +261,19 @@ def _embed_errors(embeds: list[dict[str, Any]]) -> dict[str, Any]:
             {"code": "MAX_EMBED_SIZE_EXCEEDED", "message": "Embed size exceeds maximum size of 6000"}
         )
     return errors
+
+
+def pinged_by(content: str, allowed: dict[str, Any] | None) -> set[str]:
+    """The mentions in `content` Discord turns into notifications: all of them unless `allowed_mentions` says
+    otherwise (its `parse` types, plus the `users`/`roles` it lists)."""
+    parse = {"users", "roles", "everyone"} if allowed is None else set(allowed.get("parse") or [])
+    users = {str(u) for u in (allowed or {}).get("users") or []}
+    roles = {str(r) for r in (allowed or {}).get("roles") or []}
+    out = {f"user:{u}" for u in re.findall(r"<@!?(\d+)>", content) if "users" in parse or u in users}
+    out |= {f"role:{r}" for r in re.findall(r"<@&(\d+)>", content) if "roles" in parse or r in roles}
+    if "everyone" in parse and re.search(r"@(everyone|here)\b", content):
+        out.add("everyone")
+    return out
 
 
 def validate_message(payload: dict[str, Any], files: list[UploadedFile], *, size_limit: int) -> None:
