@@ -185,6 +185,13 @@ class DiscordWorld:
         if perm in denied:
             raise DiscordError(403, 50013, "Missing Permissions")
 
+    def check_access(self, channel_id: int) -> None:
+        """403 50001 Missing Access when the bot can no longer see the channel (or its parent)."""
+        ch = self.channels.get(channel_id, {})
+        denied = self.denied.get(channel_id, set()) | self.denied.get(int(ch.get("parent_id") or 0), set())
+        if "view_channel" in denied:
+            raise DiscordError(403, 50001, "Missing Access")
+
     def app_permissions(self, channel_id: int) -> int:
         perms = ALL_PERMISSIONS
         for name in self.denied.get(channel_id, set()):
