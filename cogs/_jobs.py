@@ -6,6 +6,7 @@ Shared by the slash commands, the buttons on results and the "Edit image" messag
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -13,10 +14,10 @@ import discord
 
 from bot.core.access import ImageAuthor, Member, Place, Request, TurnHome, refusal
 from bot.core.budgets import BudgetPolicy
-from bot.core.errors import ImageError, InvalidInput
+from bot.core.errors import InvalidInput
 from bot.core.guild_settings import GuildSettings
-from bot.core.images import MAX_UPLOAD_BYTES, prepare_input_image
-from bot.core.models import InputImage, Job, JobKind, Turn
+from bot.core.images import MAX_UPLOAD_BYTES
+from bot.core.models import Job, JobKind, Turn
 from bot.core.options import ImageOptions, check_prompt
 from bot.core.service import Admission
 from bot.memory import MemoryReleaser
@@ -146,14 +147,9 @@ class JobStarter:
             timer=self.bot.metrics.timer(job.interaction_id),
         )
         await surface.start()
-        try:
-            input_image = await _read_attachment(attachment) if attachment is not None else job.input_image
-        except ImageError as error:
-            await service.abandon(turn_id, error)
-            await surface.failed(error)
-            return
         channel_id = getattr(reply.channel, "id", job.channel_id)
-        job = replace(job, input_image=input_image, reply_channel_id=channel_id, reply_message_id=reply.message_id)
+        job = replace(job, reply_channel_id=channel_id, reply_message_id=reply.message_id,
+                      input_source=_downloader(attachment) if attachment is not None else None)
         if reply.message_id is not None:
             await self.bot.store.set_reply_message(turn_id, channel_id, reply.message_id)
         try:
@@ -313,11 +309,10 @@ def _can_open_thread(interaction: discord.Interaction) -> bool:
     return isinstance(channel, discord.TextChannel) and interaction.app_permissions.create_public_threads
 
 
-async def _read_attachment(attachment: discord.Attachment) -> InputImage:
-    try:
-        data = await attachment.read()
-    except discord.HTTPException as exc:
-        raise InvalidInput("I couldn't download that attachment from Discord. Please try again.") from exc
-    return await prepare_input_image(data)
-
-
+def _downloader(attachment: discord.Attachment) -> Callable[[], Awaitable[bytes]]:
+    async def download() -> bytes:
+        try:
+            return await attachment.read()
+        except discord.HTTPException as exc:
+            raise InvalidInput("I couldn't download that attachment from Discord. Please try again.") from exc
+    return download

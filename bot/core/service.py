@@ -7,7 +7,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -26,7 +26,7 @@ from bot.core.errors import (
     Unavailable,
     Upstream,
 )
-from bot.core.images import prepare_input_image
+from bot.core.images import DECODE_LIMIT, InputDecoder
 from bot.core.models import ChainRecord, InputImage, Job, NewTurn, Turn, TurnResult
 from bot.core.ordering import ChainLocks
 from bot.core.pacing import PreviewPacer
@@ -81,8 +81,10 @@ class ImageService:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         observer: observe.JobObserver | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        decode_limit: int = DECODE_LIMIT,
     ) -> None:
         self._store = store
+        self.decoder = InputDecoder(decode_limit)
         self.sleep = sleep  # waits between delivery retries; public so tests can drive it
         self._retries: set[asyncio.Task[None]] = set()
         self.observer = observer or observe.NullObserver()
@@ -238,6 +240,8 @@ class ImageService:
 
     async def _run_turn(self, turn_id: int, job: Job, surface: Surface) -> None:
         try:
+            if job.input_source is not None:  # only now, holding a slot: MAX_CONCURRENT_JOBS bounds decoding too
+                job = replace(job, input_image=await self.decoder.prepare(await job.input_source()))
             parent = await self._parent(job)
             if job.kind == "edit" and parent is None and job.input_image is None:
                 raise NothingToEdit(NOTHING_TO_EDIT)
@@ -348,7 +352,7 @@ class ImageService:
         if data is None:
             return None
         try:
-            return await prepare_input_image(data)
+            return await self.decoder.prepare(data)
         except ImageError:
             return None
 
