@@ -98,6 +98,14 @@ class Settings:
     def database_path(self) -> Path:
         return sqlite_path(self.database_url)
 
+    @property
+    def database_password(self) -> str | None:
+        """The password inside a PostgreSQL DATABASE_URL, so logs can scrub it like the tokens."""
+        try:
+            return urlsplit(self.database_url).password
+        except ValueError:
+            return None
+
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
         """Build settings from a mapping (os.environ after load_dotenv); raise ConfigError on the first problem."""

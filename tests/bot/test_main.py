@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 
 def run_cli(tmp_path: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     root = Path(__file__).resolve().parents[2]
@@ -28,3 +30,17 @@ def test_dotenv_is_read_and_environment_wins(tmp_path: Path) -> None:
     assert result.returncode == 2
     # The environment's malformed value is the one reported, so the environment won over .env.
     assert "PARTIAL_IMAGES" in result.stderr and "'nine'" in result.stderr
+
+
+def test_logs_scrub_the_database_password(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.__main__ as cli
+
+    seen: list[str] = []
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DISCORD_TOKEN", "discord-token-value")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-value")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://threadpaint:s3cret-pw@db:5432/threadpaint")
+    monkeypatch.delenv("METRICS_PORT", raising=False)
+    monkeypatch.setattr(cli, "setup_logging", lambda level, secrets, fmt: seen.extend(secrets))
+    assert cli.main(["health"]) == 0  # without METRICS_PORT the probe passes at once
+    assert "s3cret-pw" in seen

@@ -140,3 +140,9 @@ def test_passwords_never_show_in_setting_errors(name: str, value: str) -> None:
 def test_metrics_listen_on_loopback_unless_set() -> None:
     assert Settings.from_env(BASE).metrics_host == "127.0.0.1"
     assert Settings.from_env({**BASE, "METRICS_HOST": "0.0.0.0"}).metrics_host == "0.0.0.0"  # noqa: S104
+
+
+def test_the_database_password_is_known_so_logs_can_scrub_it() -> None:
+    url = "postgresql://threadpaint:s3cret-pw@db:5432/threadpaint?sslmode=verify-full"
+    assert Settings.from_env({**BASE, "DATABASE_URL": url}).database_password == "s3cret-pw"
+    assert Settings.from_env(BASE).database_password is None
