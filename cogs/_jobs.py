@@ -16,7 +16,7 @@ from bot.core.access import ImageAuthor, Member, Place, Request, TurnHome, refus
 from bot.core.budgets import BudgetPolicy
 from bot.core.errors import InvalidInput
 from bot.core.guild_settings import GuildSettings
-from bot.core.images import MAX_UPLOAD_BYTES
+from bot.core.images import MAX_PIXELS, MAX_UPLOAD_BYTES, TOO_MANY_PIXELS
 from bot.core.models import Job, JobKind, Turn
 from bot.core.options import ImageOptions, check_prompt
 from bot.core.service import Admission
@@ -175,6 +175,8 @@ class JobStarter:
         options = chosen.resolve(server).validate()
         if attachment is not None and attachment.size > MAX_UPLOAD_BYTES:
             raise InvalidInput("That image is larger than 20 MB; please attach a smaller one.")
+        if attachment is not None and (attachment.width or 0) * (attachment.height or 0) > MAX_PIXELS:
+            raise InvalidInput(TOO_MANY_PIXELS)  # Discord's own reading of the image; the decoder checks again
         chain_id = await self._chain_for(interaction, kind, attachment is not None)
         # /edit continues the conversation here; /draw in a thread moves that thread's head too. /draw in a
         # plain channel that carries a conversation (no thread could open) doesn't lock the channel to one member.

@@ -46,3 +46,6 @@ async def test_an_upload_over_the_pixel_cap_is_refused_without_an_openai_call(ha
     texts = [fd.messages[i].content for i in [edit.original_message_id, *edit.followup_ids] if i in fd.messages]
     assert any("too many pixels" in t for t in texts), texts
     assert posts(harness) == []
+    # Refused from the size Discord reports, before admission: no job, no download, no decode.
+    assert await running.store.turn_for_interaction(edit.id) is None
+    assert fd.route_calls("GET", CDN_ROUTE) == []

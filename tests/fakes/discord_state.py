@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import io
 import itertools
 import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+from PIL import Image
 
 # Route templates as recorded in ``Call.route`` (the path below /api/v10). They mirror the
 # templates in discord.py's ``Route(...)`` calls so tests can grep one vocabulary.
@@ -146,11 +149,15 @@ class FakeAttachment:
         return len(self.data)
 
     def to_payload(self) -> dict[str, Any]:
-        return {
+        payload = {
             "id": str(self.id), "filename": self.filename, "size": self.size, "url": self.url,
             "proxy_url": self.url, "content_type": self.content_type, "description": self.description,
             "ephemeral": self.ephemeral, "flags": 0,
         }
+        size = _image_size(self.data)
+        if size is not None:  # Discord reads an image's dimensions and sends them with the attachment
+            payload["width"], payload["height"] = size
+        return payload
 
 
 @dataclass
@@ -261,6 +268,14 @@ def _embed_errors(embeds: list[dict[str, Any]]) -> dict[str, Any]:
             {"code": "MAX_EMBED_SIZE_EXCEEDED", "message": "Embed size exceeds maximum size of 6000"}
         )
     return errors
+
+
+def _image_size(data: bytes) -> tuple[int, int] | None:
+    try:
+        with Image.open(io.BytesIO(data)) as image:  # the header only
+            return image.size
+    except Exception:  # not an image Discord would recognise: no dimensions
+        return None
 
 
 def pinged_by(content: str, allowed: dict[str, Any] | None) -> set[str]:
