@@ -139,13 +139,16 @@ class Images(commands.Cog):
 
     async def cancel_from_button(self, interaction: discord.Interaction, turn_id: int) -> None:
         turn = await self.bot.store.get_turn(turn_id)
-        if turn is None or turn.status not in ("queued", "running"):
+        if turn is None:
             await send_private(interaction, "That request has already finished.")
             return
         try:
-            await self.starter.check_cancel(interaction, turn)
+            await self.starter.check_cancel(interaction, turn)  # first: a stranger learns nothing about the job
         except ImageError as error:
             await send_private(interaction, error.user_message)
+            return
+        if turn.status not in ("queued", "running"):
+            await send_private(interaction, "That request has already finished.")
             return
         if self.bot.service.cancel(turn_id, interaction.user.id):
             await interaction.response.defer()  # the job's own message says it was cancelled

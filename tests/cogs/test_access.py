@@ -131,7 +131,7 @@ async def test_a_forged_button_cannot_reach_another_servers_turn(harness: Harnes
     mine = await harness.command(running, "draw", {"prompt": "a cat"}, channel_id=other_channel)
     assert victim_turn is not None and mine.original_message_id is not None
     thread_messages = len([m for m in fd.messages.values() if m.channel_id == victim.original_message_id])
-    for action in ("reroll", "edit"):
+    for action in ("reroll", "edit", "cancel"):
         forged = await click(harness, running, mine.original_message_id, f"tp:{action}:{victim_turn.id}",
                              forged=True)
         assert forged.modal is None and "belongs to a message somewhere else" in said(harness, forged)
