@@ -319,6 +319,10 @@ class ImageService:
         self.observer.job_finished(observe.FAILED)
         log.error("turn %s: gave up posting the finished image after %s; %s", turn_id, why,
                   "sent to the member by DM" if handed else "kept in the outbox table")
+        await _report(surface, Upstream(
+            "I couldn't post your image here, so I sent it to you in a direct message." if handed else
+            "I couldn't post your image here or send it to you directly; the bot's owner still has it."
+        ))
 
     async def _generate(
         self, job: Job, parent: Turn | None, surface: Surface

@@ -89,3 +89,24 @@ async def test_a_delivery_left_by_a_restart_ends_when_its_channel_was_deleted(ha
     turn = await second.store.turn_for_interaction(draw.id)
     assert turn is not None and turn.status == "failed" and turn.error_code == "delivery"
     assert await second.store.outbox_size() == 0
+
+
+async def test_after_giving_up_the_reply_says_where_the_image_went(harness: Harness) -> None:
+    fd = harness.discord
+    running = await harness.start_bot(PARTIAL_IMAGES="0")
+
+    async def refuse_the_next_try(_seconds: float) -> None:  # each retry meets the same refusal, at once
+        fd.fail_next("PATCH", ORIGINAL, 403, 50013, "Missing Permissions")
+
+    running.bot.service.sleep = refuse_the_next_try
+    harness.openai.queue_script(ImageScript(final_color=(0, 160, 60), event_delay=0.05))
+    draw = await fd.invoke_slash("draw", {"prompt": "a green kite"})
+    await fd.wait_for(lambda: len(fd.route_calls("PATCH", ORIGINAL)) >= 1, what="the status line")
+    fd.fail_next("PATCH", ORIGINAL, 403, 50013, "Missing Permissions")  # the final upload is refused
+    await running.tracker.wait(draw.id)
+    reply = fd.messages[draw.original_message_id]  # type: ignore[index]
+    await fd.wait_for(lambda: "direct message" in reply.content, what="the reply to say where the image went")
+    assert not reply.attachments
+    dm_channel = fd.dm_channel_id(fd.user_id)
+    [dm] = [m for m in fd.messages.values() if m.channel_id == dm_channel]
+    assert decode(dm.attachments[0].data).center[:3] == (0, 160, 60)
