@@ -112,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"threadpaint: configuration error: {exc}", file=sys.stderr)
         return 2
     setup_logging(
-        settings.log_level, secrets=(settings.discord_token.get(), settings.openai_api_key.get()),
+        settings.log_level,
+        secrets=(settings.discord_token.get(), settings.openai_api_key.get(), settings.database_password or ""),
         fmt=settings.log_format,
     )
     point_discord_at(settings)

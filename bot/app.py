@@ -69,6 +69,8 @@ class ThreadpaintBot(commands.AutoShardedBot):
             options.setdefault("shard_ids", list(settings.shard_ids))
         super().__init__(
             command_prefix=commands.when_mentioned, intents=intents, help_command=None, tree_cls=ThreadpaintTree,
+            # Nothing the bot sends pings anyone, whatever text (a prompt, a name) ends up in it.
+            allowed_mentions=discord.AllowedMentions.none(),
             **options,
         )
         self._metrics_server: MetricsServer | None = None

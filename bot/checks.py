@@ -21,6 +21,7 @@ from bot.core.reasons import connection_reason
 from bot.settings import Settings
 from bot.storage import migrate as migrations
 from bot.storage import open_store
+from bot.storage.base import private_database_file
 from bot.storage.postgres_check import check_postgres
 
 WARN_WITHIN = datetime.timedelta(days=30)
@@ -52,7 +53,7 @@ async def check_database(settings: Settings) -> CheckResult:
         return CheckResult("database", True, "in-memory database: nothing survives a restart", warning=True)
     shown = path.absolute()  # a relative DATABASE_URL is relative to the working directory: say where
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_database_file(path)
     except OSError as exc:
         return CheckResult("database", False, f"cannot create folder {path.parent.absolute()}: {_os_reason(exc)}")
     try:

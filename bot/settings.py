@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -23,7 +24,22 @@ DEFAULT_OPENAI_MODEL = "gpt-5.4-mini"
 
 
 class ConfigError(Exception):
-    """A setting is missing or malformed; the message names it and fits on one line."""
+    """A setting is missing or malformed; the message names it and fits on one line.
+
+    Values are echoed (quoted) to help fix them, so a password inside one is masked here, for every setting.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(_QUOTED.sub(lambda quoted: redact_credentials(quoted.group()), message))
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+# "user:password@" in a URL, well-formed or not ("scheme://" is not a user and a password).
+_CREDENTIALS = re.compile(r"(?<![^\s'\"/])([^\s'\"@:/]+):(?!//)[^\s'\"@]*@")
+
+
+def redact_credentials(text: str) -> str:
+    return _CREDENTIALS.sub(r"\1:***@", text)
 
 
 class Secret:
@@ -79,7 +95,7 @@ class Settings:
     prices_file: str | None = None
     log_format: str = "text"
     metrics_port: int | None = None  # None: no metrics server
-    metrics_host: str = "0.0.0.0"  # noqa: S104 - inside a container the scraper comes from outside
+    metrics_host: str = "127.0.0.1"  # local unless the owner opens it (METRICS_HOST=0.0.0.0 in a container)
     shard_count: int | None = None  # None: Discord's recommended count (GET /gateway/bot)
     shard_ids: tuple[int, ...] | None = None  # None: all shards of shard_count run in this process
     health_file: Path = Path(DEFAULT_HEALTH_FILE)
@@ -88,6 +104,14 @@ class Settings:
     @property
     def database_path(self) -> Path:
         return sqlite_path(self.database_url)
+
+    @property
+    def database_password(self) -> str | None:
+        """The password inside a PostgreSQL DATABASE_URL, so logs can scrub it like the tokens."""
+        try:
+            return urlsplit(self.database_url).password
+        except ValueError:
+            return None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -143,7 +167,7 @@ class Settings:
             prices_file=get("PRICES_FILE"),
             log_format=_log_format(get("LOG_FORMAT") or "text"),
             metrics_port=_optional_int(get("METRICS_PORT"), "METRICS_PORT", low=1, high=65535),
-            metrics_host=get("METRICS_HOST") or "0.0.0.0",  # noqa: S104
+            metrics_host=get("METRICS_HOST") or "127.0.0.1",
             **_shards(get("SHARD_COUNT"), get("SHARD_IDS")),
             health_file=Path(get("HEALTH_FILE") or DEFAULT_HEALTH_FILE),
         )

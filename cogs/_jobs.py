@@ -6,16 +6,18 @@ Shared by the slash commands, the buttons on results and the "Edit image" messag
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import discord
 
+from bot.core.access import ImageAuthor, Member, Place, Request, TurnHome, refusal
 from bot.core.budgets import BudgetPolicy
-from bot.core.errors import ImageError, InvalidInput
-from bot.core.guild_settings import GuildSettings, access_problem, may_edit
-from bot.core.images import MAX_UPLOAD_BYTES, prepare_input_image
-from bot.core.models import InputImage, Job, JobKind, Turn
+from bot.core.errors import InvalidInput
+from bot.core.guild_settings import GuildSettings
+from bot.core.images import MAX_PIXELS, MAX_UPLOAD_BYTES, TOO_MANY_PIXELS
+from bot.core.models import Job, JobKind, Turn
 from bot.core.options import ImageOptions, check_prompt
 from bot.core.service import Admission
 from bot.memory import MemoryReleaser
@@ -27,11 +29,6 @@ if TYPE_CHECKING:
     from bot.app import ThreadpaintBot
 
 log = logging.getLogger(__name__)
-
-NOT_YOUR_THREAD = (
-    "On this server only the person who started this thread (and moderators) can change its image. "
-    "Use /draw to start your own."
-)
 
 
 class JobStarter:
@@ -93,7 +90,7 @@ class JobStarter:
         chain_id = source.chain_id
         assert chain_id is not None
         server = await self.server_settings(interaction)
-        await self.check_may_edit(interaction, chain_id, server)
+        await self.check_branch(interaction, source, server)
         job = Job(
             interaction_id=interaction.id, user_id=interaction.user.id, guild_id=interaction.guild_id,
             channel_id=chain_id, kind=kind, prompt=check_prompt(text, what="instruction"),
@@ -102,12 +99,33 @@ class JobStarter:
         )
         return job, budget_policy(server)
 
-    async def check_may_edit(self, interaction: discord.Interaction, chain_id: int, server: GuildSettings) -> None:
+    async def check_branch(self, interaction: discord.Interaction, source: Turn, server: GuildSettings) -> None:
+        """Buttons and their modals: the turn must live where the button was pressed, then the usual rules."""
+        chain_id = source.chain_id
+        assert chain_id is not None
         chain = await self.bot.service.chain(chain_id)
-        if chain is not None and not may_edit(
-            server, owner_id=chain.owner_id, user_id=interaction.user.id, is_moderator=_is_moderator(interaction)
-        ):
-            raise InvalidInput(NOT_YOUR_THREAD)
+        in_thread = isinstance(interaction.channel, discord.Thread) or interaction.channel_id != chain_id
+        check_access(server, Request(
+            _member(interaction, in_thread=in_thread), _place(interaction), turn=turn_home(source),
+            conversation_owner_id=chain.owner_id if chain else None,
+        ))
+
+    async def check_cancel(self, interaction: discord.Interaction, turn: Turn) -> None:
+        server = await self.server_settings(interaction)
+        check_access(server, Request(
+            _member(interaction), _place(interaction), cancel=True, job_owner_id=turn.user_id, turn=turn_home(turn),
+        ))
+
+    async def check_start(
+        self, interaction: discord.Interaction, server: GuildSettings, *, opens_thread: bool,
+        image_author: ImageAuthor | None = None,
+    ) -> None:
+        """The rules for new work here: allow-lists, the member's own permissions, whose image it is."""
+        in_thread = isinstance(interaction.channel, discord.Thread)
+        check_access(server, Request(
+            _member(interaction, in_thread=in_thread), _place(interaction), opens_thread=opens_thread,
+            image_author=image_author,
+        ))
 
     async def run_admitted(
         self, admission: Admission, job: Job, reply: Reply, upload_limit: int, attachment: discord.Attachment | None
@@ -129,14 +147,9 @@ class JobStarter:
             timer=self.bot.metrics.timer(job.interaction_id),
         )
         await surface.start()
-        try:
-            input_image = await _read_attachment(attachment) if attachment is not None else job.input_image
-        except ImageError as error:
-            await service.abandon(turn_id, error)
-            await surface.failed(error)
-            return
         channel_id = getattr(reply.channel, "id", job.channel_id)
-        job = replace(job, input_image=input_image, reply_channel_id=channel_id, reply_message_id=reply.message_id)
+        job = replace(job, reply_channel_id=channel_id, reply_message_id=reply.message_id,
+                      input_source=_downloader(attachment) if attachment is not None else None)
         if reply.message_id is not None:
             await self.bot.store.set_reply_message(turn_id, channel_id, reply.message_id)
         try:
@@ -156,19 +169,25 @@ class JobStarter:
         channel_id = interaction.channel_id
         assert channel_id is not None  # slash commands always come from a channel
         server = await self.server_settings(interaction)
-        problem = access_problem(
-            server, channel_id=channel_id, parent_channel_id=getattr(interaction.channel, "parent_id", None),
-            role_ids=_role_ids(interaction.user), is_manager=_is_manager(interaction),
-        )
-        if problem:
-            raise InvalidInput(problem)
+        new_thread = opens_thread(interaction, kind, attachment is not None)
+        await self.check_start(interaction, server, opens_thread=new_thread)
         prompt = check_prompt(text, what="prompt" if kind == "draw" else "instruction")
         options = chosen.resolve(server).validate()
         if attachment is not None and attachment.size > MAX_UPLOAD_BYTES:
             raise InvalidInput("That image is larger than 20 MB; please attach a smaller one.")
+        if attachment is not None and (attachment.width or 0) * (attachment.height or 0) > MAX_PIXELS:
+            raise InvalidInput(TOO_MANY_PIXELS)  # Discord's own reading of the image; the decoder checks again
         chain_id = await self._chain_for(interaction, kind, attachment is not None)
-        if chain_id is not None and kind == "edit":
-            await self.check_may_edit(interaction, chain_id, server)
+        # /edit continues the conversation here; /draw in a thread moves that thread's head too. /draw in a
+        # plain channel that carries a conversation (no thread could open) doesn't lock the channel to one member.
+        changes_conversation = kind == "edit" or isinstance(interaction.channel, discord.Thread)
+        if chain_id is not None and changes_conversation:
+            chain = await self.bot.service.chain(chain_id)
+            if chain is not None:
+                check_access(server, Request(
+                    _member(interaction, in_thread=isinstance(interaction.channel, discord.Thread)),
+                    _place(interaction), conversation_owner_id=chain.owner_id,
+                ))
         job = Job(
             interaction_id=interaction.id,
             user_id=interaction.user.id,
@@ -229,6 +248,38 @@ def budget_policy(server: GuildSettings) -> BudgetPolicy:
     )
 
 
+def check_access(server: GuildSettings, request: Request) -> None:
+    problem = refusal(server, request)
+    if problem:
+        raise InvalidInput(problem)
+
+
+def turn_home(turn: Turn) -> TurnHome:
+    """The channels a turn's messages (and so its buttons) live in: where it was asked, its conversation, its reply."""
+    channels = {turn.channel_id, turn.chain_id, turn.reply_channel_id}
+    return TurnHome(turn.guild_id, frozenset(c for c in channels if c is not None))
+
+
+def _member(interaction: discord.Interaction, *, in_thread: bool = False) -> Member:
+    """The member's own permissions in this channel (Discord computes them, overwrites included)."""
+    permissions = interaction.permissions
+    return Member(
+        user_id=interaction.user.id,
+        role_ids=frozenset(_role_ids(interaction.user)),
+        is_manager=_is_manager(interaction),
+        is_moderator=_is_moderator(interaction),
+        can_send=permissions.send_messages_in_threads if in_thread else permissions.send_messages,
+        can_attach=permissions.attach_files,
+        can_create_threads=permissions.create_public_threads,
+    )
+
+
+def _place(interaction: discord.Interaction) -> Place:
+    channel_id = interaction.channel_id
+    assert channel_id is not None  # commands and components always come from a channel
+    return Place(interaction.guild_id, channel_id, getattr(interaction.channel, "parent_id", None))
+
+
 def _role_ids(user: discord.abc.User) -> list[int]:
     return [role.id for role in getattr(user, "roles", [])]
 
@@ -249,17 +300,21 @@ def _messageable(channel: object) -> discord.abc.Messageable:
     return channel
 
 
+def opens_thread(interaction: discord.Interaction, kind: JobKind, has_image: bool) -> bool:
+    """Whether the result will open a new public thread here (as `_chain_for` decides)."""
+    return _can_open_thread(interaction) and (kind == "draw" or has_image)
+
+
 def _can_open_thread(interaction: discord.Interaction) -> bool:
     """A thread can be opened on the reply only in a guild text or news channel with the permission."""
     channel = interaction.channel
     return isinstance(channel, discord.TextChannel) and interaction.app_permissions.create_public_threads
 
 
-async def _read_attachment(attachment: discord.Attachment) -> InputImage:
-    try:
-        data = await attachment.read()
-    except discord.HTTPException as exc:
-        raise InvalidInput("I couldn't download that attachment from Discord. Please try again.") from exc
-    return await prepare_input_image(data)
-
-
+def _downloader(attachment: discord.Attachment) -> Callable[[], Awaitable[bytes]]:
+    async def download() -> bytes:
+        try:
+            return await attachment.read()
+        except discord.HTTPException as exc:
+            raise InvalidInput("I couldn't download that attachment from Discord. Please try again.") from exc
+    return download

@@ -48,8 +48,6 @@ async def recover(bot: ThreadpaintBot, leftovers: Leftovers) -> tuple[int, int]:
     for pending in leftovers.pending:
         turn = pending.turn
         surface = await _surface_for(bot, turn)
-        if surface is None:
-            continue
         final = Final(pending.image, pending.format, turn.image_call_id or "", turn.revised_prompt)
         if await bot.service.deliver(
             turn.id, final, turn.prompt, [DELIVERED_LATE], surface, owner_id=turn.user_id, guild_id=turn.guild_id
@@ -71,15 +69,19 @@ async def _report_interrupted(bot: ThreadpaintBot, turn: Turn) -> None:
         log.warning("could not report interrupted turn %s: %s", turn.id, exc)
 
 
-async def _surface_for(bot: ThreadpaintBot, turn: Turn) -> ReplySurface | None:
+async def _surface_for(bot: ThreadpaintBot, turn: Turn) -> ReplySurface:
     channel_id = turn.reply_channel_id or turn.channel_id
+    channel: discord.abc.Messageable
     try:
-        channel = bot.get_channel(channel_id) or await bot.fetch_channel(channel_id)
+        found = bot.get_channel(channel_id) or await bot.fetch_channel(channel_id)
     except discord.HTTPException as exc:
+        # Still try (and count the attempt): skipping would leave the turn "delivering" at every start forever.
         log.error("turn %s: cannot reach channel %s to deliver its image: %s", turn.id, channel_id, exc)
-        return None
-    if not isinstance(channel, discord.abc.Messageable):
-        return None
+        found = None
+    if isinstance(found, discord.abc.Messageable):
+        channel = found
+    else:
+        channel = bot.get_partial_messageable(channel_id, guild_id=turn.guild_id)
     chain = await bot.store.get_chain(turn.chain_id) if turn.chain_id is not None else None
     kind: ChainKind = chain.kind if chain else "channel"
     guild = getattr(channel, "guild", None)

@@ -87,6 +87,10 @@ class Reply:
                 return await partial.edit(**fields, attachments=_files(uploads))
             except discord.NotFound:
                 log.info("reply %s was deleted; posting a new message", self.message_id)
+            except discord.Forbidden as exc:
+                # After the token expired this route needs access to the reply's channel (50001 when it was
+                # lost, 50013 for a permission); a new message may still go through where the old can't change.
+                log.info("reply %s can't be edited (%s); posting a new message", self.message_id, exc.code)
         extra: dict[str, Any] = {key: fields[key] for key in ("embed", "view") if fields.get(key)}
         files = [u.file() for u in uploads or []]
         message = await self.channel.send(content=fields.get("content") or None, files=files, **extra)

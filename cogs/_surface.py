@@ -10,7 +10,7 @@ from bot.core.costs import format_usd
 from bot.core.errors import ImageError
 from bot.core.images import fit_for_upload_async
 from bot.core.models import ChainKind, Delivery
-from bot.core.text import caption, shorten, thread_name
+from bot.core.text import caption, escape, shorten, thread_name
 from bot.core.updates import Final, Partial
 from bot.metrics import JobTimer
 from cogs._buttons import result_view, running_view
@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 EMBED_COLOUR = discord.Colour(0x5865F2)
 THREAD_HINT = "Use **/edit** in this thread to keep refining the image. Each edit builds on the latest result."
 INTERRUPTED = "⚠️ This request was interrupted because the bot restarted. Please run the command again."
+DM_UPLOAD_LIMIT = 10 * 1024 * 1024  # Discord's upload limit outside servers with boosts
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
 
 
@@ -112,6 +113,19 @@ class ReplySurface:
                 return
             log.info("could not answer privately; editing the reply instead")
         await self.reply.edit(content=f"❌ {error.user_message}", embed=None, uploads=[], view=None)
+
+    async def hand_over(self, final: Final, prompt: str, user_id: int) -> bool:
+        """The image by DM, when it can't be posted where it was asked for (the channel is out of reach)."""
+        fitted = await fit_for_upload_async(final.image, final.format, DM_UPLOAD_LIMIT)
+        text = (f"Your image is ready, but I couldn't post it where you asked (I can't reach that channel any "
+                f"more). Here it is.\n**Prompt:** {shorten(escape(prompt), 1500)}")
+        try:
+            user = self.client.get_user(user_id) or await self.client.fetch_user(user_id)
+            await user.send(text, file=Upload(f"threadpaint.{_ext(fitted.format)}", fitted.data).file())
+        except discord.HTTPException as exc:
+            log.warning("could not send the image to member %s by DM: %s", user_id, exc)
+            return False
+        return True
 
     async def interrupted(self) -> None:
         await self.reply.edit(content=INTERRUPTED, embed=None, uploads=[], view=None)

@@ -13,7 +13,7 @@ from discord.ext import commands
 from bot.core.contact_sheet import Tile, render_contact_sheet
 from bot.core.costs import format_usd
 from bot.core.models import Turn
-from bot.core.text import shorten
+from bot.core.text import escape, shorten
 from bot.storage.privacy import ChainHistory
 from cogs._reply import send_private
 from cogs._surface import fetch_message_image
@@ -116,12 +116,14 @@ def field_value(turn: Turn, guild_id: int | None, budget: int) -> str:
     tail = f"\n[Open the result]({link})" if link else ""
     prompt_label, revised_label = "\n**Prompt:** ", "\n**Revised:** "
     room = max(budget - len(head) - len(tail) - len(prompt_label), MIN_TEXT)
-    if turn.revised_prompt:
+    # Escaped: a prompt must not be able to fake the "Open the result" link or mention anyone.
+    own, revised_text = escape(turn.prompt), escape(turn.revised_prompt or "")
+    if revised_text:
         room -= len(revised_label)
-        prompt = shorten(turn.prompt, max(room // 2, room - len(turn.revised_prompt)))
-        revised = revised_label + shorten(turn.revised_prompt, max(room - len(prompt), 1))
+        prompt = shorten(own, max(room // 2, room - len(revised_text)))
+        revised = revised_label + shorten(revised_text, max(room - len(prompt), 1))
     else:
-        prompt, revised = shorten(turn.prompt, room), ""
+        prompt, revised = shorten(own, room), ""
     return head + prompt_label + prompt + revised + tail
 
 

@@ -9,10 +9,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.core.access import ImageAuthor
 from bot.core.errors import ImageError
 from bot.core.models import Turn
 from cogs._buttons import DYNAMIC_ITEMS, InstructionModal
-from cogs._jobs import Chosen, JobStarter
+from cogs._jobs import Chosen, JobStarter, opens_thread
 from cogs._reply import send_private
 from cogs._surface import IMAGE_SUFFIXES
 
@@ -116,6 +117,20 @@ class Images(commands.Cog):
         if attachment is None:
             await send_private(interaction, "That message has no image I can edit (PNG, JPEG, WebP or GIF).")
             return
+        author: ImageAuthor = "other"
+        if message.author.id == interaction.user.id:
+            author = "self"
+        elif self.bot.user is not None and message.author.id == self.bot.user.id:
+            author = "bot"
+        try:
+            # Checked before the member types anything; the submitted modal goes through /edit's own checks.
+            server = await self.starter.server_settings(interaction)
+            await self.starter.check_start(
+                interaction, server, opens_thread=opens_thread(interaction, "edit", True), image_author=author,
+            )
+        except ImageError as error:
+            await send_private(interaction, error.user_message)
+            return
 
         async def submitted(modal_interaction: discord.Interaction, instruction: str) -> None:
             await self.starter.start(modal_interaction, "edit", instruction, NO_CHOICES, attachment)
@@ -145,16 +160,17 @@ class Images(commands.Cog):
 
     async def cancel_from_button(self, interaction: discord.Interaction, turn_id: int) -> None:
         turn = await self.bot.store.get_turn(turn_id)
-        if turn is None or turn.status not in ("queued", "running"):
+        if turn is None:
             await send_private(interaction, "That request has already finished.")
             return
-        if interaction.user.id != turn.user_id:
-            server = await self.starter.server_settings(interaction)
-            try:
-                await self.starter.check_may_edit(interaction, turn.chain_id or turn.channel_id, server)
-            except ImageError as error:
-                await send_private(interaction, error.user_message)
-                return
+        try:
+            await self.starter.check_cancel(interaction, turn)  # first: a stranger learns nothing about the job
+        except ImageError as error:
+            await send_private(interaction, error.user_message)
+            return
+        if turn.status not in ("queued", "running"):
+            await send_private(interaction, "That request has already finished.")
+            return
         if self.bot.service.cancel(turn_id, interaction.user.id):
             await interaction.response.defer()  # the job's own message says it was cancelled
         else:
@@ -165,6 +181,11 @@ class Images(commands.Cog):
         turn = await self.bot.store.get_turn(turn_id)
         if turn is None or turn.status != "done" or turn.chain_id is None or turn.response_id is None:
             await send_private(interaction, "That image is no longer available (it may have been forgotten).")
+            return None
+        try:
+            await self.starter.check_branch(interaction, turn, await self.starter.server_settings(interaction))
+        except ImageError as error:
+            await send_private(interaction, error.user_message)
             return None
         return turn
 

@@ -138,6 +138,15 @@ class Settings(commands.GroupCog, group_name="threadpaint", group_description="t
     async def editing(self, interaction: discord.Interaction, who: str) -> None:
         await self._apply(interaction, _setter(edit_policy=who), "✅ Editing rule saved.")
 
+    @settings.command(name="images", description="Whose images members may take with \"Edit image\"")
+    @app_commands.describe(who="own: their own messages and my results; anyone: any message they can see")
+    @app_commands.choices(who=[
+        app_commands.Choice(name="their own messages and the bot's results", value="own"),
+        app_commands.Choice(name="any member's message", value="anyone"),
+    ])
+    async def images(self, interaction: discord.Interaction, who: str) -> None:
+        await self._apply(interaction, _setter(edit_others_images=who == "anyone"), "✅ Edit image rule saved.")
+
     @settings.command(name="budget", description="Spending limit per member or for the whole server")
     @app_commands.describe(
         scope="member: each member's own limit; server: everyone together",

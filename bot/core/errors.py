@@ -5,6 +5,7 @@ Cogs show `user_message`; only this module looks inside OpenAI's exceptions.
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import openai
@@ -20,6 +21,8 @@ class ImageError(Exception):
     def __init__(self, user_message: str, *, detail: str | None = None) -> None:
         super().__init__(detail or user_message)
         self.user_message = user_message
+        # Quoted to the member and logged with the upstream detail, so the owner can find one failure.
+        self.error_id = secrets.token_hex(4)
 
 
 class InvalidInput(ImageError):
@@ -135,8 +138,16 @@ def from_error_fields(
             detail=detail,
         )
     if status == 400 or status == 422:
-        return InvalidInput("OpenAI rejected this request: " + (message or "invalid request") , detail=detail)
-    return Upstream("OpenAI had a problem making this image. Please try again.", detail=detail)
+        # OpenAI's own wording names parameters and internals; it goes to the log (with the id), not the member.
+        return _with_id(InvalidInput(
+            "OpenAI couldn't accept this request. Try rephrasing it or choosing other options.", detail=detail
+        ))
+    return _with_id(Upstream("OpenAI had a problem making this image. Please try again.", detail=detail))
+
+
+def _with_id(error: ImageError) -> ImageError:
+    error.user_message += f" (error id {error.error_id})"
+    return error
 
 
 def _field(obj: Any, name: str) -> Any:

@@ -45,6 +45,8 @@ class GuildSettings:
     moderation: Moderation = "auto"
     partial_images: int | None = None  # None = the bot's PARTIAL_IMAGES; 0..3
     edit_policy: EditPolicy = "anyone"
+    # "Edit image" on another member's message; own messages and the bot's results are always allowed.
+    edit_others_images: bool = False
     user_daily_micros: int | None = None  # budgets in micro-dollars; None = the bot-wide default
     user_monthly_micros: int | None = None
     guild_daily_micros: int | None = None
@@ -118,6 +120,7 @@ _VALID: dict[str, Callable[[object], bool]] = {
     "moderation": lambda value: value in MODERATION_LEVELS,
     "partial_images": _optional_int(MAX_PARTIAL_IMAGES),
     "edit_policy": lambda value: value in EDIT_POLICIES,
+    "edit_others_images": lambda value: isinstance(value, bool),
     **dict.fromkeys(BUDGET_FIELDS, _optional_int(MAX_BUDGET_MICROS)),
 }
 
@@ -211,6 +214,7 @@ def summary_lines(s: GuildSettings, *, bot_partial_images: int, bot_budgets: Map
         f"**Moderation:** {s.moderation}",
         f"**Previews:** {_or_default(s.partial_images, str(bot_partial_images), str)}",
         f"**Editing:** {'anyone in the thread' if s.edit_policy == 'anyone' else 'the starter and moderators'}",
+        f"**Edit image:** {'any message' if s.edit_others_images else 'own messages and my results'}",
         f"**Member budget:** {_budget_text(s, 'user', bot_budgets)}",
         f"**Server budget:** {_budget_text(s, 'guild', bot_budgets)}",
     ]

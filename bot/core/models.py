@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -49,6 +50,8 @@ class Job:
     moderation: str = "auto"
     partial_images: int | None = None
     had_attachment: bool = False  # an image was attached (it is read after the job is admitted)
+    # Downloads the attached image; called (and the bytes decoded) only once the job has a slot.
+    input_source: Callable[[], Awaitable[bytes]] | None = field(default=None, compare=False, repr=False)
     # Buttons on an older result branch from that turn instead of the head; None with branch=True: fresh.
     branch: bool = False
     parent_turn_id: int | None = None

@@ -42,6 +42,10 @@ class Store(Protocol):
 
     async def fail_turn(self, turn_id: int, code: str, error: str) -> None: ...
 
+    async def abandon_delivery(self, turn_id: int, error: str, *, keep_image: bool) -> None:
+        """Mark a paid-for image that could not be posted as failed; drop it from the outbox unless keep_image."""
+        ...
+
     async def note_delivery_attempt(self, turn_id: int, error: str) -> int: ...
 
     async def interrupt_unfinished(self, scope: ShardScope | None = None) -> list[Turn]:
@@ -72,6 +76,10 @@ class Surface(Protocol):
     async def failed(self, error: ImageError) -> None: ...
 
     async def interrupted(self) -> None: ...
+
+    async def hand_over(self, final: Final, prompt: str, user_id: int) -> bool:
+        """Give an image that can't be posted where it belongs to the member another way; False if that failed."""
+        ...
 
     async def fetch_image(self, channel_id: int, message_id: int) -> bytes | None:
         """The image attached to an earlier result message, or None if it is gone."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Callable, Hashable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -26,7 +26,7 @@ from bot.core.errors import (
     Unavailable,
     Upstream,
 )
-from bot.core.images import prepare_input_image
+from bot.core.images import DECODE_LIMIT, InputDecoder
 from bot.core.models import ChainRecord, InputImage, Job, NewTurn, Turn, TurnResult
 from bot.core.ordering import ChainLocks
 from bot.core.pacing import PreviewPacer
@@ -50,6 +50,8 @@ CHAIN_LOST = (
 )
 RESTARTING = "I'm restarting right now, so I can't start new images. Please try again in a minute."
 MAX_DELIVERY_ATTEMPTS = 3
+# Seconds before the 2nd and 3rd try of a refused delivery: a permission fixed within minutes still lands.
+DELIVERY_RETRY_DELAYS = (60.0, 600.0)
 # Discord re-delivers an interaction within seconds at most; remembering this many ids is plenty.
 CLAIM_MEMORY = 10_000
 
@@ -78,8 +80,13 @@ class ImageService:
         budgets: BudgetPolicy | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         observer: observe.JobObserver | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        decode_limit: int = DECODE_LIMIT,
     ) -> None:
         self._store = store
+        self.decoder = InputDecoder(decode_limit)
+        self.sleep = sleep  # waits between delivery retries; public so tests can drive it
+        self._retries: set[asyncio.Task[None]] = set()
         self.observer = observer or observe.NullObserver()
         self._engine = engine
         self._config = config
@@ -218,6 +225,8 @@ class ImageService:
     async def shutdown(self, grace: float) -> None:
         """Stop taking jobs, let running ones finish for `grace` seconds, interrupt the rest."""
         self.accepting = False
+        for retry in list(self._retries):  # their images are in the outbox; the next start tries again
+            retry.cancel()
         tasks = list(self._tasks.values())
         if not tasks:
             return
@@ -231,6 +240,8 @@ class ImageService:
 
     async def _run_turn(self, turn_id: int, job: Job, surface: Surface) -> None:
         try:
+            if job.input_source is not None:  # only now, holding a slot: MAX_CONCURRENT_JOBS bounds decoding too
+                job = replace(job, input_image=await self.decoder.prepare(await job.input_source()))
             parent = await self._parent(job)
             if job.kind == "edit" and parent is None and job.input_image is None:
                 raise NothingToEdit(NOTHING_TO_EDIT)
@@ -253,7 +264,8 @@ class ImageService:
         self, turn_id: int, final: Final, prompt: str, notes: list[str], surface: Surface, *,
         owner_id: int, guild_id: int | None,
     ) -> bool:
-        """Post a finished image and move the head; on failure the image stays in the outbox for a retry."""
+        """Post a finished image and move the head. On failure the image stays in the outbox and is tried again
+        a few minutes later; after MAX_DELIVERY_ATTEMPTS the bot gives up and hands it to the member (a DM)."""
         try:
             delivery = await surface.deliver(final, prompt, notes)
         except asyncio.CancelledError:
@@ -262,17 +274,55 @@ class ImageService:
             attempts = await self._store.note_delivery_attempt(turn_id, f"{type(exc).__name__}: {exc}")
             log.error("turn %s: posting the finished image failed (attempt %d): %s", turn_id, attempts, exc)
             if attempts >= MAX_DELIVERY_ATTEMPTS:
-                self.observer.job_finished(observe.FAILED)
-                await self._store.fail_turn(turn_id, "delivery", f"gave up after {attempts} attempts: {exc}")
-            await _report(surface, Upstream(
-                "Your image is ready but I couldn't post it here (Discord refused it). "
-                "It is saved and I'll try again when I restart; check that I can send messages and attach files."
-            ))
+                await self._give_up(turn_id, final, prompt, surface, owner_id, f"{attempts} attempts: {exc}")
+                return False
+            if attempts == 1:
+                await _report(surface, Upstream(
+                    "Your image is ready but I couldn't post it here (Discord refused it). It is saved and I'll "
+                    "try again in a few minutes; check that I can send messages and attach files."
+                ))
+            delay = DELIVERY_RETRY_DELAYS[min(attempts, len(DELIVERY_RETRY_DELAYS)) - 1]
+            retry = asyncio.create_task(self._deliver_later(
+                delay, turn_id, final, prompt, notes, surface, owner_id=owner_id, guild_id=guild_id,
+            ), name=f"deliver-turn-{turn_id}")
+            self._retries.add(retry)
+            retry.add_done_callback(self._retries.discard)
             return False
         await self._store.complete_turn(turn_id, delivery, owner_id=owner_id, guild_id=guild_id)
         self.observer.job_finished(observe.DONE)
         log.info("turn %s done: head of %s moved", turn_id, delivery.chain_id)
         return True
+
+    async def _deliver_later(
+        self, delay: float, turn_id: int, final: Final, prompt: str, notes: list[str], surface: Surface, *,
+        owner_id: int, guild_id: int | None,
+    ) -> None:
+        await self.sleep(delay)
+        try:
+            await self.deliver(turn_id, final, prompt, notes, surface, owner_id=owner_id, guild_id=guild_id)
+        except Exception:
+            log.exception("turn %s: retrying the delivery failed", turn_id)
+
+    async def _give_up(
+        self, turn_id: int, final: Final, prompt: str, surface: Surface, owner_id: int, why: str
+    ) -> None:
+        """Never "delivering" forever: the turn fails, and the image goes to the member by DM (or, if that fails
+        too, stays in the outbox table for the owner until retention removes it)."""
+        try:
+            handed = await surface.hand_over(final, prompt, owner_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.warning("turn %s: could not send the image to the member either", turn_id, exc_info=True)
+            handed = False
+        await self._store.abandon_delivery(turn_id, f"gave up after {why}", keep_image=not handed)
+        self.observer.job_finished(observe.FAILED)
+        log.error("turn %s: gave up posting the finished image after %s; %s", turn_id, why,
+                  "sent to the member by DM" if handed else "kept in the outbox table")
+        await _report(surface, Upstream(
+            "I couldn't post your image here, so I sent it to you in a direct message." if handed else
+            "I couldn't post your image here or send it to you directly; the bot's owner still has it."
+        ))
 
     async def _generate(
         self, job: Job, parent: Turn | None, surface: Surface
@@ -306,7 +356,7 @@ class ImageService:
         if data is None:
             return None
         try:
-            return await prepare_input_image(data)
+            return await self.decoder.prepare(data)
         except ImageError:
             return None
 
@@ -353,6 +403,7 @@ class ImageService:
             log.error("OpenAI says the account is out of credit (insufficient_quota): add credit or raise the "
                       "project's budget; every job fails until then")
         self.observer.job_finished(observe.BLOCKED if isinstance(error, Blocked) else observe.FAILED)
+        log.warning("turn %s failed: %s (error id %s): %s", turn_id, error.code, error.error_id, error)
         await self._store.fail_turn(turn_id, error.code, str(error))
         await _report(surface, error)
 

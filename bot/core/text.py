@@ -8,6 +8,16 @@ THREAD_NAME_LIMIT = 100
 CAPTION_LIMIT = 4096  # embed description
 
 
+# Markdown that could turn a member's words into a link, a mention or formatting: [text](url), <@id>, <url>, ...
+_MARKDOWN = re.compile(r"([\\*_~`|\[\]()<>#])")
+_MASS_MENTION = re.compile(r"@(everyone|here)")
+
+
+def escape(text: str) -> str:
+    """Text a member typed, shown exactly as typed: no masked links, mentions, headings or formatting."""
+    return _MASS_MENTION.sub("@\u200b\\1", _MARKDOWN.sub(r"\\\1", text))
+
+
 def shorten(text: str, limit: int) -> str:
     text = text.strip()
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
@@ -20,7 +30,9 @@ def thread_name(prompt: str) -> str:
 
 
 def caption(prompt: str, revised_prompt: str | None, *, label: str = "Prompt") -> str:
-    """The member's prompt and the model's revised prompt, together under the embed limit."""
+    """The member's prompt and the model's revised prompt (escaped), together under the embed limit."""
+    prompt = escape(prompt)
+    revised_prompt = escape(revised_prompt) if revised_prompt else revised_prompt
     head = f"**{label}**\n"
     tail_head = "\n\n**Revised prompt**\n"
     if not revised_prompt:

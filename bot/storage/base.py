@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -32,7 +33,7 @@ class SqliteBase:
     async def open(cls, path: Path | str) -> Self:
         """Open (creating the folder), switch to WAL and migrate to the latest schema."""
         if str(path) != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            private_database_file(Path(path))
         # isolation_level=None: we write BEGIN/COMMIT ourselves, so a unit of work is one transaction.
         conn = await aiosqlite.connect(path, isolation_level=None)
         try:
@@ -83,3 +84,20 @@ class SqliteBase:
     async def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[aiosqlite.Row]:
         async with self._conn.execute(sql, params) as cursor:
             return list(await cursor.fetchall())
+
+
+def private_database_file(path: Path) -> None:
+    """Create the database file readable by the bot's user only (0600), and its folder (0700) if it is new.
+
+    Prompts, member ids and finished images live there. SQLite gives its -wal and -shm files the database file's
+    mode, so they are private too. An existing file that others can read is tightened; an existing folder is the
+    owner's choice and left alone.
+    """
+    folder = path.parent
+    if not folder.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o700)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o600)

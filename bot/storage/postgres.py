@@ -187,6 +187,16 @@ class PostgresStore(PostgresBase):
                 code, error[:500], now_text(), turn_id,
             )
 
+    async def abandon_delivery(self, turn_id: int, error: str, *, keep_image: bool) -> None:
+        async with self._transaction() as conn:
+            await conn.execute(
+                "UPDATE turns SET status = 'failed', error_code = 'delivery', error = $1, finished_at = $2, "
+                "cost_reserved_micros = 0 WHERE id = $3",
+                error[:500], now_text(), turn_id,
+            )
+            if not keep_image:
+                await conn.execute("DELETE FROM outbox WHERE turn_id = $1", turn_id)
+
     async def note_delivery_attempt(self, turn_id: int, error: str) -> int:
         async with self._transaction() as conn:
             attempts = await conn.fetchval(

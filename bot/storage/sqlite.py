@@ -20,6 +20,7 @@ from bot.storage.base import SqliteBase, now_text
 from bot.storage.guild_settings import GuildSettingsQueries
 from bot.storage.identify import LocalIdentifySpacing
 from bot.storage.privacy import PrivacyQueries
+from bot.storage.sqlite_outbox import Statement
 from bot.storage.usage import UsageQueries
 
 _SELECT_TURNS = "SELECT " + (  # noqa: S608 - a constant column list, nothing from users
@@ -177,6 +178,16 @@ class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, LocalIdent
                 "cost_reserved_micros = 0 WHERE id = ?",
                 (code, error[:500], now_text(), turn_id),
             )
+
+    async def abandon_delivery(self, turn_id: int, error: str, *, keep_image: bool) -> None:
+        statements: list[Statement] = [(
+            "UPDATE turns SET status = 'failed', error_code = 'delivery', error = ?, finished_at = ?, "
+            "cost_reserved_micros = 0 WHERE id = ?",
+            (error[:500], now_text(), turn_id),
+        )]
+        if not keep_image:
+            statements.append(("DELETE FROM outbox WHERE turn_id = ?", (turn_id,)))
+        await self._write_all(statements)
 
     async def note_delivery_attempt(self, turn_id: int, error: str) -> int:
         async with self._transaction() as conn:

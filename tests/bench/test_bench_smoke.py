@@ -76,3 +76,14 @@ def test_quick_benchmark_reports_every_metric(tmp_path: Path) -> None:
     assert f"wrote {out} and {out.with_suffix('.png')}" in proc.stderr
     assert all(t["measured"] is not None for name, t in result["targets"].items()
                if name not in ("preview_p50_ms", "preview_p99_ms", "ack_p99_ms"))  # those are stated for 50 jobs
+
+
+def test_uploads_benchmark_reports_memory_and_time() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.uploads", "--count", "2", "--side", "600"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout)
+    assert result["accepted"] == 2 and result["count"] == 2 and result["megapixels"] == 0.4
+    assert result["peak_rss_mb"] >= result["rss_before_mb"] > 0 and result["wall_s"] >= 0

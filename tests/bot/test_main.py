@@ -151,3 +151,15 @@ def test_socks_proxy_without_support_is_one_line(tmp_path: Path) -> None:
         "support is not installed: pip install socksio, or unset the proxy"
     )
     assert "Traceback" not in result.stderr
+def test_logs_scrub_the_database_password(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.__main__ as cli
+
+    seen: list[str] = []
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DISCORD_TOKEN", "discord-token-value")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-value")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://threadpaint:s3cret-pw@db:5432/threadpaint")
+    monkeypatch.delenv("METRICS_PORT", raising=False)
+    monkeypatch.setattr(cli, "setup_logging", lambda level, secrets, fmt: seen.extend(secrets))
+    assert cli.main(["health"]) == 0  # without METRICS_PORT the probe passes at once
+    assert "s3cret-pw" in seen

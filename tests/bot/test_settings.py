@@ -122,3 +122,27 @@ def test_bad_shard_settings_get_one_line(env: dict[str, str], needle: str) -> No
     with pytest.raises(ConfigError, match=needle) as info:
         Settings.from_env({**BASE, **env})
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("DATABASE_URL", "postgresql:/admin:hunter2@db.example.com/threadpaint"),  # one slash short
+    ("DATABASE_URL", "mysql://admin:hunter2@db.example.com/threadpaint"),
+    ("DATABASE_URL", "admin:hunter2@db.example.com"),
+    ("OPENAI_BASE_URL", "ftp://admin:hunter2@proxy.example.com/v1"),
+    ("DISCORD_API_BASE_URL", "discord://admin:hunter2@proxy.example.com"),
+])
+def test_passwords_never_show_in_setting_errors(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name) as raised:
+        Settings.from_env({**BASE, name: value})
+    assert "hunter2" not in str(raised.value) and ":***@" in str(raised.value)
+
+
+def test_metrics_listen_on_loopback_unless_set() -> None:
+    assert Settings.from_env(BASE).metrics_host == "127.0.0.1"
+    assert Settings.from_env({**BASE, "METRICS_HOST": "0.0.0.0"}).metrics_host == "0.0.0.0"  # noqa: S104
+
+
+def test_the_database_password_is_known_so_logs_can_scrub_it() -> None:
+    url = "postgresql://threadpaint:s3cret-pw@db:5432/threadpaint?sslmode=verify-full"
+    assert Settings.from_env({**BASE, "DATABASE_URL": url}).database_password == "s3cret-pw"
+    assert Settings.from_env(BASE).database_password is None

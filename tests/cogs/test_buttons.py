@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from tests.fakes.discord_state import FakeAttachment, FakeInteraction
+from tests.fakes.discord_state import MEMBER_PERMISSIONS, FakeAttachment, FakeInteraction
 from tests.fakes.images import decode, make_image
 from tests.fakes.openai_server import ImageScript
 from tests.harness import Harness, RunningBot
@@ -133,7 +133,7 @@ async def test_only_people_allowed_to_edit_may_press(harness: Harness) -> None:
     assert turn is not None
     settings = await running.store.get_guild_settings(fd.guild_id)
     await running.store.set_guild_settings(fd.guild_id, replace(settings, edit_policy="starter"), fd.user_id)
-    fd.member_permissions[fd.other_user_id] = 0x800 | 0x400  # send messages and view channel, nothing more
+    fd.member_permissions[fd.other_user_id] = MEMBER_PERMISSIONS  # no Manage Threads or Messages
     press = await click(harness, running, draw.original_message_id, f"tp:reroll:{turn.id}", user_id=fd.other_user_id)
     refusal = fd.messages[press.original_message_id].content
     assert press.ephemeral and "only the person who started this thread" in refusal

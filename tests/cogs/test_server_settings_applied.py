@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot.core.guild_settings import GuildSettings
+from tests.fakes.discord_state import MEMBER_PERMISSIONS
 from tests.harness import Harness, RunningBot
 
 
@@ -46,7 +47,7 @@ async def test_role_allow_list_lets_managers_through(harness: Harness) -> None:
     fd = harness.discord
     running = await harness.start_bot()
     await configure(harness, running, allowed_role_ids=frozenset({12345}))
-    fd.member_permissions[fd.other_user_id] = 0x800 | 0x400
+    fd.member_permissions[fd.other_user_id] = MEMBER_PERMISSIONS
     refused = await harness.command(running, "draw", {"prompt": "x"}, user_id=fd.other_user_id)
     assert refused.ephemeral and "<@&12345>" in fd.messages[refused.original_message_id].content
     manager = await harness.command(running, "draw", {"prompt": "y"})  # all permissions, Manage Server included
@@ -58,7 +59,7 @@ async def test_starter_only_threads_refuse_other_members(harness: Harness) -> No
     running = await harness.start_bot()
     await configure(harness, running, edit_policy="starter")
     draw = await harness.command(running, "draw", {"prompt": "a boat"})
-    fd.member_permissions[fd.other_user_id] = 0x800 | 0x400 | 0x4000000000  # + send messages in threads
+    fd.member_permissions[fd.other_user_id] = MEMBER_PERMISSIONS  # no Manage Threads or Messages
     refused = await harness.command(running, "edit", {"instruction": "sink it"}, channel_id=draw.original_message_id,
                                     user_id=fd.other_user_id)
     assert refused.ephemeral and "only the person who started this thread" in (

@@ -95,20 +95,26 @@ class InteractionRoutes:
         return self._register(payload, name, cid, uid, guild=guild, limit=limit)
 
     def build_component(self, message_id: int, custom_id: str, *, user_id: int | None,
-                        channel_id: int | None) -> FakeInteraction:
-        """A button click (type 3) on a message the bot sent; the button must exist on that message."""
+                        channel_id: int | None, forged: bool = False) -> FakeInteraction:
+        """A button click (type 3) on a message the bot sent; the button must exist on that message.
+
+        `forged=True` skips that check: what a modified client or a stale cache can send. The bot must not rely
+        on Discord to keep custom ids honest (they are sequential turn ids)."""
         f = self.fake
         msg = f.messages.get(message_id)
         if msg is None or msg.deleted:
             raise ValueError(f"no message {message_id} to click on")
         buttons = [c for row in msg.components for c in row.get("components", [])]
-        if not any(b.get("custom_id") == custom_id and not b.get("disabled") for b in buttons):
+        if not forged and not any(b.get("custom_id") == custom_id and not b.get("disabled") for b in buttons):
             raise ValueError(f"message {message_id} has no enabled button {custom_id!r}")
         uid = user_id or f.user_id
         cid = channel_id or msg.channel_id
         payload = self._base_payload(cid, uid, kind=3, data={"custom_id": custom_id, "component_type": 2},
                                      guild=msg.guild_id is not None)
         payload["message"] = f.serialize(msg)
+        if forged:  # the payload claims the message carries the button, or discord.py would drop the click
+            payload["message"]["components"] = [{"type": 1, "components": [
+                {"type": 2, "style": 2, "label": "forged", "custom_id": custom_id}]}]
         return self._register(payload, custom_id, cid, uid, guild=msg.guild_id is not None, message_id=message_id)
 
     def build_modal_submit(self, opened_by: FakeInteraction, values: dict[str, str]) -> FakeInteraction:

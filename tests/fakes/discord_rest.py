@@ -220,6 +220,8 @@ class RestRoutes:
 
     async def patch_message(self, req: Req) -> Result:
         cid = req.id("channel_id")
+        self.fake.channel(cid)
+        self.fake.check_access(cid)  # Discord answers 403 50001 before looking at the message
         msg = self.fake.visible_message(cid, req.id("message_id"))
         if msg.author_id != self.fake.app_id:
             raise DiscordError(403, 50005, "Cannot edit a message authored by another user")
@@ -231,6 +233,8 @@ class RestRoutes:
 
     async def delete_message(self, req: Req) -> Result:
         cid = req.id("channel_id")
+        self.fake.channel(cid)
+        self.fake.check_access(cid)
         await self.fake.delete_message(self.fake.visible_message(cid, req.id("message_id")))
         return 204, None
 

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import io
 import itertools
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
+
+from PIL import Image
 
 # Route templates as recorded in ``Call.route`` (the path below /api/v10). They mirror the
 # templates in discord.py's ``Route(...)`` calls so tests can grep one vocabulary.
@@ -58,6 +62,10 @@ PERMISSIONS = {  # the subset the REST routes check (discord.Permissions flag na
     "create_private_threads": 1 << 36,
     "send_messages_in_threads": 1 << 38,
 }
+# What an ordinary member has in an ordinary channel: talk, attach, embed, read, open and talk in threads.
+MEMBER_PERMISSIONS = sum(PERMISSIONS[name] for name in (
+    "view_channel", "send_messages", "embed_links", "attach_files", "read_message_history",
+    "create_public_threads", "send_messages_in_threads"))
 THREAD_TYPES = {10, 11, 12}
 ARCHIVE_DURATIONS = (60, 1440, 4320, 10080)
 DISCORD_EPOCH_MS = 1420070400000
@@ -141,11 +149,15 @@ class FakeAttachment:
         return len(self.data)
 
     def to_payload(self) -> dict[str, Any]:
-        return {
+        payload = {
             "id": str(self.id), "filename": self.filename, "size": self.size, "url": self.url,
             "proxy_url": self.url, "content_type": self.content_type, "description": self.description,
             "ephemeral": self.ephemeral, "flags": 0,
         }
+        size = _image_size(self.data)
+        if size is not None:  # Discord reads an image's dimensions and sends them with the attachment
+            payload["width"], payload["height"] = size
+        return payload
 
 
 @dataclass
@@ -168,6 +180,8 @@ class FakeMessage:
     created_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     edited_at: dt.datetime | None = None
     deleted: bool = False
+    # Who Discord notified for this message's content ("user:<id>", "role:<id>", "everyone"), by allowed_mentions.
+    pinged: set[str] = field(default_factory=set)
     # Earlier versions, oldest first: every edit appends the version it replaces.
     history: list[FakeMessage] = field(default_factory=list, repr=False)
 
@@ -254,6 +268,27 @@ def _embed_errors(embeds: list[dict[str, Any]]) -> dict[str, Any]:
             {"code": "MAX_EMBED_SIZE_EXCEEDED", "message": "Embed size exceeds maximum size of 6000"}
         )
     return errors
+
+
+def _image_size(data: bytes) -> tuple[int, int] | None:
+    try:
+        with Image.open(io.BytesIO(data)) as image:  # the header only
+            return image.size
+    except Exception:  # not an image Discord would recognise: no dimensions
+        return None
+
+
+def pinged_by(content: str, allowed: dict[str, Any] | None) -> set[str]:
+    """The mentions in `content` Discord turns into notifications: all of them unless `allowed_mentions` says
+    otherwise (its `parse` types, plus the `users`/`roles` it lists)."""
+    parse = {"users", "roles", "everyone"} if allowed is None else set(allowed.get("parse") or [])
+    users = {str(u) for u in (allowed or {}).get("users") or []}
+    roles = {str(r) for r in (allowed or {}).get("roles") or []}
+    out = {f"user:{u}" for u in re.findall(r"<@!?(\d+)>", content) if "users" in parse or u in users}
+    out |= {f"role:{r}" for r in re.findall(r"<@&(\d+)>", content) if "roles" in parse or r in roles}
+    if "everyone" in parse and re.search(r"@(everyone|here)\b", content):
+        out.add("everyone")
+    return out
 
 
 def validate_message(payload: dict[str, Any], files: list[UploadedFile], *, size_limit: int) -> None:

@@ -32,6 +32,7 @@ from tests.fakes.discord_state import (
     form_error,
     member_payload,
     message_payload,
+    pinged_by,
     role_payload,
     snowflake,
     thread_payload,
@@ -184,6 +185,13 @@ class DiscordWorld:
         if perm in denied:
             raise DiscordError(403, 50013, "Missing Permissions")
 
+    def check_access(self, channel_id: int) -> None:
+        """403 50001 Missing Access when the bot can no longer see the channel (or its parent)."""
+        ch = self.channels.get(channel_id, {})
+        denied = self.denied.get(channel_id, set()) | self.denied.get(int(ch.get("parent_id") or 0), set())
+        if "view_channel" in denied:
+            raise DiscordError(403, 50001, "Missing Access")
+
     def app_permissions(self, channel_id: int) -> int:
         perms = ALL_PERMISSIONS
         for name in self.denied.get(channel_id, set()):
@@ -249,6 +257,7 @@ class DiscordWorld:
                           type=msg_type, nonce=payload.get("nonce"), webhook_id=webhook_id,
                           interaction_id=interaction_id, reference=payload.get("message_reference"))
         msg.attachments = self._attachments(channel_id, files, payload.get("attachments"), [])
+        msg.pinged = pinged_by(msg.content, payload.get("allowed_mentions"))
         if msg.is_empty() and not allow_empty:
             raise DiscordError(400, 50006, "Cannot send an empty message")
         if ch["type"] in THREAD_TYPES:
@@ -272,6 +281,8 @@ class DiscordWorld:
             raise DiscordError(400, 50006, "Cannot send an empty message")
         msg.history.append(msg.snapshot())
         msg.content, msg.embeds, msg.components, msg.attachments = content, embeds, components, attachments
+        if "content" in payload:  # a deferred reply's content first appears (and notifies) through an edit
+            msg.pinged |= pinged_by(content, payload.get("allowed_mentions"))
         if "flags" in payload and payload["flags"] is not None:
             msg.flags = (msg.flags & ~(1 << 2)) | (int(payload["flags"]) & (1 << 2))
         msg.flags &= ~LOADING  # the first edit of a deferred response ends "is thinking..."

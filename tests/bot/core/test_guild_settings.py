@@ -181,6 +181,7 @@ def test_summary_shows_values_and_bot_defaults() -> None:
         "**Moderation:** auto",
         "**Previews:** 0",
         "**Editing:** the starter and moderators",
+        "**Edit image:** own messages and my results",
         "**Member budget:** $1.00 (bot default) a day, unlimited (bot default) a month",
         "**Server budget:** unlimited (bot default) a day, $25.00 a month",
     ]

@@ -1,16 +1,19 @@
 """Uploaded images are checked by their bytes and normalised before they reach OpenAI."""
 
+import asyncio
 import io
 import struct
+import threading
 import zlib
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PIL import Image
+from PIL import Image, JpegImagePlugin
 
 from bot.core.errors import InvalidInput
-from bot.core.images import MAX_SIDE, normalise, prepare_input_image, sniff
+from bot.core.images import MAX_SIDE, InputDecoder, normalise, prepare_input_image, sniff
+from bot.core.models import InputImage
 
 
 def png_header_claiming(width: int, height: int) -> bytes:
@@ -90,3 +93,53 @@ def test_random_bytes_never_crash(data: bytes) -> None:
 async def test_runs_off_the_event_loop() -> None:
     data = encode(Image.new("RGB", (8, 8), "red"), "PNG")
     assert (await prepare_input_image(data)).mime == "image/jpeg"
+
+
+def test_pixel_cap_is_four_times_what_openai_keeps() -> None:
+    just_over = encode(Image.new("RGB", (4097, 4096), "navy"), "PNG")  # a few kB, 16.8 MP
+    with pytest.raises(InvalidInput, match="too many pixels"):
+        normalise(just_over)
+    photo = encode(Image.new("RGB", (4032, 3024), (20, 120, 40)), "JPEG")  # a 12 MP phone photo
+    with Image.open(io.BytesIO(normalise(photo).data)) as result:
+        assert max(result.size) == MAX_SIDE and result.getpixel((10, 10))[1] > 100  # type: ignore[index]
+
+
+def test_jpeg_is_decoded_at_reduced_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    drafts: list[tuple[int, int]] = []
+    original = JpegImagePlugin.JpegImageFile.draft
+
+    def spy(self: JpegImagePlugin.JpegImageFile, mode: str | None, size: tuple[int, int] | None) -> object:
+        result = original(self, mode, size)
+        drafts.append(self.size)
+        return result
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", spy)
+    normalise(encode(Image.new("RGB", (4096, 4096), "teal"), "JPEG"))
+    assert drafts == [(2048, 2048)]  # decoded at half size: a quarter of the pixels, never the full 16 MP
+
+
+async def test_decoder_runs_at_most_its_limit_at_once() -> None:
+    lock = threading.Lock()
+    running, peak = 0, 0
+    release = threading.Event()
+
+    def slow_decode(data: bytes) -> InputImage:
+        nonlocal running, peak
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        release.wait(5)
+        with lock:
+            running -= 1
+        return InputImage(data, "image/png")
+
+    decoder = InputDecoder(2, decode=slow_decode)
+    tasks = [asyncio.create_task(decoder.prepare(bytes([i]))) for i in range(6)]
+    while True:  # wait (on the worker threads, not a clock) until the first two are inside
+        with lock:
+            if running == 2:
+                break
+        await asyncio.sleep(0)
+    release.set()
+    results = await asyncio.gather(*tasks)
+    assert peak == 2 and [r.data for r in results] == [bytes([i]) for i in range(6)]

@@ -58,3 +58,21 @@ async def test_open_store_takes_a_path_or_a_sqlite_url(tmp_path: Path, monkeypat
     assert (tmp_path / "a.db").exists() and (tmp_path / "data" / "b.db").exists()
     with pytest.raises(ValueError, match="unsupported DATABASE_URL"):
         await open_store_url("mysql://x")
+
+
+async def test_database_file_is_private_and_a_new_folder_too(tmp_path: Path) -> None:
+    path = tmp_path / "fresh" / "bot.db"
+    store = await open_store(path)
+    await store.close()
+    assert path.parent.stat().st_mode & 0o777 == 0o700
+    for made in path.parent.iterdir():  # the database and SQLite's -wal/-shm files, which copy its mode
+        assert made.stat().st_mode & 0o777 == 0o600, made.name
+    existing = tmp_path / "shared"
+    existing.mkdir(mode=0o755)
+    loose = existing / "bot.db"
+    loose.touch(mode=0o644)
+    loose.chmod(0o644)
+    store = await open_store(loose)
+    await store.close()
+    assert loose.stat().st_mode & 0o777 == 0o600  # an existing readable file is tightened
+    assert existing.stat().st_mode & 0o777 == 0o755  # a folder the owner made is left alone

@@ -316,3 +316,18 @@ async def test_identify_turns_are_spaced_across_stores_sharing_the_database(stor
     assert [round(later - earlier, 1) >= 0.4 for earlier, later in itertools.pairwise(same_bucket)] == [True, True]
     [other_bucket] = [t for b, t in moments if b == 1]
     assert other_bucket < 0.3  # another bucket does not wait
+
+
+async def test_abandoned_delivery_fails_the_turn_and_keeps_the_image_only_when_asked(store: BotStore) -> None:
+    handed, kept = await store.create_turn(new_turn(300)), await store.create_turn(new_turn(301))
+    assert handed is not None and kept is not None
+    for turn_id in (handed, kept):
+        await store.start_turn(turn_id, None, None)
+        await store.save_result(turn_id, TurnResult(f"resp_{turn_id}", "ig", None, Usage()), b"img", "png")
+    await store.abandon_delivery(handed, "gave up after 3 attempts", keep_image=False)  # the member got it by DM
+    await store.abandon_delivery(kept, "gave up after 3 attempts", keep_image=True)
+    for turn_id in (handed, kept):
+        turn = await store.get_turn(turn_id)
+        assert turn is not None and (turn.status, turn.error_code) == ("failed", "delivery")
+    assert await store.outbox_size() == 1
+    assert await store.pending_deliveries() == []  # a failed turn is never retried at the next start

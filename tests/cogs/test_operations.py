@@ -1,0 +1,17 @@
+"""Operations through the running bot: what it leaves on disk is readable by its own user only."""
+
+from __future__ import annotations
+
+from tests.harness import Harness
+
+
+async def test_running_bot_keeps_its_database_private(harness: Harness) -> None:
+    folder = harness.tmp_path / "data"
+    running = await harness.start_bot(DATABASE_URL=f"sqlite:///{folder / 'threadpaint.db'}")
+    draw = await harness.command(running, "draw", {"prompt": "a lighthouse"})
+    assert harness.discord.messages[draw.original_message_id].attachments  # prompts and images were written
+    assert folder.stat().st_mode & 0o777 == 0o700
+    files = sorted(p.name for p in folder.iterdir())
+    assert "threadpaint.db" in files and "threadpaint.db-wal" in files
+    for name in files:
+        assert (folder / name).stat().st_mode & 0o777 == 0o600, name
