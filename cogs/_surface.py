@@ -113,8 +113,10 @@ class ReplySurface:
             log.info("could not answer privately; editing the reply instead")
         await self.reply.edit(content=f"❌ {error.user_message}", embed=None, uploads=[], view=None)
 
-    async def interrupted(self) -> None:
-        await self.reply.edit(content=INTERRUPTED, embed=None, uploads=[], view=None)
+    async def interrupted(self, cost: int = 0) -> None:
+        # OpenAI bills what it made before the restart; the member is charged that, and should know.
+        note = f" OpenAI had already started on it, so it cost {format_usd(cost)}." if cost else ""
+        await self.reply.edit(content=INTERRUPTED + note, embed=None, uploads=[], view=None)
 
     async def fetch_image(self, channel_id: int, message_id: int) -> bytes | None:
         channel = self.client.get_partial_messageable(channel_id)

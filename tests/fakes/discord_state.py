@@ -18,6 +18,7 @@ from typing import Any
 USERS_ME = "/users/@me"
 USER = "/users/{user_id}"
 USER_DM = "/users/@me/channels"
+LEAVE_GUILD = "/users/@me/guilds/{guild_id}"
 APP_INFO = "/oauth2/applications/@me"
 GATEWAY = "/gateway"
 GATEWAY_BOT = "/gateway/bot"

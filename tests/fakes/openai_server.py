@@ -171,7 +171,8 @@ class ImageScript:
     output_tokens: int = 40
     cached_tokens: int = 0
     image_output_tokens: int | None = None  # default: from quality, +100 per partial
-    hold_final: asyncio.Event | None = None  # the finished image waits for this (a job kept running on cue)
+    # The finished image waits for this, after the previews (a job kept running on cue).
+    hold_final: asyncio.Event | None = None
     # Shapes recorded from the real service (2025-2026) that the API description does not promise:
     # `response.completed` with tool_usage complete, partial (image_gen with only some counts) or absent,
     tool_usage: Literal["complete", "partial", "absent"] = "complete"
@@ -179,8 +180,8 @@ class ImageScript:
     cache_write_tokens: bool = True
     # and undocumented `{"type": "keepalive"}` events, this many after each image event.
     keepalives: int = 0
-    # While hold_final holds the image back, a keepalive every this many seconds (0: silence): an upstream that
-    # never goes quiet long enough for STREAM_IDLE_TIMEOUT.
+    # While hold_final holds the image back, another `generating` event every this many seconds (0: silence): an
+    # upstream that never goes quiet long enough for STREAM_IDLE_TIMEOUT, yet never finishes.
     trickle: float = 0.0
 
 
@@ -1107,8 +1108,9 @@ class FakeOpenAI:
                     # Like the real API, the response is stored once it is complete, whether or not the
                     # client keeps reading after the completed event.
                     self._complete(run)
-                if run.hold_final is not None and event["type"] == "response.output_item.done":
-                    await self._hold(response, run, seq)
+                if (run.hold_final is not None and event["type"] == "response.output_item.done"
+                        and event["item"]["type"] == "image_generation_call"):
+                    await self._hold(response, run, seq, event)  # after the previews, before the finished image
                 image = _image_event(event)
                 if image is not None and run.image_gap:
                     await asyncio.sleep(run.image_gap)
@@ -1126,7 +1128,7 @@ class FakeOpenAI:
         return response
 
     @staticmethod
-    async def _hold(response: web.StreamResponse, run: _Run, seq: int) -> None:
+    async def _hold(response: web.StreamResponse, run: _Run, seq: int, done: JSON) -> None:
         assert run.hold_final is not None
         while not run.hold_final.is_set():
             if not run.trickle:
@@ -1135,7 +1137,10 @@ class FakeOpenAI:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(run.hold_final.wait(), run.trickle)
             if not run.hold_final.is_set():
-                await response.write(_sse({"type": "keepalive", "sequence_number": seq}))
+                await response.write(_sse({
+                    "type": "response.image_generation_call.generating", "item_id": done["item"]["id"],
+                    "output_index": done["output_index"], "sequence_number": seq,
+                }))
 
     async def _inject(
         self, request: web.Request, response: web.StreamResponse, fault: Fault, seq: int, snapshot: JSON
