@@ -114,9 +114,7 @@ class ReplySurface:
         await self.reply.edit(content=f"❌ {error.user_message}", embed=None, uploads=[], view=None)
 
     async def interrupted(self, cost: int = 0) -> None:
-        # OpenAI bills what it made before the restart; the member is charged that, and should know.
-        note = f" OpenAI had already started on it, so it cost {format_usd(cost)}." if cost else ""
-        await self.reply.edit(content=INTERRUPTED + note, embed=None, uploads=[], view=None)
+        await self.reply.edit(content=interrupted_text(cost), embed=None, uploads=[], view=None)
 
     async def fetch_image(self, channel_id: int, message_id: int) -> bytes | None:
         channel = self.client.get_partial_messageable(channel_id)
@@ -128,6 +126,12 @@ class ReplySurface:
         except discord.HTTPException as exc:
             log.info("could not fetch the last image %s/%s: %s", channel_id, message_id, exc)
         return None
+
+
+def interrupted_text(cost: int) -> str:
+    """OpenAI bills what it made before the restart; the member is charged that, and should know."""
+    note = f" OpenAI had already started on it, so it cost {format_usd(cost)}." if cost else ""
+    return INTERRUPTED + note
 
 
 def _ext(fmt: str) -> str:

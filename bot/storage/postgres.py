@@ -9,6 +9,7 @@ single writer (BEGIN IMMEDIATE), this store gets from transaction-scoped advisor
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import asyncpg  # type: ignore[import-untyped]
@@ -235,7 +236,14 @@ class PostgresStore(PostgresBase):
                 now_text(), [turn.id for turn in turns],
             )
             await conn.execute(_CHARGE_CRASHED, [turn.id for turn in turns])
-        return turns
+            rows = await conn.fetch(
+                "UPDATE turns SET cost_micros = spend.charged_micros FROM spend "
+                "WHERE turns.id = spend.turn_id AND turns.id = ANY($1::bigint[]) RETURNING turns.id, turns.cost_micros",
+                [turn.id for turn in turns],
+            )
+        charged = {row[0]: int(row[1]) for row in rows}
+        # As they were when the bot stopped, with what they were charged (the member is told).
+        return [replace(turn, cost_micros=charged.get(turn.id, turn.cost_micros)) for turn in turns]
 
     async def pending_deliveries(self, scope: ShardScope | None = None) -> list[PendingDelivery]:
         rows = await self._all(

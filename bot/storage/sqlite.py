@@ -6,6 +6,7 @@ The transactions that carry finished images use a connection of their own (bot.s
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -47,6 +48,12 @@ _CHARGE = "UPDATE spend SET held_micros = 0, charged_micros = MAX(charged_micros
 _CHARGE_CRASHED = (
     "UPDATE spend SET charged_micros = MAX(charged_micros, CASE WHEN started = 1 THEN held_micros ELSE 0 END), "
     "held_micros = 0 WHERE turn_id = ?"
+)
+
+
+_COST_FROM_LEDGER = (
+    "UPDATE turns SET cost_micros = (SELECT charged_micros FROM spend WHERE spend.turn_id = turns.id) "
+    "WHERE id = ? AND EXISTS (SELECT 1 FROM spend WHERE spend.turn_id = turns.id)"
 )
 
 
@@ -229,7 +236,14 @@ class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, LocalIdent
                 [(now_text(), turn.id, *_UNFINISHED) for turn in turns],
             )
             await conn.executemany(_CHARGE_CRASHED, [(turn.id,) for turn in turns])
-        return turns
+            await conn.executemany(_COST_FROM_LEDGER, [(turn.id,) for turn in turns])
+            charged = {}
+            for turn in turns:
+                async with conn.execute("SELECT cost_micros FROM turns WHERE id = ?", (turn.id,)) as cursor:
+                    row = await cursor.fetchone()
+                charged[turn.id] = int(row[0]) if row else 0
+        # As they were when the bot stopped, with what they were charged (the member is told).
+        return [replace(turn, cost_micros=charged[turn.id]) for turn in turns]
 
     async def pending_deliveries(self, scope: ShardScope | None = None) -> list[PendingDelivery]:
         async with self._conn.execute(

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime
+
+import pytest
 
 from bot.core.costs import OUTPUT_TOKENS, PARTIAL_IMAGE_TOKENS, format_usd
 from bot.core.guild_settings import GuildSettings
@@ -309,3 +312,19 @@ async def test_servers_not_on_the_allow_list_get_one_line_and_no_work(harness: H
 
     await harness.start_bot(ALLOWED_GUILDS=str(fd.guild_id), LEAVE_UNLISTED_GUILDS="true")
     await fd.wait_for(lambda: fd.left_guilds == [stranger], what="the bot to leave the unlisted server")
+
+
+async def test_the_start_log_states_the_caps_and_warns_when_unlimited(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.app")
+    running = await harness.start_bot()
+    [line] = [r for r in caplog.records if r.getMessage().startswith("spending caps:")]
+    assert line.levelno == logging.INFO and "whole bot $5.00 a day and $50.00 a month" in line.getMessage()
+    await harness.stop_bot(running)
+    caplog.clear()
+    await harness.start_bot(BUDGET_BOT_MONTHLY_USD="unlimited")
+    [line] = [r for r in caplog.records if r.getMessage().startswith("spending caps:")]
+    assert line.levelno == logging.WARNING
+    assert "BUDGET_BOT_MONTHLY_USD unlimited: anyone who can reach the bot can spend without limit" in (
+        line.getMessage())
