@@ -328,3 +328,21 @@ async def test_the_start_log_states_the_caps_and_warns_when_unlimited(
     assert line.levelno == logging.WARNING
     assert "BUDGET_BOT_MONTHLY_USD unlimited: anyone who can reach the bot can spend without limit" in (
         line.getMessage())
+
+
+async def test_a_stream_shaped_like_the_real_service_draws_and_charges_the_floor(harness: Harness) -> None:
+    """Keepalives between previews, usage without cache_write_tokens, partial tool_usage: all through the bot."""
+    fd = harness.discord
+    running = await harness.start_bot()
+    real = ImageScript(keepalives=2, cache_write_tokens=False, tool_usage="partial")
+    harness.openai.queue_script(real)
+    draw = await harness.command(running, "draw", {"prompt": "a fox", "quality": "low", "size": "1024x1024"})
+    reply = fd.messages[draw.original_message_id]  # type: ignore[index]
+    assert reply.attachments and reply.embeds and not draw.ephemeral
+    turn = await running.store.turn_for_interaction(draw.id)
+    assert turn is not None and turn.status == "done"
+    prices = running.bot.service.prices
+    floor = prices.delivered(
+        turn.usage, size="1024x1024", quality="low", partial_images=2, model="gpt-5.4-mini", image_model=None,
+    )
+    assert turn.cost_micros == floor > prices.cost(turn.usage, model="gpt-5.4-mini", image_model=None)
