@@ -346,3 +346,22 @@ async def test_a_stream_shaped_like_the_real_service_draws_and_charges_the_floor
         turn.usage, size="1024x1024", quality="low", partial_images=2, model="gpt-5.4-mini", image_model=None,
     )
     assert turn.cost_micros == floor > prices.cost(turn.usage, model="gpt-5.4-mini", image_model=None)
+
+
+async def test_buttons_on_old_results_in_unlisted_servers_do_no_work(harness: Harness) -> None:
+    fd = harness.discord
+    _, stranger_channel = fd.add_guild("A stranger's server")
+    before = await harness.start_bot()  # no allow-list yet: the bot drew there
+    draw = await harness.command(before, "draw", {"prompt": "a fox"}, channel_id=stranger_channel)
+    turn = await before.store.turn_for_interaction(draw.id)
+    assert turn is not None and turn.status == "done"
+    await harness.stop_bot(before)
+
+    running = await harness.start_bot(ALLOWED_GUILDS=str(fd.guild_id))
+    click = await fd.invoke_component(draw.original_message_id, f"tp:reroll:{turn.id}")  # type: ignore[arg-type]
+    await fd.wait_for(lambda: click.original_message_id is not None, what="the refusal")
+    assert click.ephemeral and text_of(harness, click) == (
+        "This bot is private to its owner's servers, so it doesn't work here."
+    )
+    await running.bot.service.wait_idle()
+    assert len(posts(harness)) == 1
