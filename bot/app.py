@@ -13,7 +13,7 @@ import discord
 import openai
 from discord.ext import commands
 
-from bot.checks import model_warnings
+from bot.checks import check_money, model_warnings
 from bot.clients import build_openai_client, point_discord_at
 from bot.core.budgets import BudgetPolicy
 from bot.core.costs import PriceTable
@@ -139,9 +139,15 @@ class ThreadpaintBot(commands.AutoShardedBot):
                 user_monthly=self.settings.budget_user_monthly,
                 guild_daily=self.settings.budget_guild_daily,
                 guild_monthly=self.settings.budget_guild_monthly,
+                bot_daily=self.settings.budget_bot_daily,
+                bot_monthly=self.settings.budget_bot_monthly,
             ),
             observer=self.metrics,
+            job_deadline=self.settings.job_deadline,
+            allow_low_moderation=self.settings.allow_low_moderation,
         )
+        money = check_money(self.settings)
+        (log.warning if money.warning else log.info)("spending caps: %s", money.message)
         self.metrics.watch(self.service)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
@@ -195,6 +201,26 @@ class ThreadpaintBot(commands.AutoShardedBot):
         shards = ShardScope.of(self.shard_count or 1, self.shard_ids)
         log.info("ready as %s (%s) in %d guilds on %s", self.user, getattr(self.user, "id", "?"), len(self.guilds),
                  shards.describe())
+        for guild in list(self.guilds):
+            await self._leave_if_unlisted(guild)
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        await self._leave_if_unlisted(guild)
+
+    async def _leave_if_unlisted(self, guild: discord.Guild) -> None:
+        allowed = self.settings.allowed_guilds
+        if allowed is None or guild.id in allowed:
+            return
+        if not self.settings.leave_unlisted_guilds:
+            log.warning("in server %s (%s), which is not in ALLOWED_GUILDS: commands there are refused",
+                        guild.id, guild.name)
+            return
+        log.warning("leaving server %s (%s): not in ALLOWED_GUILDS and LEAVE_UNLISTED_GUILDS is on",
+                    guild.id, guild.name)
+        try:
+            await guild.leave()
+        except discord.HTTPException as exc:
+            log.warning("could not leave server %s: %s", guild.id, exc)
 
     async def close(self) -> None:
         # Jobs finish (or are marked interrupted in Discord) while the connection still works.

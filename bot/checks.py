@@ -17,6 +17,7 @@ import aiosqlite
 import openai
 
 from bot.clients import build_openai_client
+from bot.core.costs import format_usd
 from bot.core.reasons import connection_reason
 from bot.settings import Settings
 from bot.storage import migrate as migrations
@@ -205,6 +206,33 @@ async def model_warnings(settings: Settings, client: openai.AsyncOpenAI) -> list
     return lines
 
 
+# --------------------------------------------------------------------------- money
+
+
+def check_money(settings: Settings) -> CheckResult:
+    """The spending caps in force; a warning when the owner has made the bot's spending unlimited."""
+    def cap(micros: int | None) -> str:
+        return "unlimited" if micros is None else format_usd(micros)
+
+    caps = (
+        f"whole bot {cap(settings.budget_bot_daily)} a day and {cap(settings.budget_bot_monthly)} a month; "
+        f"each member {cap(settings.budget_user_daily)} a day and {cap(settings.budget_user_monthly)} a month"
+    )
+    servers = "any server" if settings.allowed_guilds is None else f"{len(settings.allowed_guilds)} allowed servers"
+    unlimited = [
+        name for name, value in (("BUDGET_BOT_DAILY_USD", settings.budget_bot_daily),
+                                 ("BUDGET_BOT_MONTHLY_USD", settings.budget_bot_monthly)) if value is None
+    ]
+    if unlimited:
+        return CheckResult(
+            "money", True,
+            f"{caps}; {' and '.join(unlimited)} unlimited: anyone who can reach the bot can spend without limit "
+            f"({servers})",
+            warning=True,
+        )
+    return CheckResult("money", True, f"{caps}; {servers}")
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -214,7 +242,7 @@ async def collect_checks(settings: Settings, client: openai.AsyncOpenAI) -> list
         ("discord", check_discord(settings)),
     ]
     checks += [(setting, check_model(client, setting, model)) for setting, model in _model_settings(settings)]
-    return list(await asyncio.gather(*(_guard(name, check) for name, check in checks)))
+    return [check_money(settings), *await asyncio.gather(*(_guard(name, check) for name, check in checks))]
 
 
 async def _guard(name: str, check: Awaitable[CheckResult]) -> CheckResult:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import cast
+import json
+from collections.abc import AsyncIterator, Iterator
+from typing import Any, cast
 
 import discord
 import httpx2
 import openai
 import yarl
-from openai._streaming import SSEBytesDecoder, SSEDecoder
+from openai._streaming import ServerSentEvent, SSEBytesDecoder, SSEDecoder
 from openai._types import ResponseT
 
 from bot.image_events import validate_stream_event
@@ -21,9 +23,10 @@ class ImageStreamingOpenAI(openai.AsyncOpenAI):
     """The SDK's client, reading and parsing streams in ways that handle multi-megabyte image events cheaply."""
 
     def _make_sse_decoder(self) -> SSEDecoder | SSEBytesDecoder:
-        return FastSSEDecoder()
+        return SkipKeepalives(FastSSEDecoder())
 
     def _process_response_data(self, *, data: object, cast_to: type[ResponseT], response: httpx2.Response) -> ResponseT:
+        fill_known_gaps(data)
         event = validate_stream_event(data, cast_to)
         if event is not None:
             return cast(ResponseT, event)
@@ -66,3 +69,62 @@ def point_discord_at(settings: Settings) -> None:
     # discord.py reads both class attributes at request/connect time and offers no per-client option.
     discord.http.Route.BASE = settings.discord_api_base_url
     discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+
+
+class SkipKeepalives:
+    """Drops the undocumented `{"type": "keepalive"}` events the real service sends between others.
+
+    The SDK has no type for them: it would reject them under strict validation and hand them on otherwise.
+    """
+
+    def __init__(self, inner: FastSSEDecoder) -> None:
+        self._inner = inner
+
+    def iter_bytes(self, iterator: Iterator[bytes]) -> Iterator[ServerSentEvent]:
+        return (event for event in self._inner.iter_bytes(iterator) if not _is_keepalive(event))
+
+    async def aiter_bytes(self, iterator: AsyncIterator[bytes]) -> AsyncIterator[ServerSentEvent]:
+        async for event in self._inner.aiter_bytes(iterator):
+            if not _is_keepalive(event):
+                yield event
+
+
+def _is_keepalive(event: ServerSentEvent) -> bool:
+    data = event.data
+    if event.event == "keepalive":
+        return True
+    if len(data) > 200 or '"keepalive"' not in data:
+        return False
+    try:
+        parsed = json.loads(data)
+    except ValueError:
+        return False
+    return isinstance(parsed, dict) and parsed.get("type") == "keepalive"
+
+
+def fill_known_gaps(data: object) -> None:
+    """Fill in, in place, the fields real responses have been seen without though the SDK's types require them.
+
+    Missing counts become 0: what the bot charges never rests on them alone (bot.core.costs has a floor per
+    delivered image), and a missing `tool_usage` stays missing.
+    """
+    if not isinstance(data, dict) or not isinstance(data.get("response"), dict):
+        return
+    response: dict[str, Any] = data["response"]
+    usage = response.get("usage")
+    if isinstance(usage, dict) and isinstance(usage.get("input_tokens_details"), dict):
+        usage["input_tokens_details"].setdefault("cache_write_tokens", 0)
+    tools = response.get("tool_usage")
+    if not isinstance(tools, dict):
+        return
+    image = tools.get("image_gen")
+    if isinstance(image, dict):
+        for name in ("input_tokens", "output_tokens"):
+            image.setdefault(name, 0)
+        image.setdefault("input_tokens_details", {"image_tokens": 0, "text_tokens": 0})
+        image.setdefault("total_tokens", image["input_tokens"] + image["output_tokens"])
+        details = image.get("output_tokens_details")
+        if isinstance(details, dict):
+            details.setdefault("image_tokens", 0)
+            details.setdefault("text_tokens", 0)
+    tools.setdefault("web_search", {"num_requests": 0})

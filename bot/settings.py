@@ -21,6 +21,13 @@ DEFAULT_DATABASE_URL = "sqlite:///data/threadpaint.db"
 DEFAULT_HEALTH_FILE = "data/threadpaint.health"
 # Inexpensive current mainline model that supports the image_generation tool; see README "Models".
 DEFAULT_OPENAI_MODEL = "gpt-5.4-mini"
+# Money is safe by default (README "Budgets"): the whole bot may spend $5 a day and $50 a month, one member $1 a
+# day and $10 a month, until the owner sets other amounts (or `unlimited`).
+DEFAULT_BOT_DAILY = 5_000_000
+DEFAULT_BOT_MONTHLY = 50_000_000
+DEFAULT_USER_DAILY = 1_000_000
+DEFAULT_USER_MONTHLY = 10_000_000
+DEFAULT_JOB_DEADLINE = 600.0
 
 
 class ConfigError(Exception):
@@ -88,10 +95,17 @@ class Settings:
     max_jobs_per_user: int = 2
     retention_days: int = 30
     # Budgets in micro-dollars; None means no limit.
-    budget_user_daily: int | None = None
-    budget_user_monthly: int | None = None
+    budget_user_daily: int | None = DEFAULT_USER_DAILY
+    budget_user_monthly: int | None = DEFAULT_USER_MONTHLY
     budget_guild_daily: int | None = None
     budget_guild_monthly: int | None = None
+    budget_bot_daily: int | None = DEFAULT_BOT_DAILY
+    budget_bot_monthly: int | None = DEFAULT_BOT_MONTHLY
+    allowed_guilds: frozenset[int] | None = None  # None: any server may use the bot
+    leave_unlisted_guilds: bool = False
+    allow_dms: bool = True
+    allow_low_moderation: bool = False
+    job_deadline: float = DEFAULT_JOB_DEADLINE
     prices_file: str | None = None
     log_format: str = "text"
     metrics_port: int | None = None  # None: no metrics server
@@ -160,10 +174,19 @@ class Settings:
             max_concurrent_jobs=_int(get("MAX_CONCURRENT_JOBS"), "MAX_CONCURRENT_JOBS", 8, low=1, high=1000),
             max_jobs_per_user=_int(get("MAX_JOBS_PER_USER"), "MAX_JOBS_PER_USER", 2, low=1, high=100),
             retention_days=_int(get("RETENTION_DAYS"), "RETENTION_DAYS", 30, low=1, high=3650),
-            budget_user_daily=_dollars(get("BUDGET_USER_DAILY_USD"), "BUDGET_USER_DAILY_USD"),
-            budget_user_monthly=_dollars(get("BUDGET_USER_MONTHLY_USD"), "BUDGET_USER_MONTHLY_USD"),
-            budget_guild_daily=_dollars(get("BUDGET_SERVER_DAILY_USD"), "BUDGET_SERVER_DAILY_USD"),
-            budget_guild_monthly=_dollars(get("BUDGET_SERVER_MONTHLY_USD"), "BUDGET_SERVER_MONTHLY_USD"),
+            budget_user_daily=_dollars(get("BUDGET_USER_DAILY_USD"), "BUDGET_USER_DAILY_USD", DEFAULT_USER_DAILY),
+            budget_user_monthly=_dollars(
+                get("BUDGET_USER_MONTHLY_USD"), "BUDGET_USER_MONTHLY_USD", DEFAULT_USER_MONTHLY
+            ),
+            budget_guild_daily=_dollars(get("BUDGET_SERVER_DAILY_USD"), "BUDGET_SERVER_DAILY_USD", None),
+            budget_guild_monthly=_dollars(get("BUDGET_SERVER_MONTHLY_USD"), "BUDGET_SERVER_MONTHLY_USD", None),
+            budget_bot_daily=_dollars(get("BUDGET_BOT_DAILY_USD"), "BUDGET_BOT_DAILY_USD", DEFAULT_BOT_DAILY),
+            budget_bot_monthly=_dollars(get("BUDGET_BOT_MONTHLY_USD"), "BUDGET_BOT_MONTHLY_USD", DEFAULT_BOT_MONTHLY),
+            allowed_guilds=_snowflakes(get("ALLOWED_GUILDS"), "ALLOWED_GUILDS"),
+            leave_unlisted_guilds=_bool(get("LEAVE_UNLISTED_GUILDS"), "LEAVE_UNLISTED_GUILDS", False),
+            allow_dms=_bool(get("ALLOW_DMS"), "ALLOW_DMS", True),
+            allow_low_moderation=_bool(get("ALLOW_LOW_MODERATION"), "ALLOW_LOW_MODERATION", False),
+            job_deadline=_float(get("JOB_DEADLINE"), "JOB_DEADLINE", DEFAULT_JOB_DEADLINE, low=0.1, high=86400.0),
             prices_file=get("PRICES_FILE"),
             log_format=_log_format(get("LOG_FORMAT") or "text"),
             metrics_port=_optional_int(get("METRICS_PORT"), "METRICS_PORT", low=1, high=65535),
@@ -241,14 +264,16 @@ def _float(value: str | None, name: str, default: float, *, low: float, high: fl
     return number
 
 
-def _dollars(value: str | None, name: str) -> int | None:
-    """Dollars as exact micro-dollars; unset means unlimited."""
+def _dollars(value: str | None, name: str, default: int | None) -> int | None:
+    """Dollars as exact micro-dollars; unset means the default, `unlimited` means no limit."""
     if value is None:
+        return default
+    if value.lower() == "unlimited":
         return None
     try:
         amount = Decimal(value.removeprefix("$"))
     except InvalidOperation:
-        raise ConfigError(f"{name} must be an amount in dollars like 5 or 2.50, got {value!r}") from None
+        raise ConfigError(f"{name} must be an amount in dollars like 5 or 2.50, or unlimited, got {value!r}") from None
     if not amount.is_finite() or amount < 0:
         raise ConfigError(f"{name} must be zero or more dollars, got {value!r}")
     return int(amount * 1_000_000)
@@ -260,6 +285,32 @@ def _snowflake(value: str | None, name: str) -> int | None:
     if not value.isdigit() or int(value) <= 0:
         raise ConfigError(f"{name} must be a Discord id (digits only), got {value!r}")
     return int(value)
+
+
+def _snowflakes(value: str | None, name: str) -> frozenset[int] | None:
+    if value is None:
+        return None
+    ids = [part.strip() for part in value.split(",") if part.strip()]
+    if not ids:
+        return None
+    bad = next((part for part in ids if not part.isdigit() or int(part) <= 0), None)
+    if bad is not None:
+        raise ConfigError(f"{name} must be Discord server ids separated by commas, got {bad!r}")
+    return frozenset(int(part) for part in ids)
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def _bool(value: str | None, name: str, default: bool) -> bool:
+    if value is None:
+        return default
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be true or false, got {value!r}")
 
 
 def _log_level(value: str) -> str:

@@ -13,9 +13,18 @@ log = logging.getLogger(__name__)
 
 ALREADY_ACKNOWLEDGED = 40060
 GENERIC = "Sorry, something went wrong on my side. Please try again in a moment."
+NOT_HERE = "This bot is private to its owner's servers, so it doesn't work here."
+NO_DMS = "I don't take commands in direct messages. Please use me in a server."
 
 
 class ThreadpaintTree(app_commands.CommandTree):
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """The owner decides where the bot spends money: its servers (ALLOWED_GUILDS) and DMs (ALLOW_DMS).
+
+        Elsewhere one private line, and no work at all: nothing is read, queued or sent to OpenAI.
+        """
+        return await allowed_here(interaction)
+
     async def on_error(self, interaction: discord.Interaction, error: app_commands.AppCommandError) -> None:
         original = getattr(error, "original", None)
         if isinstance(original, discord.HTTPException) and original.code == ALREADY_ACKNOWLEDGED:
@@ -51,3 +60,24 @@ def _input_message(error: app_commands.AppCommandError) -> str:
     if isinstance(error, app_commands.NoPrivateMessage):
         return "This command only works in a server."
     return "You can't use this command here."
+
+
+async def allowed_here(interaction: discord.Interaction) -> bool:
+    """Whether the owner lets the bot work where this interaction came from; if not, say so privately."""
+    settings = getattr(interaction.client, "settings", None)
+    if settings is None:
+        return True
+    if interaction.guild_id is None:
+        problem = None if settings.allow_dms else NO_DMS
+    elif settings.allowed_guilds is not None and interaction.guild_id not in settings.allowed_guilds:
+        problem = NOT_HERE
+    else:
+        problem = None
+    if problem is None:
+        return True
+    log.info("refused an interaction from %s in %s: %s", interaction.user.id, interaction.guild_id or "a DM", problem)
+    try:
+        await send_private(interaction, problem)
+    except discord.HTTPException:
+        log.warning("could not tell %s why the interaction was refused", interaction.user.id)
+    return False

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, Self
 
 import discord
 
+from bot.tree import allowed_here
+
 if TYPE_CHECKING:
     from bot.app import ThreadpaintBot
 
@@ -51,6 +53,10 @@ class _TurnButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"tp:
         cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
     ) -> Self:
         return cls(int(match["turn"]))
+
+    async def interaction_check(self, interaction: discord.Interaction, /) -> bool:
+        # Buttons on results made before the owner listed ALLOWED_GUILDS (or turned DMs off) stop working too.
+        return await allowed_here(interaction)
 
     @staticmethod
     def actions(interaction: discord.Interaction) -> Any:

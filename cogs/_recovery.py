@@ -13,7 +13,7 @@ from bot.core.ports import Store
 from bot.core.shards import ShardScope
 from bot.core.updates import Final
 from cogs._reply import Reply
-from cogs._surface import INTERRUPTED, ReplySurface
+from cogs._surface import ReplySurface, interrupted_text
 
 if TYPE_CHECKING:
     from bot.app import ThreadpaintBot
@@ -64,7 +64,7 @@ async def _report_interrupted(bot: ThreadpaintBot, turn: Turn) -> None:
         return
     reply = Reply(bot.get_partial_messageable(turn.reply_channel_id), message_id=turn.reply_message_id)
     try:
-        await reply.edit(content=INTERRUPTED, embed=None, uploads=[], view=None)
+        await reply.edit(content=interrupted_text(turn.cost_micros), embed=None, uploads=[], view=None)
     except discord.HTTPException as exc:
         log.warning("could not report interrupted turn %s: %s", turn.id, exc)
 

@@ -127,8 +127,8 @@ class ReplySurface:
             return False
         return True
 
-    async def interrupted(self) -> None:
-        await self.reply.edit(content=INTERRUPTED, embed=None, uploads=[], view=None)
+    async def interrupted(self, cost: int = 0) -> None:
+        await self.reply.edit(content=interrupted_text(cost), embed=None, uploads=[], view=None)
 
     async def fetch_image(self, channel_id: int, message_id: int) -> bytes | None:
         return await fetch_message_image(self.client, channel_id, message_id)
@@ -145,6 +145,12 @@ async def fetch_message_image(client: discord.Client, channel_id: int, message_i
     except discord.HTTPException as exc:
         log.info("could not fetch the image of %s/%s: %s", channel_id, message_id, exc)
     return None
+
+
+def interrupted_text(cost: int) -> str:
+    """OpenAI bills what it made before the restart; the member is charged that, and should know."""
+    note = f" OpenAI had already started on it, so it cost {format_usd(cost)}." if cost else ""
+    return INTERRUPTED + note
 
 
 def _ext(fmt: str) -> str:

@@ -34,6 +34,9 @@ NOT_A_MANAGER = "Only members with the **Manage Server** permission can change t
 NOT_IN_A_SERVER = "Settings belong to a server; use this command in one."
 # Discord's client only offers valid choices and ranges, but discord.py doesn't recheck them; a raw API call can
 # send anything, and GuildSettings then refuses it with ValueError.
+LOW_MODERATION_OFF = (
+    "The bot's owner has not allowed lower moderation (it risks their OpenAI account), so moderation stays auto."
+)
 BAD_VALUE = "One of the options has a value I can't use. Please check it and try again."
 # Role and channel mentions in the summary must never ping anyone.
 QUIET = discord.AllowedMentions.none()
@@ -119,6 +122,10 @@ class Settings(commands.GroupCog, group_name="threadpaint", group_description="t
     @settings.command(name="moderation", description="How strictly OpenAI filters images on this server")
     @app_commands.describe(level="auto is OpenAI's standard filtering; low is less restrictive")
     async def moderation(self, interaction: discord.Interaction, level: Literal["auto", "low"]) -> None:
+        if level == "low" and not self.bot.settings.allow_low_moderation:
+            # Lowering OpenAI's filtering risks the owner's OpenAI account: only the owner can allow it.
+            await self._refuse(interaction, LOW_MODERATION_OFF)
+            return
         await self._apply(interaction, _setter(moderation=level), f"✅ Moderation is now {level}.")
 
     @settings.command(name="previews", description="How many previews to show while an image is drawn")

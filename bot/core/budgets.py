@@ -1,4 +1,4 @@
-"""Budgets: per-member and per-server, daily and monthly, in exact micro-dollars."""
+"""Budgets: per-member, per-server and for the whole bot, daily and monthly, in exact micro-dollars."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from typing import Literal
 
 from bot.core.costs import format_usd
 
-Scope = Literal["member", "server"]
+Scope = Literal["member", "server", "bot"]
+BOT_SUBJECT = 0  # the whole bot: every member, server and DM together
 Period = Literal["day", "month"]
 
 
@@ -20,14 +21,22 @@ class BudgetPolicy:
     user_monthly: int | None = None
     guild_daily: int | None = None
     guild_monthly: int | None = None
+    bot_daily: int | None = None
+    bot_monthly: int | None = None
 
-    def overridden_by(self, other: BudgetPolicy) -> BudgetPolicy:
-        """A server's own limits win where it set them; the bot-wide ones apply elsewhere."""
+    def tightened_by(self, server: BudgetPolicy) -> BudgetPolicy:
+        """A server's limits can only tighten the owner's: each limit is the smaller of the two.
+
+        The bot-wide caps are the owner's alone. A member's own limit is counted over every server and DM, so a
+        server that sets a generous one still cannot lift the owner's.
+        """
         return BudgetPolicy(
-            user_daily=_pick(other.user_daily, self.user_daily),
-            user_monthly=_pick(other.user_monthly, self.user_monthly),
-            guild_daily=_pick(other.guild_daily, self.guild_daily),
-            guild_monthly=_pick(other.guild_monthly, self.guild_monthly),
+            user_daily=_smaller(server.user_daily, self.user_daily),
+            user_monthly=_smaller(server.user_monthly, self.user_monthly),
+            guild_daily=_smaller(server.guild_daily, self.guild_daily),
+            guild_monthly=_smaller(server.guild_monthly, self.guild_monthly),
+            bot_daily=self.bot_daily,
+            bot_monthly=self.bot_monthly,
         )
 
 
@@ -40,8 +49,15 @@ class BudgetLimit:
     since: datetime
 
     def refusal(self, spent: int, estimate: int) -> str:
-        who = "your" if self.scope == "member" else "this server's"
         when = "daily" if self.period == "day" else "monthly"
+        if self.scope == "bot":
+            # Members don't need the owner's totals: only that it is the bot's limit and when it resets.
+            reset = "tomorrow (UTC)" if self.period == "day" else "next month"
+            return (
+                f"I've reached the {when} spending limit my owner set for the whole bot, so I can't make images "
+                f"until {reset}. Nothing was charged."
+            )
+        who = "your" if self.scope == "member" else "this server's"
         left = max(self.limit - spent, 0)
         return (
             f"This would go over {who} {when} image budget of {format_usd(self.limit)}: "
@@ -58,6 +74,8 @@ def limits_for(policy: BudgetPolicy, *, user_id: int, guild_id: int | None, now:
         ("member", "month", user_id, policy.user_monthly, month),
         ("server", "day", guild_id, policy.guild_daily, day),
         ("server", "month", guild_id, policy.guild_monthly, month),
+        ("bot", "day", BOT_SUBJECT, policy.bot_daily, day),
+        ("bot", "month", BOT_SUBJECT, policy.bot_monthly, month),
     ]
     return [
         BudgetLimit(scope, period, subject, limit, since)
@@ -66,5 +84,7 @@ def limits_for(policy: BudgetPolicy, *, user_id: int, guild_id: int | None, now:
     ]
 
 
-def _pick(preferred: int | None, fallback: int | None) -> int | None:
-    return preferred if preferred is not None else fallback
+def _smaller(a: int | None, b: int | None) -> int | None:
+    if a is None:
+        return b
+    return a if b is None else min(a, b)

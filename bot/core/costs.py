@@ -75,17 +75,51 @@ class PriceTable:
         ) / PER_MILLION
         return _micros(dollars)
 
-    def estimate(
-        self, options: ImageOptions, *, partial_images: int, input_images: int, model: str, image_model: str | None
+    def delivered(
+        self, usage: Usage, *, size: str | None, quality: str | None, partial_images: int, model: str,
+        image_model: str | None,
     ) -> int:
-        """A deliberately generous estimate, held against budgets until the real cost is known."""
-        quality = options.quality if options.quality in OUTPUT_TOKENS else "high"  # auto may pick high
-        size = options.size if options.size in OUTPUT_TOKENS[quality] else "1024x1536"  # auto: the largest
+        """A delivered image's cost: its usage, but never less than the table's price of the image itself.
+
+        Real responses may omit `tool_usage` or report it in part; the image was made and billed all the same.
+        Size and quality come from OpenAI's image item; unknown ones are priced like the estimate (the dearest).
+        """
+        floor = image_output_tokens(quality, size) + partial_images * PARTIAL_IMAGE_TOKENS
+        if usage.image_output_tokens >= floor:
+            return self.cost(usage, model=model, image_model=image_model)
+        raised = Usage(usage.input_tokens, usage.output_tokens, usage.image_input_tokens, floor)
+        return self.cost(raised, model=model, image_model=image_model)
+
+    def produced(
+        self, options: ImageOptions, *, partials_seen: int, input_images: int, model: str, image_model: str | None
+    ) -> int:
+        """What a generation that stopped early (cancelled, failed, cut off) is charged when OpenAI said nothing.
+
+        Once the stream started, OpenAI has read the prompt and written some text: the mainline allowance and the
+        input images are charged. Once a preview arrived the image was being drawn, and OpenAI usually bills the
+        whole of it: the image's output tokens and the previews seen are charged too.
+        """
+        image_tokens = 0
+        if partials_seen:
+            image_tokens = image_output_tokens(options.quality, options.size) + partials_seen * PARTIAL_IMAGE_TOKENS
         usage = Usage(
             input_tokens=MAINLINE_INPUT_ALLOWANCE,
             output_tokens=MAINLINE_OUTPUT_ALLOWANCE,
             image_input_tokens=input_images * INPUT_IMAGE_TOKENS + 200,
-            image_output_tokens=OUTPUT_TOKENS[quality][size] + partial_images * PARTIAL_IMAGE_TOKENS,
+            image_output_tokens=image_tokens,
+        )
+        return self.cost(usage, model=model, image_model=image_model)
+
+    def estimate(
+        self, options: ImageOptions, *, partial_images: int, input_images: int, model: str, image_model: str | None
+    ) -> int:
+        """A deliberately generous estimate, held against budgets until the real cost is known."""
+        usage = Usage(
+            input_tokens=MAINLINE_INPUT_ALLOWANCE,
+            output_tokens=MAINLINE_OUTPUT_ALLOWANCE,
+            image_input_tokens=input_images * INPUT_IMAGE_TOKENS + 200,
+            image_output_tokens=image_output_tokens(options.quality, options.size)
+            + partial_images * PARTIAL_IMAGE_TOKENS,
         )
         return self.cost(usage, model=model, image_model=image_model)
 
@@ -108,6 +142,13 @@ class PriceTable:
     @classmethod
     def load(cls, path: str | None) -> PriceTable:
         return cls() if path is None else cls.from_json(Path(path).read_text(encoding="utf-8"))
+
+
+def image_output_tokens(quality: str | None, size: str | None) -> int:
+    """The table's output tokens for one image; unknown or auto quality and size count as the dearest."""
+    known = quality if quality in OUTPUT_TOKENS else "high"  # auto may pick high
+    table = OUTPUT_TOKENS[known]
+    return table[size] if size in table else max(table.values())  # auto: the largest
 
 
 def _micros(dollars: Decimal) -> int:

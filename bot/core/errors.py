@@ -6,9 +6,12 @@ Cogs show `user_message`; only this module looks inside OpenAI's exceptions.
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import openai
+
+if TYPE_CHECKING:
+    from bot.core.models import Usage  # models imports options, which imports this module
 
 
 class ImageError(Exception):
@@ -17,6 +20,9 @@ class ImageError(Exception):
     code = "error"
     # True when only the caller should see the message (their input, their quota).
     private = False
+
+    # What OpenAI reported a failed response used, when it said (charged, see bot.core.service).
+    usage: Usage | None = None
 
     def __init__(self, user_message: str, *, detail: str | None = None) -> None:
         super().__init__(detail or user_message)

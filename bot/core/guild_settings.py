@@ -28,6 +28,9 @@ MAX_PARTIAL_IMAGES = 3
 MAX_LISTED = 25
 # Large enough for any real budget, small enough that sums of micro-dollars stay inside SQLite's 64-bit integers.
 MAX_BUDGET_MICROS = 1_000_000 * MICROS
+# What an admin may type: a server's budget only tightens the owner's (bot.core.budgets), so anything above
+# this is a typo, not a plan.
+MAX_SERVER_BUDGET_MICROS = 10_000 * MICROS
 # How many allowed channels or roles a refusal names; the rest are counted, not listed.
 MENTIONED_IN_REFUSAL = 5
 _ONE_MICRO = Decimal(1) / MICROS
@@ -188,8 +191,8 @@ def parse_dollars(text: str) -> int | None:
     if not amount.is_finite() or amount < 0:
         raise InvalidInput("A budget must be zero or more dollars (0 stops all spending).")
     # Compare before any arithmetic: "1e999999" would overflow the decimal context, "1e-999999999" round to 0.
-    if amount > Decimal(MAX_BUDGET_MICROS) / MICROS:
-        raise InvalidInput(f"A budget can be at most {format_usd(MAX_BUDGET_MICROS)}.")
+    if amount > Decimal(MAX_SERVER_BUDGET_MICROS) / MICROS:
+        raise InvalidInput(f"A budget can be at most {format_usd(MAX_SERVER_BUDGET_MICROS)}.")
     whole_micros = amount.quantize(_ONE_MICRO)
     if whole_micros != amount:
         raise InvalidInput("A budget can't be finer than a millionth of a dollar.")
@@ -237,5 +240,11 @@ def _budget_text(s: GuildSettings, who: str, bot_budgets: Mapping[str, int | Non
     for period, unit in (("daily", "day"), ("monthly", "month")):
         name = f"{who}_{period}_micros"
         value: int | None = getattr(s, name)
-        parts.append(f"{_or_default(value, _money(bot_budgets.get(name)), format_usd)} a {unit}")
+        owner = bot_budgets.get(name)
+        if value is not None and owner is not None and owner < value:
+            # A server's budget only tightens the owner's: say which one applies.
+            parts.append(f"{format_usd(owner)} a {unit} (the bot's limit; this server's {format_usd(value)} "
+                         "can't raise it)")
+            continue
+        parts.append(f"{_or_default(value, _money(owner), format_usd)} a {unit}")
     return ", ".join(parts)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable
@@ -33,7 +34,7 @@ from bot.core.pacing import PreviewPacer
 from bot.core.ports import Store, Surface
 from bot.core.queue import FairQueue
 from bot.core.request import ModelConfig, build_request
-from bot.core.updates import Completed, Final, Partial, Update
+from bot.core.updates import Completed, Final, Partial, Started, Update
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +50,28 @@ CHAIN_LOST = (
     "Attach the image to /edit to carry on from it."
 )
 RESTARTING = "I'm restarting right now, so I can't start new images. Please try again in a minute."
+OVER_DEADLINE = (
+    "This image took too long: OpenAI had not finished it after {minutes}, so I stopped waiting. "
+    "Please try again, perhaps with a lower quality."
+)
 MAX_DELIVERY_ATTEMPTS = 3
 # Seconds before the 2nd and 3rd try of a refused delivery: a permission fixed within minutes still lands.
 DELIVERY_RETRY_DELAYS = (60.0, 600.0)
 # Discord re-delivers an interaction within seconds at most; remembering this many ids is plenty.
 CLAIM_MEMORY = 10_000
+
+
+@dataclass
+class Progress:
+    """How far a job's generation got: what an early end is charged (bot.core.costs.PriceTable.produced)."""
+
+    started: bool = False  # OpenAI accepted the request and began streaming
+    partials: int = 0  # previews received
+    reported: int = 0  # what OpenAI itself reported for a failed response, when it did
+
+
+class DeadlineExceeded(Upstream):
+    code = "deadline"
 
 
 @dataclass(frozen=True)
@@ -82,6 +100,8 @@ class ImageService:
         observer: observe.JobObserver | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         decode_limit: int = DECODE_LIMIT,
+        job_deadline: float | None = None,
+        allow_low_moderation: bool = False,
     ) -> None:
         self._store = store
         self.decoder = InputDecoder(decode_limit)
@@ -96,6 +116,10 @@ class ImageService:
         self._max_per_user = max_per_user
         self.budgets = budgets or BudgetPolicy()
         self._clock = clock
+        self._job_deadline = job_deadline
+        # Lowering OpenAI's moderation risks the owner's account: a server's choice counts only if allowed.
+        self._allow_low_moderation = allow_low_moderation
+        self._progress: dict[int, Progress] = {}  # by turn id, while running
         self._locks = ChainLocks()
         self._tasks: dict[int, asyncio.Task[Any]] = {}  # by turn id
         self._cancel_requests: dict[int, int] = {}  # turn id -> who pressed Cancel
@@ -146,9 +170,8 @@ class ImageService:
         if not self.accepting:
             self.observer.job_finished(observe.REFUSED)
             raise Unavailable(RESTARTING)
-        policy = self.budgets.overridden_by(budgets) if budgets else self.budgets
-        continues = job.kind == "edit" and job.chain_id is not None
-        reserve = self.estimate(job, int(job.input_image is not None or job.had_attachment) + int(continues))
+        policy = self.budgets.tightened_by(budgets) if budgets else self.budgets
+        reserve = self.estimate(job, _input_images(job))
         limits = limits_for(policy, user_id=job.user_id, guild_id=job.guild_id, now=self._clock())
         try:
             turn_id = await self._store.create_turn(
@@ -185,6 +208,7 @@ class ImageService:
             self._tasks.pop(turn_id, None)
             self._cancel_requests.pop(turn_id, None)
             self._delivering.discard(turn_id)
+            self._progress.pop(turn_id, None)
             if not self._tasks:
                 self._idle.set()
 
@@ -215,12 +239,14 @@ class ImageService:
             by = self._cancel_requests.get(turn_id)
             if by is None:
                 self.observer.job_finished(observe.INTERRUPTED)
-                await self._interrupt(turn_id, surface)
+                await self._interrupt(turn_id, surface, self._charge(turn_id, job))
                 raise
             self.observer.job_finished(observe.CANCELLED)
-            # Cancelled from Discord: the job ends here, normally, and costs the member nothing.
-            await self._store.fail_turn(turn_id, Cancelled.code, f"cancelled by {by}")
-            await _report(surface, Cancelled(f"Cancelled by <@{by}>. Nothing was posted."))
+            # Cancelled from Discord: the job ends here, normally. Free if OpenAI had not started on it;
+            # otherwise OpenAI has billed what it made, and so is the member.
+            charge = self._charge(turn_id, job)
+            await self._store.fail_turn(turn_id, Cancelled.code, f"cancelled by {by}", charge=charge)
+            await _report(surface, _costing(Cancelled(f"Cancelled by <@{by}>. Nothing was posted."), charge))
 
     async def shutdown(self, grace: float) -> None:
         """Stop taking jobs, let running ones finish for `grace` seconds, interrupt the rest."""
@@ -247,11 +273,15 @@ class ImageService:
                 raise NothingToEdit(NOTHING_TO_EDIT)
             await self._store.start_turn(turn_id, parent.id if parent else None, _response_id(parent))
             log.info("job %s turn %s: %s in %s", job.interaction_id, turn_id, job.kind, job.chain_id)
-            final, completed, notes = await self._generate(job, parent, surface)
+            progress = self._progress.setdefault(turn_id, Progress())
+            final, completed, notes = await self._within_deadline(self._generate(turn_id, job, parent, surface))
         except ImageError as error:
-            await self._fail(turn_id, error, surface)
+            await self._fail(turn_id, error, surface, self._charge(turn_id, job))
             return
-        cost = self.prices.cost(completed.usage, model=self._config.model, image_model=self._config.image_model)
+        cost = self.prices.delivered(
+            completed.usage, size=final.size or job.options.size, quality=final.quality or job.options.quality,
+            partial_images=progress.partials, model=self._config.model, image_model=self._config.image_model,
+        )
         self.observer.spent(cost)
         result = TurnResult(completed.response_id, final.call_id, final.revised_prompt, completed.usage, cost)
         # The image is paid for: keep it durably before trying to post it anywhere, and never cancel it now.
@@ -324,12 +354,38 @@ class ImageService:
             "I couldn't post your image here or send it to you directly; the bot's owner still has it."
         ))
 
+    async def _within_deadline(
+        self, generation: Awaitable[tuple[Final, Completed, list[str]]]
+    ) -> tuple[Final, Completed, list[str]]:
+        """JOB_DEADLINE bounds the whole generation, however steadily OpenAI keeps sending something."""
+        if self._job_deadline is None:
+            return await generation
+        try:
+            async with asyncio.timeout(self._job_deadline):
+                return await generation
+        except TimeoutError:
+            minutes = _duration(self._job_deadline)
+            raise DeadlineExceeded(
+                OVER_DEADLINE.format(minutes=minutes), detail=f"JOB_DEADLINE of {self._job_deadline:g} s passed"
+            ) from None
+
+    def _charge(self, turn_id: int, job: Job) -> int:
+        """What a job that ended early is charged: nothing before OpenAI started, else what it made."""
+        progress = self._progress.get(turn_id)
+        if progress is None or not progress.started:
+            return 0
+        produced = self.prices.produced(
+            job.options, partials_seen=progress.partials, input_images=_input_images(job),
+            model=self._config.model, image_model=self._config.image_model,
+        )
+        return max(produced, progress.reported)
+
     async def _generate(
-        self, job: Job, parent: Turn | None, surface: Surface
+        self, turn_id: int, job: Job, parent: Turn | None, surface: Surface
     ) -> tuple[Final, Completed, list[str]]:
         images = [job.input_image] if job.input_image else []
         try:
-            final, completed = await self._stream(job, _response_id(parent), images, surface)
+            final, completed = await self._stream(turn_id, job, _response_id(parent), images, surface)
             return final, completed, []
         except ChainExpired:
             if parent is None:
@@ -338,7 +394,7 @@ class ImageService:
         last = await self._last_image(parent, surface)
         if last is None:
             raise ChainExpired(CHAIN_LOST)
-        final, completed = await self._stream(job, None, [last, *images], surface)
+        final, completed = await self._stream(turn_id, job, None, [last, *images], surface)
         return final, completed, [CHAIN_RESEEDED]
 
     async def _parent(self, job: Job) -> Turn | None:
@@ -361,12 +417,14 @@ class ImageService:
             return None
 
     async def _stream(
-        self, job: Job, previous_response_id: str | None, images: list[InputImage], surface: Surface
+        self, turn_id: int, job: Job, previous_response_id: str | None, images: list[InputImage], surface: Surface
     ) -> tuple[Final, Completed]:
         expected = self._partials(job)
+        progress = self._progress.setdefault(turn_id, Progress())
         body = build_request(
             self._config, prompt=job.prompt, options=job.options, user_id=job.user_id,
-            previous_response_id=previous_response_id, input_images=images, moderation=job.moderation,
+            previous_response_id=previous_response_id, input_images=images,
+            moderation=job.moderation if self._allow_low_moderation else "auto",
             partial_images=expected,
         )
 
@@ -383,7 +441,12 @@ class ImageService:
             # aclosing: leaving the loop at Completed must close the HTTP stream now, not at garbage collection.
             async with aclosing(self._engine.generate(body, retrying)) as updates:
                 async for update in updates:
-                    if isinstance(update, Partial):
+                    if isinstance(update, Started) and not progress.started:
+                        progress.started = True
+                        # Durable, so a crash from here on is charged too (see interrupt_unfinished).
+                        await self._store.mark_started(turn_id)
+                    elif isinstance(update, Partial):
+                        progress.partials += 1
                         pacer.offer(update)
                     elif isinstance(update, Final):
                         final = update
@@ -393,25 +456,29 @@ class ImageService:
                         return final, update
         except ImageError as error:
             self.observer.openai_error(error.code)
+            if error.usage is not None:
+                progress.reported = self.prices.cost(
+                    error.usage, model=self._config.model, image_model=self._config.image_model
+                )
             raise
         finally:
             await pacer.close()
         raise Upstream("OpenAI ended the response without finishing it. Please try again.")
 
-    async def _fail(self, turn_id: int, error: ImageError, surface: Surface) -> None:
+    async def _fail(self, turn_id: int, error: ImageError, surface: Surface, charge: int) -> None:
         if isinstance(error, QuotaExhausted):
             log.error("OpenAI says the account is out of credit (insufficient_quota): add credit or raise the "
                       "project's budget; every job fails until then")
         self.observer.job_finished(observe.BLOCKED if isinstance(error, Blocked) else observe.FAILED)
         log.warning("turn %s failed: %s (error id %s): %s", turn_id, error.code, error.error_id, error)
-        await self._store.fail_turn(turn_id, error.code, str(error))
-        await _report(surface, error)
+        await self._store.fail_turn(turn_id, error.code, str(error), charge=charge)
+        await _report(surface, _costing(error, charge))
 
-    async def _interrupt(self, turn_id: int, surface: Surface) -> None:
-        await asyncio.shield(self._store.interrupt_turn(turn_id))
+    async def _interrupt(self, turn_id: int, surface: Surface, charge: int) -> None:
+        await asyncio.shield(self._store.interrupt_turn(turn_id, charge=charge))
         try:
             async with asyncio.timeout(2):
-                await asyncio.shield(surface.interrupted())
+                await asyncio.shield(surface.interrupted(charge))
         except (TimeoutError, asyncio.CancelledError):
             pass
         except Exception:
@@ -423,8 +490,30 @@ class ImageService:
 
 
 def _queue_key(job: Job) -> Hashable:
-    # Fairness is between servers; DMs share out per member.
-    return ("guild", job.guild_id) if job.guild_id is not None else ("user", job.user_id)
+    # Fairness is between servers; all DMs together are one lane, like one server, whoever sends them.
+    return ("guild", job.guild_id) if job.guild_id is not None else ("dms",)
+
+
+def _input_images(job: Job) -> int:
+    continues = job.kind == "edit" and job.chain_id is not None
+    return int(job.input_image is not None or job.had_attachment) + int(continues)
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 120:
+        return f"{seconds / 60:g} minutes"
+    return f"{seconds:g} seconds"
+
+
+def _costing(error: ImageError, charge: int) -> ImageError:
+    """The member's message with what OpenAI had already billed, when it billed anything."""
+    if not charge:
+        return error
+    shown = copy.copy(error)
+    shown.user_message = (
+        f"{error.user_message} OpenAI had already started on it, so it cost {format_usd(charge)}."
+    )
+    return shown
 
 
 def _response_id(turn: Turn | None) -> str | None:

@@ -61,13 +61,20 @@ async def translate(events: AsyncIterable[Any], *, requested_format: str) -> Asy
             raise from_error_fields(code=event.code, message=event.message, param=event.param)
         elif kind == "response.failed":
             error = event.response.error
-            raise from_error_fields(code=getattr(error, "code", None), message=getattr(error, "message", None))
+            failure = from_error_fields(code=getattr(error, "code", None), message=getattr(error, "message", None))
+            failure.usage = _reported(event.response)
+            raise failure
         elif kind == "response.incomplete":
             details = event.response.incomplete_details
             reason = getattr(details, "reason", None)
             if reason == "content_filter":
-                raise Blocked(blocked_message(None), detail="response.incomplete content_filter")
-            raise Upstream("OpenAI stopped before the image was finished. Please try again.", detail=str(reason))
+                failure = Blocked(blocked_message(None), detail="response.incomplete content_filter")
+            else:
+                failure = Upstream(
+                    "OpenAI stopped before the image was finished. Please try again.", detail=str(reason)
+                )
+            failure.usage = _reported(event.response)
+            raise failure
         else:
             log.debug("ignoring stream event %s", kind)
     raise StreamBroken("The connection to OpenAI ended before the image was finished. Please try again.")
@@ -82,7 +89,10 @@ async def _final_from_item(item: Any, requested_format: str) -> Final | None:
     if not item.result:
         return None
     image = await decode_b64(item.result)
-    return Final(image, item.output_format or requested_format, item.id, item.revised_prompt)
+    return Final(
+        image, item.output_format or requested_format, item.id, item.revised_prompt,
+        size=getattr(item, "size", None), quality=getattr(item, "quality", None),
+    )
 
 
 async def _final_from_output(output: list[Any], requested_format: str) -> Final | None:
@@ -92,6 +102,13 @@ async def _final_from_output(output: list[Any], requested_format: str) -> Final 
             if final is not None:
                 return final
     return None
+
+
+def _reported(response: Any) -> Usage | None:
+    """The usage a failed or incomplete response reports, or None when it reports none."""
+    if getattr(response, "usage", None) is None and getattr(response, "tool_usage", None) is None:
+        return None
+    return usage_of(response)
 
 
 def usage_of(response: Any) -> Usage:

@@ -25,6 +25,9 @@ class Final:
     format: str
     call_id: str
     revised_prompt: str | None
+    # What OpenAI says it made (None when it did not say): the price table's floor for the image.
+    size: str | None = None
+    quality: str | None = None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ single writer (BEGIN IMMEDIATE), this store gets from transaction-scoped advisor
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import asyncpg  # type: ignore[import-untyped]
@@ -31,14 +32,18 @@ from bot.storage.privacy import (
 )
 from bot.storage.sqlite import _SELECT_TURNS, _UNFINISHED, _chain, _turn
 
-_SPENT_SUM = (
-    "SELECT COALESCE(SUM(CASE WHEN status IN ('done', 'delivering') THEN cost_micros "
-    "WHEN status IN ('queued', 'running') THEN cost_reserved_micros ELSE 0 END), 0) FROM turns "
-)
+# From the spend ledger, as in bot.storage.sqlite.
+_SPENT_SUM = "SELECT COALESCE(SUM(held_micros + charged_micros), 0) FROM spend "
 _SPENT = {
     "member": _SPENT_SUM + "WHERE user_id = $1 AND created_at >= $2",
     "server": _SPENT_SUM + "WHERE guild_id = $1 AND created_at >= $2",
+    "bot": _SPENT_SUM + "WHERE created_at >= $1",
 }
+_CHARGE = "UPDATE spend SET held_micros = 0, charged_micros = GREATEST(charged_micros, $1) WHERE turn_id = $2"
+_CHARGE_CRASHED = (
+    "UPDATE spend SET charged_micros = GREATEST(charged_micros, CASE WHEN started = 1 THEN held_micros ELSE 0 END), "
+    "held_micros = 0 WHERE turn_id = ANY($1::bigint[])"
+)
 _GUILD_UPSERT = (
     "INSERT INTO guild_settings (guild_id, settings, updated_by, updated_at) VALUES ($1, $2, $3, $4) "
     "ON CONFLICT (guild_id) DO UPDATE SET settings = excluded.settings, updated_by = excluded.updated_by, "
@@ -49,8 +54,6 @@ _GUILD_SELECT = "SELECT settings FROM guild_settings WHERE guild_id = $1"
 _FORGET_TARGET = (
     "(user_id = $1 OR chain_id IN (SELECT channel_id FROM threads WHERE owner_id = $1 AND kind = 'thread'))"
 )
-# Only finished, delivered images are charged by /usage.
-_CHARGED = "status = 'done'"
 
 
 class PostgresStore(PostgresBase):
@@ -114,9 +117,11 @@ class PostgresStore(PostgresBase):
                         )
                 for limit in limits:
                     since = limit.since.astimezone(UTC).isoformat(timespec="milliseconds")
-                    spent = await self._scalar(_SPENT[limit.scope], limit.subject_id, since, conn=conn)
+                    params = (since,) if limit.scope == "bot" else (limit.subject_id, since)
+                    spent = await self._scalar(_SPENT[limit.scope], *params, conn=conn)
                     if spent + reserve > limit.limit:
                         raise OverBudget(limit.refusal(spent, reserve))
+                created = now_text()
                 turn_id = await conn.fetchval(
                     "INSERT INTO turns (chain_id, interaction_id, guild_id, channel_id, user_id, kind, prompt, "
                     "options, had_input_image, reply_channel_id, reply_message_id, status, cost_reserved_micros, "
@@ -124,7 +129,12 @@ class PostgresStore(PostgresBase):
                     "RETURNING id",
                     turn.chain_id, turn.interaction_id, turn.guild_id, turn.channel_id, turn.user_id,
                     turn.kind, turn.prompt, turn.options.to_json(), int(turn.had_input_image),
-                    turn.reply_channel_id, turn.reply_message_id, reserve, now_text(),
+                    turn.reply_channel_id, turn.reply_message_id, reserve, created,
+                )
+                await conn.execute(
+                    "INSERT INTO spend (turn_id, user_id, guild_id, held_micros, created_at) "
+                    "VALUES ($1, $2, $3, $4, $5)",
+                    turn_id, turn.user_id, turn.guild_id, reserve, created,
                 )
         except asyncpg.UniqueViolationError:
             return None  # this interaction already has a job: Discord delivered it twice
@@ -160,6 +170,7 @@ class PostgresStore(PostgresBase):
                 usage.output_tokens, usage.image_input_tokens, usage.image_output_tokens, result.cost_micros,
                 turn_id,
             )
+            await conn.execute(_CHARGE, result.cost_micros, turn_id)
 
     async def complete_turn(self, turn_id: int, delivery: Delivery, *, owner_id: int, guild_id: int | None) -> None:
         now = now_text()
@@ -179,13 +190,18 @@ class PostgresStore(PostgresBase):
             )
             await conn.execute("DELETE FROM outbox WHERE turn_id = $1", turn_id)
 
-    async def fail_turn(self, turn_id: int, code: str, error: str) -> None:
+    async def fail_turn(self, turn_id: int, code: str, error: str, *, charge: int = 0) -> None:
         async with self._transaction() as conn:
             await conn.execute(
                 "UPDATE turns SET status = 'failed', error_code = $1, error = $2, finished_at = $3, "
-                "cost_reserved_micros = 0 WHERE id = $4",
-                code, error[:500], now_text(), turn_id,
+                "cost_reserved_micros = 0, cost_micros = GREATEST(cost_micros, $4) WHERE id = $5",
+                code, error[:500], now_text(), charge, turn_id,
             )
+            await conn.execute(_CHARGE, charge, turn_id)
+
+    async def mark_started(self, turn_id: int) -> None:
+        async with self._transaction() as conn:
+            await conn.execute("UPDATE spend SET started = 1 WHERE turn_id = $1", turn_id)
 
     async def abandon_delivery(self, turn_id: int, error: str, *, keep_image: bool) -> None:
         async with self._transaction() as conn:
@@ -206,13 +222,15 @@ class PostgresStore(PostgresBase):
             )
         return int(attempts) if attempts is not None else 0
 
-    async def interrupt_turn(self, turn_id: int) -> None:
+    async def interrupt_turn(self, turn_id: int, *, charge: int = 0) -> None:
         async with self._transaction() as conn:
-            await conn.execute(
-                "UPDATE turns SET status = 'interrupted', finished_at = $1, cost_reserved_micros = 0 "
-                "WHERE id = $2 AND status = ANY($3::text[])",
-                now_text(), turn_id, list(_UNFINISHED),
+            status = await conn.execute(
+                "UPDATE turns SET status = 'interrupted', finished_at = $1, cost_reserved_micros = 0, "
+                "cost_micros = GREATEST(cost_micros, $2) WHERE id = $3 AND status = ANY($4::text[])",
+                now_text(), charge, turn_id, list(_UNFINISHED),
             )
+            if rows_affected(status):
+                await conn.execute(_CHARGE, charge, turn_id)
 
     async def interrupt_unfinished(self, scope: ShardScope | None = None) -> list[Turn]:
         async with self._transaction() as conn:
@@ -227,7 +245,15 @@ class PostgresStore(PostgresBase):
                 "WHERE id = ANY($2::bigint[])",
                 now_text(), [turn.id for turn in turns],
             )
-        return turns
+            await conn.execute(_CHARGE_CRASHED, [turn.id for turn in turns])
+            rows = await conn.fetch(
+                "UPDATE turns SET cost_micros = spend.charged_micros FROM spend "
+                "WHERE turns.id = spend.turn_id AND turns.id = ANY($1::bigint[]) RETURNING turns.id, turns.cost_micros",
+                [turn.id for turn in turns],
+            )
+        charged = {row[0]: int(row[1]) for row in rows}
+        # As they were when the bot stopped, with what they were charged (the member is told).
+        return [replace(turn, cost_micros=charged.get(turn.id, turn.cost_micros)) for turn in turns]
 
     async def pending_deliveries(self, scope: ShardScope | None = None) -> list[PendingDelivery]:
         rows = await self._all(
@@ -326,7 +352,7 @@ class PostgresStore(PostgresBase):
 
     async def spend(self, *, since: datetime, user_id: int | None = None, guild_id: int | None = None) -> int:
         """Micro-dollars spent on turns created at or after `since`, by one member and/or in one server."""
-        where = [_CHARGED, "created_at >= $1"]
+        where = ["created_at >= $1"]
         params: list[object] = [utc_text(since)]
         if user_id is not None:
             params.append(user_id)
@@ -335,14 +361,14 @@ class PostgresStore(PostgresBase):
             params.append(guild_id)
             where.append(f"guild_id = ${len(params)}")
         # Only fixed column conditions are joined; every value is a parameter.
-        sql = "SELECT coalesce(sum(cost_micros), 0) FROM turns WHERE " + " AND ".join(where)  # noqa: S608
+        sql = "SELECT coalesce(sum(charged_micros), 0) FROM spend WHERE " + " AND ".join(where)  # noqa: S608
         return await self._scalar(sql, *params)
 
     async def top_spenders(self, guild_id: int, since: datetime, limit: int = 5) -> list[tuple[int, int]]:
         """(user_id, micros) of the server's biggest spenders since `since`, biggest first; ties by user id."""
         rows = await self._all(
-            f"SELECT user_id, sum(cost_micros) AS spent FROM turns WHERE {_CHARGED} "  # noqa: S608
-            "AND guild_id = $1 AND created_at >= $2 GROUP BY user_id HAVING sum(cost_micros) > 0 "
+            "SELECT user_id, sum(charged_micros) AS spent FROM spend "
+            "WHERE guild_id = $1 AND created_at >= $2 GROUP BY user_id HAVING sum(charged_micros) > 0 "
             "ORDER BY spent DESC, user_id LIMIT $3",
             guild_id, utc_text(since), limit,
         )

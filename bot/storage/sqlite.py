@@ -6,6 +6,7 @@ The transactions that carry finished images use a connection of their own (bot.s
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,15 +31,31 @@ _SELECT_TURNS = "SELECT " + (  # noqa: S608 - a constant column list, nothing fr
     "image_output_tokens, cost_reserved_micros, cost_micros, created_at, finished_at"
 ) + " FROM turns"
 _UNFINISHED = ("queued", "running")
-# Money used in a period: real costs of finished jobs plus the reservations of unfinished ones.
-_SPENT_SUM = (
-    "SELECT COALESCE(SUM(CASE WHEN status IN ('done', 'delivering') THEN cost_micros "
-    "WHEN status IN ('queued', 'running') THEN cost_reserved_micros ELSE 0 END), 0) FROM turns "
-)
+# Money used in a period, from the spend ledger (which /forget and retention never touch): what finished jobs
+# cost plus the estimates held for unfinished ones. The bot's own cap counts every row.
+_SPENT_SUM = "SELECT COALESCE(SUM(held_micros + charged_micros), 0) FROM spend "
 _SPENT = {
     "member": _SPENT_SUM + "WHERE user_id = ? AND created_at >= ?",
     "server": _SPENT_SUM + "WHERE guild_id = ? AND created_at >= ?",
+    "bot": _SPENT_SUM + "WHERE created_at >= ?",
 }
+
+
+# A job's end in the ledger: the held estimate goes, the charge stays (never lowered: a delivered image that
+# later fails to post is still paid for).
+_CHARGE = "UPDATE spend SET held_micros = 0, charged_micros = MAX(charged_micros, ?) WHERE turn_id = ?"
+# After a crash nobody knows how far a started job got: it is charged the estimate held for it (documented in
+# README "Budgets"); one OpenAI never started on is free.
+_CHARGE_CRASHED = (
+    "UPDATE spend SET charged_micros = MAX(charged_micros, CASE WHEN started = 1 THEN held_micros ELSE 0 END), "
+    "held_micros = 0 WHERE turn_id = ?"
+)
+
+
+_COST_FROM_LEDGER = (
+    "UPDATE turns SET cost_micros = (SELECT charged_micros FROM spend WHERE spend.turn_id = turns.id) "
+    "WHERE id = ? AND EXISTS (SELECT 1 FROM spend WHERE spend.turn_id = turns.id)"
+)
 
 
 def _time(value: str | None) -> datetime | None:
@@ -102,6 +119,7 @@ class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, LocalIdent
                     spent = await self._spent(limit)
                     if spent + reserve > limit.limit:
                         raise OverBudget(limit.refusal(spent, reserve))
+                created = now_text()
                 cursor = await conn.execute(
                     "INSERT INTO turns (chain_id, interaction_id, guild_id, channel_id, user_id, kind, prompt, "
                     "options, had_input_image, reply_channel_id, reply_message_id, status, cost_reserved_micros, "
@@ -109,19 +127,23 @@ class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, LocalIdent
                     (
                         turn.chain_id, turn.interaction_id, turn.guild_id, turn.channel_id, turn.user_id,
                         turn.kind, turn.prompt, turn.options.to_json(), int(turn.had_input_image),
-                        turn.reply_channel_id, turn.reply_message_id, reserve, now_text(),
+                        turn.reply_channel_id, turn.reply_message_id, reserve, created,
                     ),
                 )
                 turn_id = cursor.lastrowid
+                await conn.execute(
+                    "INSERT INTO spend (turn_id, user_id, guild_id, held_micros, created_at) VALUES (?, ?, ?, ?, ?)",
+                    (turn_id, turn.user_id, turn.guild_id, reserve, created),
+                )
         except aiosqlite.IntegrityError:
             return None  # this interaction already has a job: Discord delivered it twice
         assert turn_id is not None
         return turn_id
 
     async def _spent(self, limit: BudgetLimit) -> int:
-        return await self._scalar(
-            _SPENT[limit.scope], (limit.subject_id, limit.since.astimezone(UTC).isoformat(timespec="milliseconds"))
-        )
+        since = limit.since.astimezone(UTC).isoformat(timespec="milliseconds")
+        params = (since,) if limit.scope == "bot" else (limit.subject_id, since)
+        return await self._scalar(_SPENT[limit.scope], params)
 
     async def _scalar(self, sql: str, params: tuple[object, ...]) -> int:
         row = await self._one(sql, params)
@@ -152,6 +174,7 @@ class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, LocalIdent
              (result.response_id, result.image_call_id, result.revised_prompt, usage.input_tokens,
               usage.output_tokens, usage.image_input_tokens, usage.image_output_tokens, result.cost_micros,
               turn_id)),
+            (_CHARGE, (result.cost_micros, turn_id)),
         ])
 
     async def complete_turn(self, turn_id: int, delivery: Delivery, *, owner_id: int, guild_id: int | None) -> None:
@@ -171,13 +194,18 @@ class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, LocalIdent
         if self._outbox is not None:
             self._outbox.checkpoint_soon()  # the image's pages just left the outbox: write the WAL back now
 
-    async def fail_turn(self, turn_id: int, code: str, error: str) -> None:
+    async def fail_turn(self, turn_id: int, code: str, error: str, *, charge: int = 0) -> None:
         async with self._transaction() as conn:
             await conn.execute(
                 "UPDATE turns SET status = 'failed', error_code = ?, error = ?, finished_at = ?, "
-                "cost_reserved_micros = 0 WHERE id = ?",
-                (code, error[:500], now_text(), turn_id),
+                "cost_reserved_micros = 0, cost_micros = MAX(cost_micros, ?) WHERE id = ?",
+                (code, error[:500], now_text(), charge, turn_id),
             )
+            await conn.execute(_CHARGE, (charge, turn_id))
+
+    async def mark_started(self, turn_id: int) -> None:
+        async with self._transaction() as conn:
+            await conn.execute("UPDATE spend SET started = 1 WHERE turn_id = ?", (turn_id,))
 
     async def abandon_delivery(self, turn_id: int, error: str, *, keep_image: bool) -> None:
         statements: list[Statement] = [(
@@ -199,13 +227,15 @@ class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, LocalIdent
                 row = await cursor.fetchone()
         return int(row[0]) if row else 0
 
-    async def interrupt_turn(self, turn_id: int) -> None:
+    async def interrupt_turn(self, turn_id: int, *, charge: int = 0) -> None:
         async with self._transaction() as conn:
-            await conn.execute(
-                "UPDATE turns SET status = 'interrupted', finished_at = ?, cost_reserved_micros = 0 "
-                "WHERE id = ? AND status IN (?, ?)",
-                (now_text(), turn_id, *_UNFINISHED),
+            cursor = await conn.execute(
+                "UPDATE turns SET status = 'interrupted', finished_at = ?, cost_reserved_micros = 0, "
+                "cost_micros = MAX(cost_micros, ?) WHERE id = ? AND status IN (?, ?)",
+                (now_text(), charge, turn_id, *_UNFINISHED),
             )
+            if cursor.rowcount:
+                await conn.execute(_CHARGE, (charge, turn_id))
 
     async def interrupt_unfinished(self, scope: ShardScope | None = None) -> list[Turn]:
         async with self._transaction() as conn:
@@ -216,7 +246,15 @@ class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, LocalIdent
                 "WHERE id = ? AND status IN (?, ?)",
                 [(now_text(), turn.id, *_UNFINISHED) for turn in turns],
             )
-        return turns
+            await conn.executemany(_CHARGE_CRASHED, [(turn.id,) for turn in turns])
+            await conn.executemany(_COST_FROM_LEDGER, [(turn.id,) for turn in turns])
+            charged = {}
+            for turn in turns:
+                async with conn.execute("SELECT cost_micros FROM turns WHERE id = ?", (turn.id,)) as cursor:
+                    row = await cursor.fetchone()
+                charged[turn.id] = int(row[0]) if row else 0
+        # As they were when the bot stopped, with what they were charged (the member is told).
+        return [replace(turn, cost_micros=charged[turn.id]) for turn in turns]
 
     async def pending_deliveries(self, scope: ShardScope | None = None) -> list[PendingDelivery]:
         async with self._conn.execute(

@@ -7,14 +7,14 @@ from datetime import datetime
 from bot.storage.base import SqliteBase
 from bot.storage.privacy import utc_text
 
-# Only finished, delivered images are charged: failed or blocked jobs cost the member nothing.
-_CHARGED = "status = 'done'"
+# Read from the spend ledger, which /forget and retention never reduce. Only charges count (what OpenAI billed
+# for finished, cancelled or failed jobs); estimates held for jobs still running are not spend yet.
 
 
 class UsageQueries(SqliteBase):
     async def spend(self, *, since: datetime, user_id: int | None = None, guild_id: int | None = None) -> int:
-        """Micro-dollars spent on turns created at or after `since`, by one member and/or in one server."""
-        where = [_CHARGED, "created_at >= ?"]
+        """Micro-dollars charged for jobs started at or after `since`, by one member and/or in one server."""
+        where = ["created_at >= ?"]
         params: list[object] = [utc_text(since)]
         if user_id is not None:
             where.append("user_id = ?")
@@ -24,7 +24,7 @@ class UsageQueries(SqliteBase):
             params.append(guild_id)
         row = await self._one(
             # Only fixed column conditions are joined; every value is a parameter.
-            "SELECT coalesce(sum(cost_micros), 0) FROM turns WHERE " + " AND ".join(where),  # noqa: S608
+            "SELECT coalesce(sum(charged_micros), 0) FROM spend WHERE " + " AND ".join(where),  # noqa: S608
             tuple(params),
         )
         return int(row[0]) if row else 0
@@ -32,8 +32,8 @@ class UsageQueries(SqliteBase):
     async def top_spenders(self, guild_id: int, since: datetime, limit: int = 5) -> list[tuple[int, int]]:
         """(user_id, micros) of the server's biggest spenders since `since`, biggest first; ties by user id."""
         rows = await self._all(
-            f"SELECT user_id, sum(cost_micros) AS spent FROM turns WHERE {_CHARGED} "  # noqa: S608
-            "AND guild_id = ? AND created_at >= ? GROUP BY user_id HAVING spent > 0 "
+            "SELECT user_id, sum(charged_micros) AS spent FROM spend "
+            "WHERE guild_id = ? AND created_at >= ? GROUP BY user_id HAVING spent > 0 "
             "ORDER BY spent DESC, user_id LIMIT ?",
             (guild_id, utc_text(since), limit),
         )

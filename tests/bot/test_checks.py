@@ -50,11 +50,29 @@ def closed_port() -> Iterator[int]:
 async def test_all_good_exits_0_and_every_line_is_ok(harness: Harness, capsys: pytest.CaptureFixture[str]) -> None:
     code, lines = await report(harness.settings(IMAGE_MODEL="gpt-image-2"), capsys)
     assert code == 0, lines
-    assert [line.split("]")[0] for line in lines] == ["[  ok"] * 4, lines
+    assert [line.split("]")[0] for line in lines] == ["[  ok"] * 5, lines
     names = [line.split("] ")[1].split(":")[0] for line in lines]
-    assert names == ["database", "discord", "OPENAI_MODEL", "IMAGE_MODEL"]
+    assert names == ["money", "database", "discord", "OPENAI_MODEL", "IMAGE_MODEL"]
+    # A fresh install states the caps in force, which are on by default.
+    assert lines[0] == (
+        "[  ok] money: whole bot $5.00 a day and $50.00 a month; each member $1.00 a day and $10.00 a month; "
+        "any server"
+    )
     assert "schema v" in lines_for(lines, "database")[0]
     assert (harness.tmp_path / "threadpaint.db").exists()
+
+
+async def test_unlimited_caps_are_warned_about(harness: Harness, capsys: pytest.CaptureFixture[str]) -> None:
+    settings = harness.settings(
+        IMAGE_MODEL="gpt-image-2", BUDGET_BOT_DAILY_USD="unlimited", BUDGET_USER_DAILY_USD="unlimited",
+        ALLOWED_GUILDS=f"{harness.discord.guild_id}",
+    )
+    code, lines = await report(settings, capsys)
+    assert code == 0, lines
+    assert lines[0] == (
+        "[WARN] money: whole bot unlimited a day and $50.00 a month; each member unlimited a day and $10.00 a month; "
+        "BUDGET_BOT_DAILY_USD unlimited: anyone who can reach the bot can spend without limit (1 allowed servers)"
+    )
 
 
 async def test_unknown_openai_model_fails(harness: Harness, capsys: pytest.CaptureFixture[str]) -> None:
@@ -257,7 +275,7 @@ async def test_cli_check_subprocess(harness: Harness, tmp_path: Path) -> None:
     assert process.returncode == 0, text
     # One line per check (logging, e.g. "applying migration", may come before the report).
     checks = [line for line in text.splitlines() if line.startswith("[")]
-    assert len(checks) == 4 and all(line.startswith("[  ok]") for line in checks), text
+    assert len(checks) == 5 and all(line.startswith("[  ok]") for line in checks), text
     assert "Traceback" not in text
     assert harness.discord.token not in text and harness.openai.api_key not in text
     assert (tmp_path / "data" / "cli.db").is_file()

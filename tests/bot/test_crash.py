@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from bot.storage import SqliteStore
-from cogs._surface import INTERRUPTED
+from cogs._surface import INTERRUPTED, interrupted_text
 from tests.bot.test_process import process_env
 from tests.fakes.discord_state import ORIGINAL
 from tests.fakes.openai_server import ImageScript
@@ -59,7 +59,7 @@ async def test_sigkill_mid_stream_then_restart_reports_the_interrupted_job(harne
 
     async with bot_process(harness) as second:
         await harness.discord.wait_for(
-            lambda: harness.discord.messages[draw.original_message_id].content == INTERRUPTED,
+            lambda: harness.discord.messages[draw.original_message_id].content.startswith(INTERRUPTED),
             timeout=15, what="the interrupted job to be reported",
         )
         second.send_signal(signal.SIGTERM)
@@ -70,6 +70,8 @@ async def test_sigkill_mid_stream_then_restart_reports_the_interrupted_job(harne
     try:
         turn = await store.turn_for_interaction(draw.id)
         assert turn is not None and turn.status == "interrupted"
+        # Started at OpenAI before the crash: charged the estimate held for it, and the member is told.
+        assert harness.discord.messages[draw.original_message_id].content == interrupted_text(turn.cost_micros)
         assert await store.interrupt_unfinished() == []  # nothing stuck
         assert await store.pending_deliveries() == []
     finally:
@@ -84,13 +86,14 @@ async def test_sigterm_mid_job_marks_it_interrupted_and_exits_cleanly(harness: H
         process.send_signal(signal.SIGTERM)
         output, _ = await asyncio.wait_for(process.communicate(), 10)
     assert process.returncode == 0, output.decode()
-    assert harness.discord.messages[draw.original_message_id].content == INTERRUPTED
     store = await open_db(harness)
     try:
         turn = await store.turn_for_interaction(draw.id)
         assert turn is not None and turn.status == "interrupted"
     finally:
         await store.close()
+    # Once OpenAI started on it, the member is charged what was made and told so (issue 11).
+    assert harness.discord.messages[draw.original_message_id].content == interrupted_text(turn.cost_micros)
 
 
 async def test_sigterm_lets_a_nearly_done_job_finish(harness: Harness) -> None:

@@ -146,3 +146,44 @@ def test_the_database_password_is_known_so_logs_can_scrub_it() -> None:
     url = "postgresql://threadpaint:s3cret-pw@db:5432/threadpaint?sslmode=verify-full"
     assert Settings.from_env({**BASE, "DATABASE_URL": url}).database_password == "s3cret-pw"
     assert Settings.from_env(BASE).database_password is None
+def test_money_is_safe_by_default() -> None:
+    settings = Settings.from_env(BASE)
+    assert (settings.budget_bot_daily, settings.budget_bot_monthly) == (5_000_000, 50_000_000)
+    assert (settings.budget_user_daily, settings.budget_user_monthly) == (1_000_000, 10_000_000)
+    assert (settings.budget_guild_daily, settings.budget_guild_monthly) == (None, None)
+    assert settings.allowed_guilds is None and not settings.leave_unlisted_guilds
+    assert settings.allow_dms and not settings.allow_low_moderation
+    assert settings.job_deadline == 600.0
+
+
+def test_money_settings_parse() -> None:
+    settings = Settings.from_env({
+        **BASE, "BUDGET_BOT_DAILY_USD": "unlimited", "BUDGET_BOT_MONTHLY_USD": "$12.50",
+        "BUDGET_USER_DAILY_USD": "Unlimited", "ALLOWED_GUILDS": "123, 456,", "LEAVE_UNLISTED_GUILDS": "yes",
+        "ALLOW_DMS": "off", "ALLOW_LOW_MODERATION": "TRUE", "JOB_DEADLINE": "90",
+    })
+    assert (settings.budget_bot_daily, settings.budget_bot_monthly, settings.budget_user_daily) == (
+        None, 12_500_000, None)
+    assert settings.allowed_guilds == frozenset({123, 456})
+    assert settings.leave_unlisted_guilds and not settings.allow_dms and settings.allow_low_moderation
+    assert settings.job_deadline == 90.0
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("BUDGET_BOT_DAILY_USD", "lots", "BUDGET_BOT_DAILY_USD must be an amount in dollars like 5 or 2.50, or "
+         "unlimited, got 'lots'"),
+        ("BUDGET_BOT_MONTHLY_USD", "-1", "BUDGET_BOT_MONTHLY_USD must be zero or more dollars, got '-1'"),
+        ("ALLOWED_GUILDS", "123,my-server", "ALLOWED_GUILDS must be Discord server ids separated by commas, got "
+         "'my-server'"),
+        ("ALLOW_DMS", "maybe", "ALLOW_DMS must be true or false, got 'maybe'"),
+        ("LEAVE_UNLISTED_GUILDS", "2", "LEAVE_UNLISTED_GUILDS must be true or false, got '2'"),
+        ("ALLOW_LOW_MODERATION", "sure", "ALLOW_LOW_MODERATION must be true or false, got 'sure'"),
+        ("JOB_DEADLINE", "0", "JOB_DEADLINE must be from 0.1 to 86400, got 0"),
+    ],
+)
+def test_money_settings_errors_are_one_line(name: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({**BASE, name: value})
+    assert str(caught.value) == message and "\n" not in message

@@ -153,7 +153,7 @@ async def test_defaults_keep_what_is_left_out_and_reset_clears(harness: Harness)
 
 
 async def test_moderation_previews_and_editing(harness: Harness) -> None:
-    running = await harness.start_bot()
+    running = await harness.start_bot(ALLOW_LOW_MODERATION="true")
     await settings(harness, running, "moderation", {"level": "low"})
     await settings(harness, running, "previews", {"count": 0})
     text = await settings(harness, running, "editing", {"who": "starter"})
@@ -208,14 +208,14 @@ async def test_member_without_manage_server_is_refused(harness: Harness) -> None
 
 
 async def test_settings_survive_a_restart_and_are_per_server(harness: Harness) -> None:
-    running = await harness.start_bot()
+    running = await harness.start_bot(ALLOW_LOW_MODERATION="true")
     await settings(harness, running, "moderation", {"level": "low"})
     await settings(harness, running, "channels", {"action": "add", "channel": channel_option(
         harness.discord.text_channel_id)})
     guild_id = harness_guild(running)
     await harness.stop_bot(running)
 
-    again = await harness.start_bot()
+    again = await harness.start_bot(ALLOW_LOW_MODERATION="true")
     expected = GuildSettings(moderation="low", allowed_channel_ids=frozenset({harness.discord.text_channel_id}))
     assert await again.store.get_guild_settings(guild_id) == expected
     assert await again.store.get_guild_settings(guild_id + 1) == GuildSettings()
@@ -250,7 +250,7 @@ async def test_channel_list_is_capped(harness: Harness) -> None:
 
 
 async def test_an_unreadable_stored_row_falls_back_to_defaults_and_can_be_saved_over(harness: Harness) -> None:
-    running = await harness.start_bot()
+    running = await harness.start_bot(ALLOW_LOW_MODERATION="true")
     guild_id = harness_guild(running)
     async with running.store._transaction() as conn:  # only a hand edit of the database can do this
         await conn.execute("INSERT INTO guild_settings VALUES (?, 'not json', NULL, '2026-01-01')", (guild_id,))

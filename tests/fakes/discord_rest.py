@@ -70,6 +70,7 @@ class RestRoutes:
             ("POST", s.MESSAGE_THREADS, self.thread_from_message),
             ("POST", s.THREADS, self.create_thread),
             ("PUT", s.THREAD_MEMBER_ME, self.join_thread),
+            ("DELETE", s.LEAVE_GUILD, self.leave_guild),
         ]
 
     # ------------------------------------------------------------------ login and application
@@ -236,6 +237,13 @@ class RestRoutes:
         self.fake.channel(cid)
         self.fake.check_access(cid)
         await self.fake.delete_message(self.fake.visible_message(cid, req.id("message_id")))
+        return 204, None
+
+    async def leave_guild(self, req: Req) -> Result:
+        gid = req.id("guild_id")
+        if gid not in self.fake.guild_ids or gid in self.fake.left_guilds:
+            raise DiscordError(404, 10004, "Unknown Guild")
+        self.fake.left_guilds.append(gid)
         return 204, None
 
     async def thread_from_message(self, req: Req) -> Result:

@@ -22,6 +22,7 @@ from PIL import Image
 USERS_ME = "/users/@me"
 USER = "/users/{user_id}"
 USER_DM = "/users/@me/channels"
+LEAVE_GUILD = "/users/@me/guilds/{guild_id}"
 APP_INFO = "/oauth2/applications/@me"
 GATEWAY = "/gateway"
 GATEWAY_BOT = "/gateway/bot"

@@ -77,6 +77,7 @@ class DiscordWorld:
                                                    position=2),
         }
         self.other_guilds: dict[int, str] = {}  # added with add_guild(), e.g. to land on another shard
+        self.left_guilds: list[int] = []  # servers the bot left (DELETE /users/@me/guilds/{id})
         self.messages: dict[int, FakeMessage] = {}
         self.cdn: dict[int, FakeAttachment] = {}
         self.interactions: dict[int, FakeInteraction] = {}

@@ -14,6 +14,7 @@ import asyncio
 import base64
 import binascii
 import colorsys
+import contextlib
 import copy
 import functools
 import json
@@ -173,7 +174,18 @@ class ImageScript:
     output_tokens: int = 40
     cached_tokens: int = 0
     image_output_tokens: int | None = None  # default: from quality, +100 per partial
-    hold_final: asyncio.Event | None = None  # the finished image waits for this (a job kept running on cue)
+    # The finished image waits for this, after the previews (a job kept running on cue).
+    hold_final: asyncio.Event | None = None
+    # Shapes recorded from the real service (2025-2026) that the API description does not promise:
+    # `response.completed` with tool_usage complete, partial (image_gen with only some counts) or absent,
+    tool_usage: Literal["complete", "partial", "absent"] = "complete"
+    # `usage.input_tokens_details` without cache_write_tokens (the SDK's type says it is required),
+    cache_write_tokens: bool = True
+    # and undocumented `{"type": "keepalive"}` events, this many after each image event.
+    keepalives: int = 0
+    # While hold_final holds the image back, another `generating` event every this many seconds (0: silence): an
+    # upstream that never goes quiet long enough for STREAM_IDLE_TIMEOUT, yet never finishes.
+    trickle: float = 0.0
 
 
 FaultKind = Literal["http_error", "nested_error", "flat_error", "response_failed", "image_failed", "drop", "stall"]
@@ -511,6 +523,7 @@ class _Run:
     event_delay: float
     image_gap: float = 0.0  # seconds before each partial_image event and before the final image
     hold_final: asyncio.Event | None = None
+    trickle: float = 0.0
 
 
 # --------------------------------------------------------------------------- the server
@@ -851,7 +864,9 @@ class FakeOpenAI:
         def emit(added: JSON, done: JSON, between: list[JSON]) -> None:
             index = len(output)
             events.append({"type": "response.output_item.added", "output_index": index, "item": added})
-            events.extend({**event, "output_index": index} for event in between)
+            # keepalive events carry nothing but their type and sequence number.
+            events.extend(event if event["type"] == "keepalive" else {**event, "output_index": index}
+                          for event in between)
             events.append({"type": "response.output_item.done", "output_index": index, "item": done})
             output.append(done)
 
@@ -900,16 +915,15 @@ class FakeOpenAI:
                 partials = [encode(color) for color in partial_colors]
                 final = encode(final_color)
                 revised = script.revised_prompt or f"A detailed rendering of: {_prompt_text(body)}"
-                between += [
-                    {
+                for i, data in enumerate(partials):
+                    between.append({
                         "type": "response.image_generation_call.partial_image",
                         "item_id": ig_id,
                         "partial_image_index": i,
                         "partial_image_b64": self._b64(data),
                         **meta,
-                    }
-                    for i, data in enumerate(partials)
-                ]
+                    })
+                    between += [{"type": "keepalive"}] * script.keepalives
                 between.append({"type": "response.image_generation_call.completed", "item_id": ig_id})
                 done |= {"status": "completed", "result": self._b64(final), "revised_prompt": revised}
                 generation = Generation(
@@ -935,15 +949,12 @@ class FakeOpenAI:
             "completed_at": int(time.time()),
             "output": output,
             "usage": self._usage(script, reasoning),
-            "tool_usage": {
-                "image_gen": self._image_usage(image_tokens, len(input_images), generation is not None),
-                "web_search": {"num_requests": 0},
-            },
+            **self._tool_usage(script, image_tokens, len(input_images), generation is not None),
         }
         events.append({"type": "response.completed", "response": completed})
         image_gap = script.generation_time / (partials_sent + 1) if generation is not None else 0.0
         return _Run(response_id, shell, events, completed, generation, script.event_delay, image_gap,
-                    script.hold_final)
+                    script.hold_final, script.trickle)
 
     @staticmethod
     def _tool_with_defaults(tool: JSON) -> JSON:
@@ -1019,11 +1030,26 @@ class FakeOpenAI:
         done = {**added, "status": "completed", "content": [part], "phase": "final_answer"}
         return added, done, between
 
+    @classmethod
+    def _tool_usage(cls, script: ImageScript, output_tokens: int, input_images: int, generated: bool) -> JSON:
+        if script.tool_usage == "absent":
+            return {}
+        full = cls._image_usage(output_tokens, input_images, generated)
+        if script.tool_usage == "partial":
+            # The 2026 recording: some counts only, no details of the input, no total, no web_search.
+            partial = {"input_tokens": full["input_tokens"], "output_tokens": output_tokens // 3,
+                       "output_tokens_details": {"image_tokens": output_tokens // 3}}
+            return {"tool_usage": {"image_gen": partial}}
+        return {"tool_usage": {"image_gen": full, "web_search": {"num_requests": 0}}}
+
     @staticmethod
     def _usage(script: ImageScript, reasoning: bool) -> JSON:
+        details: JSON = {"cached_tokens": script.cached_tokens}
+        if script.cache_write_tokens:
+            details["cache_write_tokens"] = 0
         return {
             "input_tokens": script.input_tokens,
-            "input_tokens_details": {"cached_tokens": script.cached_tokens, "cache_write_tokens": 0},
+            "input_tokens_details": details,
             "output_tokens": script.output_tokens,
             "output_tokens_details": {"reasoning_tokens": script.output_tokens // 2 if reasoning else 0},
             "total_tokens": script.input_tokens + script.output_tokens,
@@ -1085,8 +1111,9 @@ class FakeOpenAI:
                     # Like the real API, the response is stored once it is complete, whether or not the
                     # client keeps reading after the completed event.
                     self._complete(run)
-                if run.hold_final is not None and event["type"] == "response.output_item.done":
-                    await run.hold_final.wait()
+                if (run.hold_final is not None and event["type"] == "response.output_item.done"
+                        and event["item"]["type"] == "image_generation_call"):
+                    await self._hold(response, run, seq, event)  # after the previews, before the finished image
                 image = _image_event(event)
                 if image is not None and run.image_gap:
                     await asyncio.sleep(run.image_gap)
@@ -1103,6 +1130,21 @@ class FakeOpenAI:
             pass  # the client stopped reading (e.g. broke out of the stream): nothing more to send
         return response
 
+    @staticmethod
+    async def _hold(response: web.StreamResponse, run: _Run, seq: int, done: JSON) -> None:
+        assert run.hold_final is not None
+        while not run.hold_final.is_set():
+            if not run.trickle:
+                await run.hold_final.wait()
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(run.hold_final.wait(), run.trickle)
+            if not run.hold_final.is_set():
+                await response.write(_sse({
+                    "type": "response.image_generation_call.generating", "item_id": done["item"]["id"],
+                    "output_index": done["output_index"], "sequence_number": seq,
+                }))
+
     async def _inject(
         self, request: web.Request, response: web.StreamResponse, fault: Fault, seq: int, snapshot: JSON
     ) -> bool:
@@ -1117,7 +1159,12 @@ class FakeOpenAI:
             request.transport.close()
             return False
         elif fault.kind == "nested_error":
+            # As recorded from the real service: the nested error, then response.failed (the SDK raises at the
+            # first, so a client never sees the second).
             await response.write(_sse({"type": "error", "sequence_number": seq, "error": fault.error}))
+            failed = {**snapshot, "status": "failed", "error": {"code": "server_error", "message": fault.error.get(
+                "message", "An error occurred.")}}
+            await response.write(_sse({"type": "response.failed", "response": failed, "sequence_number": seq + 1}))
         elif fault.kind == "flat_error":
             await response.write(_sse({"type": "error", **fault.error, "sequence_number": seq}))
         elif fault.kind == "response_failed":

@@ -580,3 +580,91 @@ def test_image_helpers_round_trip(color: Color, fmt: str, mode: str, center: tup
     image = decode(make_image(color, (16, 8), fmt))
     assert (image.format, image.size, image.mode) == (fmt.upper(), (16, 8), mode)
     assert close_color(image.center, center)
+
+
+# --------------------------------------------------------------------------- shapes recorded from the real service
+
+
+def bot_client(fake: FakeOpenAI) -> openai.AsyncOpenAI:
+    """The bot's own client (bot.clients), in strict mode like the harness's."""
+    from bot.clients import ImageStreamingOpenAI, openai_http_client
+
+    return ImageStreamingOpenAI(
+        api_key="sk-test", base_url=fake.base_url, max_retries=0, _strict_response_validation=True,
+        http_client=openai_http_client(),
+    )
+
+
+async def raw_events(fake: FakeOpenAI, **tool: Any) -> list[dict[str, Any]]:
+    """The stream as sent, parsed as plain JSON (no SDK in between)."""
+    import json
+
+    import aiohttp
+
+    body = {"model": "gpt-5.6", "input": "a cat", "stream": True, "tools": [image_tool(partial_images=2, **tool)]}
+    async with aiohttp.ClientSession() as session, session.post(
+        f"{fake.base_url}/responses", json=body, headers={"Authorization": "Bearer sk-test"}
+    ) as response:
+        text = await response.text()
+    return [json.loads(line[6:]) for line in text.splitlines() if line.startswith("data: ")]
+
+
+@pytest.mark.parametrize("shape", ["complete", "partial", "absent"])
+async def test_tool_usage_complete_partial_or_absent(fake: FakeOpenAI, shape: str) -> None:
+    fake.queue_script(ImageScript(tool_usage=shape))  # type: ignore[arg-type]
+    completed = (await raw_events(fake))[-1]
+    assert completed["type"] == "response.completed"
+    tool_usage = completed["response"].get("tool_usage")
+    if shape == "absent":
+        assert tool_usage is None
+    elif shape == "partial":
+        assert set(tool_usage) == {"image_gen"}
+        assert set(tool_usage["image_gen"]) == {"input_tokens", "output_tokens", "output_tokens_details"}
+    else:
+        assert set(tool_usage) == {"image_gen", "web_search"} and "total_tokens" in tool_usage["image_gen"]
+    # The bot's client parses every shape under strict validation, without inventing image tokens.
+    fake.queue_script(ImageScript(tool_usage=shape))  # type: ignore[arg-type]
+    async with bot_client(fake) as client:
+        events = await draw(client)
+    image_gen = getattr(events[-1].response.tool_usage, "image_gen", None)
+    expected = {"complete": 272 + 200, "partial": (272 + 200) // 3, "absent": None}[shape]
+    assert (image_gen.output_tokens if image_gen else None) == expected
+
+
+async def test_usage_without_cache_write_tokens(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
+    fake.queue_script(ImageScript(cache_write_tokens=False))
+    completed = (await raw_events(fake))[-1]
+    assert completed["response"]["usage"]["input_tokens_details"] == {"cached_tokens": 0}
+    # The SDK's type requires the field: strict validation of the plain SDK fails, as with the real service.
+    fake.queue_script(ImageScript(cache_write_tokens=False))
+    with pytest.raises(openai.APIResponseValidationError):
+        await draw(client)
+    fake.queue_script(ImageScript(cache_write_tokens=False))
+    async with bot_client(fake) as bot:
+        events = await draw(bot)
+    assert events[-1].type == "response.completed" and events[-1].response.usage.input_tokens == 120
+
+
+async def test_keepalive_events_between_partials(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
+    fake.queue_script(ImageScript(keepalives=2))
+    sent = await raw_events(fake)
+    kinds = [event["type"] for event in sent]
+    first = kinds.index("response.image_generation_call.partial_image")
+    assert kinds[first + 1 : first + 4] == ["keepalive", "keepalive", "response.image_generation_call.partial_image"]
+    assert sent[first + 1] == {"type": "keepalive", "sequence_number": first + 1}
+    fake.queue_script(ImageScript(keepalives=2))
+    with pytest.raises(openai.APIResponseValidationError):  # the plain SDK has no type for them
+        await draw(client)
+    fake.queue_script(ImageScript(keepalives=2))
+    async with bot_client(fake) as bot:
+        events = await draw(bot)
+    assert "keepalive" not in [e.type for e in events] and events[-1].type == "response.completed"
+    assert len(events) == len(sent) - 4
+
+
+async def test_nested_error_is_followed_by_response_failed(fake: FakeOpenAI) -> None:
+    fake.add_fault(Fault.nested_error(after_event=5))
+    sent = await raw_events(fake)
+    assert [event["type"] for event in sent[-2:]] == ["error", "response.failed"]
+    assert sent[-2]["error"]["code"] == "server_error" and sent[-1]["response"]["status"] == "failed"
+    assert [event["sequence_number"] for event in sent[-2:]] == [5, 6]

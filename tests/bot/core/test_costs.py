@@ -56,9 +56,21 @@ def test_budget_periods_start_at_utc_midnight_and_month_start() -> None:
     assert limits_for(BudgetPolicy(guild_daily=5), user_id=7, guild_id=None, now=now) == []  # DMs: no server
 
 
-def test_server_limits_override_the_bot_wide_ones() -> None:
-    merged = BudgetPolicy(user_daily=100, guild_monthly=900).overridden_by(BudgetPolicy(user_daily=50))
-    assert merged == BudgetPolicy(user_daily=50, guild_monthly=900)
+def test_server_limits_only_tighten_the_owners() -> None:
+    owner = BudgetPolicy(user_daily=100, guild_monthly=900, bot_daily=5_000, bot_monthly=50_000)
+    server = BudgetPolicy(user_daily=50, user_monthly=70, guild_monthly=1_000_000, guild_daily=10)
+    assert owner.tightened_by(server) == BudgetPolicy(
+        user_daily=50, user_monthly=70, guild_daily=10, guild_monthly=900, bot_daily=5_000, bot_monthly=50_000
+    )
+    # A generous server changes nothing; a server can't touch the bot-wide caps at all.
+    assert owner.tightened_by(BudgetPolicy(user_daily=10**12, bot_daily=10**12)) == owner
+
+
+def test_bot_wide_caps_apply_everywhere_including_dms() -> None:
+    now = datetime(2026, 11, 25, 13, 5, tzinfo=UTC)
+    limits = limits_for(BudgetPolicy(bot_daily=5, bot_monthly=50), user_id=7, guild_id=None, now=now)
+    assert [(lim.scope, lim.period, lim.limit) for lim in limits] == [("bot", "day", 5), ("bot", "month", 50)]
+    assert "whole bot" in limits[0].refusal(5, 1) and "tomorrow" in limits[0].refusal(5, 1)
 
 
 def test_prices_file_round_trip(tmp_path) -> None:

@@ -152,14 +152,14 @@ def test_parse_dollars(text: str, micros: int | None) -> None:
     ("text", "reason"),
     [("abc", "not an amount"), ("", "not an amount"), ("-1", "zero or more"), ("NaN", "zero or more"),
      ("Infinity", "zero or more"), ("0.0000001", "millionth"), ("1e-999999999", "millionth"),
-     ("1e999999999", "at most"), ("1000000.01", "at most"), ("1,5", "not an amount")],
+     ("1e999999999", "at most"), ("10000.01", "at most"), ("1000000", "at most"), ("1,5", "not an amount")],
 )
 def test_parse_dollars_refuses_garbage(text: str, reason: str) -> None:
     with pytest.raises(InvalidInput, match=reason):
         parse_dollars(text)
 
 
-@given(st.decimals(min_value=0, max_value=1_000_000, places=6, allow_nan=False, allow_infinity=False))
+@given(st.decimals(min_value=0, max_value=10_000, places=6, allow_nan=False, allow_infinity=False))
 def test_parse_dollars_is_exact(amount: Decimal) -> None:
     assert parse_dollars(str(amount)) == int(amount * 1_000_000)
 

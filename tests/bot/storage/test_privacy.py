@@ -77,6 +77,11 @@ async def add_turn(
         await store.interrupt_turn(turn_id)
     await sql(store, "UPDATE turns SET cost_micros = ?, created_at = ? WHERE id = ?",
               (cost_micros, stamp(created_at or NOW), turn_id))
+    # The ledger's row, as the engine leaves it: a delivered image is charged its cost; these failed and
+    # interrupted turns never started streaming, so they are free.
+    charged = cost_micros if status in ("delivering", "done") else 0
+    await sql(store, "UPDATE spend SET charged_micros = ?, created_at = ? WHERE turn_id = ?",
+              (charged, stamp(created_at or NOW), turn_id))
     return turn_id
 
 

@@ -248,7 +248,7 @@ async def test_jobs_in_flight_per_member_are_limited(store: BotStore) -> None:
 async def test_budget_counts_since_the_period_start_only(store: BotStore) -> None:
     old = await store.create_turn(new_turn(1), reserve=900_000)
     assert old is not None
-    await sql(store, "UPDATE turns SET created_at = ? WHERE id = ?", ("2025-12-31T23:59:59.999+00:00", old))
+    await sql(store, "UPDATE spend SET created_at = ? WHERE turn_id = ?", ("2025-12-31T23:59:59.999+00:00", old))
     today = [BudgetLimit("member", "day", 5, 1_000_000, datetime(2026, 1, 1, tzinfo=UTC))]
     assert await store.create_turn(new_turn(2), reserve=1_000_000, limits=today) is not None
     with pytest.raises(OverBudget, match="daily"):
@@ -331,3 +331,68 @@ async def test_abandoned_delivery_fails_the_turn_and_keeps_the_image_only_when_a
         assert turn is not None and (turn.status, turn.error_code) == ("failed", "delivery")
     assert await store.outbox_size() == 1
     assert await store.pending_deliveries() == []  # a failed turn is never retried at the next start
+# ---------------------------------------------------------------------------------------------- the spend ledger
+
+
+async def test_bot_wide_cap_is_exact_across_two_stores_and_many_servers(store_factory: StoreFactory) -> None:
+    """Two processes admit jobs of different members in different servers against the one bot-wide cap."""
+    first, second = await store_factory(), await store_factory()
+    bot_cap = [budget(1_000_000, "bot", 0)]  # three $0.30 jobs fit in all
+
+    async def attempt(store: BotStore, i: int) -> int | None:
+        try:
+            return await store.create_turn(
+                new_turn(7000 + i, user_id=200 + i, guild_id=300 + i), reserve=300_000, limits=bot_cap
+            )
+        except OverBudget as refused:
+            assert "whole bot" in str(refused.user_message)
+            return None
+
+    results = await asyncio.gather(*(attempt(first if i % 2 else second, i) for i in range(24)))
+    assert len([t for t in results if t is not None]) == 3
+
+
+async def test_forget_and_retention_never_reduce_the_ledger(store: BotStore) -> None:
+    turn = await store.create_turn(new_turn(1, user_id=5), reserve=50_000)
+    assert turn is not None
+    await store.start_turn(turn, None, None)
+    await store.save_result(turn, TurnResult("r", "ig", None, Usage(), cost_micros=42_000), b"png", "png")
+    await store.complete_turn(turn, Delivery(800, "channel", None, 800, 902), owner_id=5, guild_id=1)
+    since = datetime(2000, 1, 1, tzinfo=UTC)
+    assert await store.spend(since=since, user_id=5) == 42_000
+
+    await store.forget_user(5)
+    await store.purge_before(datetime(2100, 1, 1, tzinfo=UTC))
+    assert await store.get_turn(turn) is None
+    assert await store.spend(since=since, user_id=5) == 42_000
+    assert await store.spend(since=since, guild_id=1) == 42_000
+    with pytest.raises(OverBudget):  # the budget still sees it
+        await store.create_turn(new_turn(2, user_id=5), reserve=10_000, limits=[budget(50_000)])
+    # Amounts and ids only: nothing of the prompt is kept in the ledger.
+    rows = await sql(store, "SELECT * FROM spend")
+    assert len(rows) == 1 and "a cat" not in repr(tuple(rows[0]))
+
+
+async def test_a_crash_charges_jobs_openai_had_started_and_frees_the_rest(store: BotStore) -> None:
+    queued = await store.create_turn(new_turn(1), reserve=30_000)
+    started = await store.create_turn(new_turn(2), reserve=40_000)
+    assert queued and started
+    await store.start_turn(started, None, None)
+    await store.mark_started(started)
+    since = datetime(2000, 1, 1, tzinfo=UTC)
+    assert await store.spend(since=since) == 0  # held, not spent yet
+    await store.interrupt_unfinished()
+    assert await store.spend(since=since) == 40_000  # the estimate held for it: nobody knows how far it got
+    assert await store.create_turn(new_turn(3), reserve=60_000, limits=[budget(100_000)]) is not None
+
+
+async def test_fail_and_interrupt_charge_what_was_made(store: BotStore) -> None:
+    failed = await store.create_turn(new_turn(1), reserve=30_000)
+    stopped = await store.create_turn(new_turn(2), reserve=30_000)
+    blocked = await store.create_turn(new_turn(3), reserve=30_000)
+    assert failed and stopped and blocked
+    await store.fail_turn(failed, "server_error", "x", charge=12_000)
+    await store.interrupt_turn(stopped, charge=7_000)
+    await store.fail_turn(blocked, "moderation_blocked", "x")
+    assert (await store.get_turn(failed)).cost_micros == 12_000  # type: ignore[union-attr]
+    assert await store.spend(since=datetime(2000, 1, 1, tzinfo=UTC)) == 19_000

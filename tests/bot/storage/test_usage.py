@@ -1,4 +1,4 @@
-"""Spend queries against both stores (SQLite file, PostgreSQL): only delivered ('done') turns count."""
+"""Spend queries against both stores (SQLite file, PostgreSQL): the ledger's charges (delivered images here)."""
 
 from __future__ import annotations
 
