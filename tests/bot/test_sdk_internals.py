@@ -23,9 +23,8 @@ from openai.types.responses import ResponseStreamEvent
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from bot.clients import ImageStreamingOpenAI, openai_http_client
+from bot.clients import ImageStreamingOpenAI, SkipKeepalives, openai_http_client
 from bot.openai_http import AiohttpClient
-from bot.sse import FastSSEDecoder
 from tests.fakes.openai_server import FakeOpenAI
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -136,6 +135,6 @@ async def test_the_sdk_streams_through_the_bots_decoder_and_event_parser(
             tools=[{"type": "image_generation", "quality": "low", "size": "1024x1024", "partial_images": 1}],
         )
         events: list[ResponseStreamEvent] = [event async for event in stream]
-    assert [type(d) for d in decoders] == [FastSSEDecoder], "the SDK no longer builds its stream decoder by the hook"
+    assert [type(d) for d in decoders] == [SkipKeepalives], "the SDK no longer builds its stream decoder by the hook"
     assert parsed == events, "the SDK no longer turns stream events into objects by _process_response_data"
     assert events[-1].type == "response.completed"

@@ -591,7 +591,7 @@ def bot_client(fake: FakeOpenAI) -> openai.AsyncOpenAI:
 
     return ImageStreamingOpenAI(
         api_key="sk-test", base_url=fake.base_url, max_retries=0, _strict_response_validation=True,
-        http_client=openai_http_client(),
+        http_client=openai_http_client(4),
     )
 
 
