@@ -28,7 +28,7 @@ from bot.core.errors import (
     Upstream,
 )
 from bot.core.images import DECODE_LIMIT, InputDecoder
-from bot.core.models import ChainRecord, InputImage, Job, NewTurn, Turn, TurnResult
+from bot.core.models import ChainRecord, InputImage, Job, NewTurn, Turn, TurnResult, Usage
 from bot.core.ordering import ChainLocks
 from bot.core.pacing import PreviewPacer
 from bot.core.ports import Store, Surface
@@ -44,6 +44,9 @@ NOTHING_TO_EDIT = (
 )
 CHAIN_RESEEDED = (
     "OpenAI no longer had this conversation (it keeps them for 30 days), so I continued from the last image."
+)
+STREAM_BROKE_AFTER_IMAGE = (
+    "The connection to OpenAI broke after the image was finished, so the cost shown is the price list's."
 )
 CHAIN_LOST = (
     "OpenAI no longer has this conversation and I couldn't find its last image. "
@@ -68,6 +71,7 @@ class Progress:
     started: bool = False  # OpenAI accepted the request and began streaming
     partials: int = 0  # previews received
     reported: int = 0  # what OpenAI itself reported for a failed response, when it did
+    response_id: str | None = None  # from response.created
 
 
 class DeadlineExceeded(Upstream):
@@ -385,8 +389,7 @@ class ImageService:
     ) -> tuple[Final, Completed, list[str]]:
         images = [job.input_image] if job.input_image else []
         try:
-            final, completed = await self._stream(turn_id, job, _response_id(parent), images, surface)
-            return final, completed, []
+            return await self._stream(turn_id, job, _response_id(parent), images, surface)
         except ChainExpired:
             if parent is None:
                 raise
@@ -394,8 +397,8 @@ class ImageService:
         last = await self._last_image(parent, surface)
         if last is None:
             raise ChainExpired(CHAIN_LOST)
-        final, completed = await self._stream(turn_id, job, None, [last, *images], surface)
-        return final, completed, [CHAIN_RESEEDED]
+        final, completed, notes = await self._stream(turn_id, job, None, [last, *images], surface)
+        return final, completed, [CHAIN_RESEEDED, *notes]
 
     async def _parent(self, job: Job) -> Turn | None:
         """The turn this job builds on: the chain's head for /edit, or the result a button was pressed on."""
@@ -418,7 +421,7 @@ class ImageService:
 
     async def _stream(
         self, turn_id: int, job: Job, previous_response_id: str | None, images: list[InputImage], surface: Surface
-    ) -> tuple[Final, Completed]:
+    ) -> tuple[Final, Completed, list[str]]:
         expected = self._partials(job)
         progress = self._progress.setdefault(turn_id, Progress())
         body = build_request(
@@ -442,7 +445,7 @@ class ImageService:
             async with aclosing(self._engine.generate(body, retrying)) as updates:
                 async for update in updates:
                     if isinstance(update, Started) and not progress.started:
-                        progress.started = True
+                        progress.started, progress.response_id = True, update.response_id
                         # Durable, so a crash from here on is charged too (see interrupt_unfinished).
                         await self._store.mark_started(turn_id)
                     elif isinstance(update, Partial):
@@ -450,12 +453,19 @@ class ImageService:
                         pacer.offer(update)
                     elif isinstance(update, Final):
                         final = update
+                        # The image exists and is paid for: from here on it is posted, and Cancel is too late.
+                        self._delivering.add(turn_id)
                     elif isinstance(update, Completed):
                         if final is None:  # translate() guarantees a Final first; keep mypy and readers sure
                             raise Upstream("OpenAI finished without making an image.")
-                        return final, update
+                        return final, update, []
         except ImageError as error:
             self.observer.openai_error(error.code)
+            if final is not None and progress.response_id is not None and not isinstance(error, Blocked):
+                # The finished image arrived before the stream broke: post it rather than lose it. Its response
+                # may never be stored, so an /edit from it may continue from the image instead (ChainExpired).
+                log.warning("turn %s: the stream broke after the finished image (%s); posting it", turn_id, error)
+                return final, Completed(progress.response_id, error.usage or Usage()), [STREAM_BROKE_AFTER_IMAGE]
             if error.usage is not None:
                 progress.reported = self.prices.cost(
                     error.usage, model=self._config.model, image_model=self._config.image_model
@@ -463,6 +473,8 @@ class ImageService:
             raise
         finally:
             await pacer.close()
+        if final is not None and progress.response_id is not None:
+            return final, Completed(progress.response_id, Usage()), [STREAM_BROKE_AFTER_IMAGE]
         raise Upstream("OpenAI ended the response without finishing it. Please try again.")
 
     async def _fail(self, turn_id: int, error: ImageError, surface: Surface, charge: int) -> None:

@@ -176,6 +176,8 @@ class ImageScript:
     image_output_tokens: int | None = None  # default: from quality, +100 per partial
     # The finished image waits for this, after the previews (a job kept running on cue).
     hold_final: asyncio.Event | None = None
+    # response.completed waits for this, after the finished image went out (a job between its image and its end).
+    hold_completed: asyncio.Event | None = None
     # Shapes recorded from the real service (2025-2026) that the API description does not promise:
     # `response.completed` with tool_usage complete, partial (image_gen with only some counts) or absent,
     tool_usage: Literal["complete", "partial", "absent"] = "complete"
@@ -524,6 +526,7 @@ class _Run:
     image_gap: float = 0.0  # seconds before each partial_image event and before the final image
     hold_final: asyncio.Event | None = None
     trickle: float = 0.0
+    hold_completed: asyncio.Event | None = None
 
 
 # --------------------------------------------------------------------------- the server
@@ -954,7 +957,7 @@ class FakeOpenAI:
         events.append({"type": "response.completed", "response": completed})
         image_gap = script.generation_time / (partials_sent + 1) if generation is not None else 0.0
         return _Run(response_id, shell, events, completed, generation, script.event_delay, image_gap,
-                    script.hold_final, script.trickle)
+                    script.hold_final, script.trickle, script.hold_completed)
 
     @staticmethod
     def _tool_with_defaults(tool: JSON) -> JSON:
@@ -1107,6 +1110,8 @@ class FakeOpenAI:
                         return response
                 if event is None:
                     break
+                if event["type"] == "response.completed" and run.hold_completed is not None:
+                    await run.hold_completed.wait()
                 if event["type"] == "response.completed":
                     # Like the real API, the response is stored once it is complete, whether or not the
                     # client keeps reading after the completed event.
