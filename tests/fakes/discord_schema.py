@@ -91,7 +91,7 @@ class BodySchema:
     validator: Validator
     components: JSON = field(repr=False)
 
-    def errors(self, body: Any) -> JSON | None:
+    def errors(self, body: Any, *, undeclared: bool = True) -> JSON | None:
         """Discord's nested ``errors`` object for `body`, or None if the description accepts it.
 
         Schema errors come first; only a body that validates is checked for undeclared fields, so the
@@ -101,8 +101,8 @@ class BodySchema:
         for error in self.validator.iter_errors(body):
             for path, code, message in _leaves(error):
                 _insert(tree, path, code, message)
-        if tree:
-            return tree
+        if tree or not undeclared:
+            return tree or None
         for path in self.undeclared(self.validator.schema, body, ()):
             _insert(tree, path, UNKNOWN_FIELD, "Unknown field: Discord's API description does not declare it.")
         return tree or None
@@ -200,7 +200,7 @@ def request_schema(method: str, route: str, spec_path: Path = DEFAULT_SPEC_PATH)
     content = operation.get("requestBody", {}).get("content", {}).get("application/json")
     if content is None:
         return None
-    return _body_schema(content["schema"], spec["components"])
+    return _body_schema(content["schema"], spec["components"], int_snowflakes=True)
 
 
 @functools.cache
@@ -214,12 +214,26 @@ def response_schema(method: str, route: str, status: int, spec_path: Path = DEFA
     while "$ref" in response:
         response = spec["components"]["responses"][response["$ref"].rsplit("/", 1)[1]]
     content = response.get("content", {}).get("application/json")
-    return None if content is None else _body_schema(content["schema"], spec["components"])
+    # Strict: what the fake answers is Discord's output, where snowflakes are always strings.
+    return None if content is None else _body_schema(content["schema"], spec["components"], int_snowflakes=False)
 
 
-def _body_schema(schema: JSON, components: JSON) -> BodySchema:
+def response_problems(method: str, route: str, status: int, body: Any) -> list[str]:
+    """What is wrong with a success body the fake answered, by the description's response schema.
+
+    Types, required fields and enums only: the description's response objects lag behind what Discord sends
+    (e.g. `guild_id` on messages), and an extra field cannot mislead discord.py the way a missing or
+    mistyped one can.
+    """
+    schema = response_schema(method, route, status)
+    errors = schema.errors(body, undeclared=False) if schema is not None else None
+    return flatten(errors) if errors else []
+
+
+def _body_schema(schema: JSON, components: JSON, *, int_snowflakes: bool) -> BodySchema:
     # The schema's own refs point into #/components, so the components travel inside its root document.
-    return BodySchema(_DiscordValidator({**schema, "components": components}), components)
+    cls = _DiscordValidator if int_snowflakes else Draft202012Validator
+    return BodySchema(cls({**schema, "components": components}), components)
 
 
 # ----------------------------------------------------------------------------- Discord's error tree
@@ -280,7 +294,9 @@ def _tag_values(error: ValidationError) -> list[Any]:
 def _path(error: ValidationError) -> Path_:
     path: Path_ = tuple(error.absolute_path)
     if error.validator == "required" and isinstance(error.instance, dict):
-        path += tuple(k for k in error.validator_value if k not in error.instance)[:1]
+        # One error per missing field; its message is the only place that names which one.
+        missing = [k for k in error.validator_value if k not in error.instance]
+        path += tuple(k for k in missing if error.message == f"{k!r} is a required property")[:1] or (missing[0],)
     return path
 
 
@@ -324,7 +340,9 @@ def _insert(tree: JSON, path: Path_, code: str, message: str) -> None:
     node = tree
     for key in path:  # list indexes become string keys, as Discord writes them
         node = node.setdefault(str(key), {})
-    node.setdefault("_errors", []).append({"code": code, "message": message})
+    entries = node.setdefault("_errors", [])
+    if {"code": code, "message": message} not in entries:
+        entries.append({"code": code, "message": message})
 
 
 def flatten(errors: JSON, prefix: str = "") -> list[str]:
