@@ -26,6 +26,7 @@ from tests.fakes import discord_state as s
 from tests.fakes.discord_state import Call
 
 DEFAULT_SPEC_PATH = Path(__file__).resolve().parent / "specs" / "discord-routes.json"
+# The fake's own code: Discord silently drops fields it does not know, which would hide a misspelt one.
 UNKNOWN_FIELD = "UNKNOWN_FIELD"
 _EXTRAS_KEY = "x-threadpaint-discord-py"
 
@@ -140,9 +141,10 @@ class BodySchema:
             if "anyOf" in part:
                 # The branch this value matched; if several do, the one that declares most of it.
                 matching = [b for b in part["anyOf"] if self.validator.evolve(schema=b).is_valid(instance)]
+                if len(matching) > 1:
+                    matching.sort(key=lambda b: len(self.undeclared(b, instance, path)))
                 if matching:
-                    best = min(matching, key=lambda b: len(self.undeclared(b, instance, path)))
-                    shape.merge(self._shape(best, instance, path))
+                    shape.merge(self._shape(matching[0], instance, path))
             if isinstance(instance, dict):
                 shape.extras.update(part.get(_EXTRAS_KEY, {}))
                 if "properties" in part:
