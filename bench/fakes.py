@@ -140,7 +140,7 @@ class FakesHost:
         events = [{"response_id": rid, "kind": kind, "index": idx, "written": t}
                   for rid, kind, idx, t in fo.event_log]
         return {"uploads": uploads, "acks": acks, "events": events,
-                "unhandled": list(fd.unhandled), "validation_errors": list(fo.validation_errors)}
+                "unhandled": list(fd.unhandled), "validation_errors": [*fo.validation_errors, *fd.validation_errors]}
 
     async def reset(self) -> None:
         """Forget everything recorded so far (the fakes keep every uploaded byte otherwise)."""

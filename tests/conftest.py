@@ -34,6 +34,7 @@ async def fake_discord() -> AsyncIterator[FakeDiscord]:
     async with FakeDiscord() as fake:
         yield fake
         assert fake.unhandled == [], "the bot called Discord routes the fake does not implement"
+        assert fake.validation_errors == [], "the bot sent a request Discord's API description rejects"
 
 
 @pytest.fixture

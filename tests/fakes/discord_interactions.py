@@ -237,14 +237,15 @@ class InteractionRoutes:
             raise form_error({"type": field_error("INTERACTION_RESPONSE_TYPE_INVALID",
                                                   "Invalid interaction response type")})
         inter.acked_at, inter.ack_type = f.now(), kind
-        resource: dict[str, Any] = {"type": kind}
         summary: dict[str, Any] = {"id": str(inter.id), "type": inter.payload["type"]}
+        answer: dict[str, Any] = {"interaction": summary}
         if msg is not None:
             inter.original_message_id, inter.ephemeral = msg.id, msg.ephemeral
-            resource["message"] = f.serialize(msg)
             summary.update(response_message_id=str(msg.id), response_message_loading=msg.loading,
                            response_message_ephemeral=msg.ephemeral)
-        return 200, {"interaction": summary, "resource": resource}
+        if kind in (4, 7) and msg is not None:  # Discord's description: a resource only for types 4, 7 and 12
+            answer["resource"] = {"type": kind, "message": f.serialize(msg)}
+        return 200, answer
 
     # ------------------------------------------------------------------ webhook (interaction token) routes
 

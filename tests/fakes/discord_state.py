@@ -150,14 +150,15 @@ class FakeAttachment:
         return len(self.data)
 
     def to_payload(self) -> dict[str, Any]:
-        payload = {
+        payload: dict[str, Any] = {
             "id": str(self.id), "filename": self.filename, "size": self.size, "url": self.url,
-            "proxy_url": self.url, "content_type": self.content_type, "description": self.description,
-            "ephemeral": self.ephemeral, "flags": 0,
+            "proxy_url": self.url, "content_type": self.content_type, "ephemeral": self.ephemeral, "flags": 0,
         }
         size = _image_size(self.data)
         if size is not None:  # Discord reads an image's dimensions and sends them with the attachment
             payload["width"], payload["height"] = size
+        if self.description is not None:  # Discord leaves it out rather than sending null
+            payload["description"] = self.description
         return payload
 
 
@@ -335,6 +336,7 @@ def user_payload(user_id: int, username: str, *, bot: bool = False) -> dict[str,
     return {
         "id": str(user_id), "username": username, "discriminator": "0", "global_name": username,
         "avatar": None, "bot": bot, "public_flags": 0, "flags": 0, "banner": None, "accent_color": None,
+        "primary_guild": None,
     }
 
 
@@ -390,6 +392,15 @@ def thread_payload(thread_id: int, parent: dict[str, Any], name: str, owner_id: 
     }
 
 
+def reference_payload(sent: dict[str, Any], channel_id: int) -> dict[str, Any]:
+    """A message_reference as Discord returns it: the type filled in, ids as strings, request-only keys gone."""
+    out: dict[str, Any] = {"type": sent.get("type") or 0, "channel_id": str(sent.get("channel_id") or channel_id)}
+    for key in ("message_id", "guild_id"):
+        if sent.get(key) is not None:
+            out[key] = str(sent[key])
+    return out
+
+
 def message_payload(msg: FakeMessage, author: dict[str, Any], *,
                     referenced: dict[str, Any] | None = None, thread: dict[str, Any] | None = None,
                     ) -> dict[str, Any]:
@@ -411,7 +422,7 @@ def message_payload(msg: FakeMessage, author: dict[str, Any], *,
     if msg.position is not None:
         out["position"] = msg.position
     if msg.reference is not None:
-        out["message_reference"] = msg.reference
+        out["message_reference"] = reference_payload(msg.reference, msg.channel_id)
         out["referenced_message"] = referenced
     if thread is not None:
         out["thread"] = thread

@@ -20,6 +20,7 @@ from discord.ext import commands
 
 from tests.fakes import discord_state as s
 from tests.fakes.discord_client import running_client
+from tests.fakes.discord_schema import answer_problems
 from tests.fakes.discord_server import FakeDiscord, FakeInteraction
 from tests.fakes.images import close_color, decode, make_image
 
@@ -73,6 +74,7 @@ async def fake(fake_kwargs: dict[str, Any]) -> AsyncIterator[FakeDiscord]:
     async with FakeDiscord(**fake_kwargs) as server:
         yield server
         assert server.unhandled == []
+        assert [(route, errors) for route, errors in answer_problems(server.calls) if errors] == []
 
 
 @pytest.fixture
