@@ -12,12 +12,14 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.core.budgets import BudgetPolicy
+from bot.core.capabilities import ImageCapabilities, capabilities_of
 from bot.core.errors import ImageError, InvalidInput
 from bot.core.guild_settings import GuildSettings, access_problem, may_edit
 from bot.core.images import MAX_UPLOAD_BYTES, prepare_input_image
 from bot.core.models import InputImage, Job, JobKind, Turn
 from bot.core.options import ImageOptions, check_prompt
 from bot.core.service import Admission
+from bot.core.sizes import choose_size
 from bot.memory import MemoryReleaser
 from cogs._ack import Ack, admit_in_time
 from cogs._reply import Reply
@@ -163,7 +165,8 @@ class JobStarter:
         if problem:
             raise InvalidInput(problem)
         prompt = check_prompt(text, what="prompt" if kind == "draw" else "instruction")
-        options = chosen.resolve(server).validate()
+        options, notes = chosen.resolve_for(server, self.capabilities())
+        options = options.validate()
         if attachment is not None and attachment.size > MAX_UPLOAD_BYTES:
             raise InvalidInput("That image is larger than 20 MB; please attach a smaller one.")
         chain_id = await self._chain_for(interaction, kind, attachment is not None)
@@ -181,6 +184,7 @@ class JobStarter:
             moderation=server.moderation,
             partial_images=server.partial_images,
             had_attachment=attachment is not None,
+            notes=notes,
         )
         return job, budget_policy(server)
 
@@ -193,6 +197,12 @@ class JobStarter:
             return None if threadable else channel_id
         await self.bot.service.check_editable(channel_id, has_image)
         return channel_id
+
+    def capabilities(self) -> ImageCapabilities:
+        settings = self.bot.settings
+        return capabilities_of(
+            settings.image_model, any_size_models=settings.any_size_models, fidelity_models=settings.fidelity_models
+        )
 
     async def server_settings(self, interaction: discord.Interaction) -> GuildSettings:
         if interaction.guild_id is None:
@@ -209,6 +219,28 @@ class Chosen:
     background: str | None
     format: str | None
     compression: int | None
+    aspect: str | None = None
+    resolution: str | None = None
+    fidelity: str | None = None
+
+    def resolve_for(self, server: GuildSettings, caps: ImageCapabilities) -> tuple[ImageOptions, tuple[str, ...]]:
+        """The options for this job and what the member should be told about them (a size mapped, ...)."""
+        options = self.resolve(server)
+        notes: tuple[str, ...] = ()
+        if self.aspect or self.resolution:
+            if self.size:
+                raise InvalidInput("Pick either size or aspect/resolution, not both.")
+            choice = choose_size(self.aspect, self.resolution, any_size=caps.any_size)
+            options = replace(options, size=choice.size)
+            notes = (choice.note,) if choice.note else ()
+        if self.fidelity is not None:
+            if not caps.fidelity:
+                raise InvalidInput(
+                    "This server's image model doesn't take the fidelity option (gpt-image-2 and later always "
+                    "keep faces and details at high fidelity). Leave it out."
+                )
+            options = replace(options, fidelity=self.fidelity)
+        return options, notes
 
     def resolve(self, server: GuildSettings) -> ImageOptions:
         return ImageOptions(

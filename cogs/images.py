@@ -11,6 +11,8 @@ from discord.ext import commands
 
 from bot.core.errors import ImageError
 from bot.core.models import Turn
+from bot.core.options import FIDELITIES
+from bot.core.sizes import ASPECTS
 from cogs._buttons import DYNAMIC_ITEMS, InstructionModal
 from cogs._jobs import Chosen, JobStarter
 from cogs._reply import send_private
@@ -27,6 +29,10 @@ def _choices(*values: str) -> list[app_commands.Choice[str]]:
     return [app_commands.Choice(name=value, value=value) for value in values]
 
 
+RESOLUTION_CHOICES = (("standard (about 1 megapixel)", "standard"), ("large (about 2.4 megapixels)", "large"),
+                      ("4K (up to 3840x2160, experimental)", "4k"))
+
+
 # Explicit choices, not Literal annotations: typing caches Literals by their set of values, so a Literal with the
 # same values from another module (the OpenAI SDK has them) would impose its order on the command's choices.
 CHOICES = {
@@ -34,21 +40,28 @@ CHOICES = {
     "quality": _choices("auto", "low", "medium", "high"),
     "background": _choices("auto", "opaque", "transparent"),
     "format": _choices("png", "jpeg", "webp"),
+    "aspect": _choices(*ASPECTS),
+    "resolution": [app_commands.Choice(name=name, value=value) for name, value in RESOLUTION_CHOICES],
 }
+EDIT_CHOICES = {**CHOICES, "fidelity": _choices(*FIDELITIES)}
 Choice = app_commands.Choice[str]
 
 
 def _chosen(size: Choice | None, quality: Choice | None, background: Choice | None, format: Choice | None,
-            compression: int | None) -> Chosen:
+            compression: int | None, aspect: Choice | None = None, resolution: Choice | None = None,
+            fidelity: Choice | None = None) -> Chosen:
     def value(choice: Choice | None) -> str | None:
         return None if choice is None else choice.value
 
-    return Chosen(value(size), value(quality), value(background), value(format), compression)
+    return Chosen(value(size), value(quality), value(background), value(format), compression, value(aspect),
+                  value(resolution), value(fidelity))
 
 NO_CHOICES = Chosen(None, None, None, None, None)
 
 OPTION_HELP = {
-    "size": "Width x height (auto lets the model choose)",
+    "size": "Width x height (auto lets the model choose); or use aspect and resolution",
+    "aspect": "Width:height of the picture (any ratio needs a model that supports it)",
+    "resolution": "How many pixels: standard, large or 4K (4K is experimental and costs more)",
     "quality": "Higher quality takes longer and costs more",
     "background": "transparent needs png or webp",
     "format": "File format of the result",
@@ -89,13 +102,18 @@ class Images(commands.Cog):
         background: Choice | None = None,
         format: Choice | None = None,
         compression: app_commands.Range[int, 0, 100] | None = None,
+        aspect: Choice | None = None,
+        resolution: Choice | None = None,
     ) -> None:
-        chosen = _chosen(size, quality, background, format, compression)
+        chosen = _chosen(size, quality, background, format, compression, aspect, resolution)
         await self.starter.start(interaction, "draw", prompt, chosen, None)
 
     @app_commands.command(name="edit", description="Change the latest image in this thread, or an image you attach")
-    @app_commands.describe(instruction="What to change", image="An image to edit instead", **OPTION_HELP)
-    @app_commands.choices(**CHOICES)
+    @app_commands.describe(
+        instruction="What to change", image="An image to edit instead",
+        fidelity="high keeps faces and logos closer to the input (not every model offers it)", **OPTION_HELP,
+    )
+    @app_commands.choices(**EDIT_CHOICES)
     async def edit(
         self,
         interaction: discord.Interaction,
@@ -106,8 +124,11 @@ class Images(commands.Cog):
         background: Choice | None = None,
         format: Choice | None = None,
         compression: app_commands.Range[int, 0, 100] | None = None,
+        aspect: Choice | None = None,
+        resolution: Choice | None = None,
+        fidelity: Choice | None = None,
     ) -> None:
-        chosen = _chosen(size, quality, background, format, compression)
+        chosen = _chosen(size, quality, background, format, compression, aspect, resolution, fidelity)
         await self.starter.start(interaction, "edit", instruction, chosen, image)
 
     async def edit_image(self, interaction: discord.Interaction, message: discord.Message) -> None:

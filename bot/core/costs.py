@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.core.models import Usage
 from bot.core.options import ImageOptions
+from bot.core.sizes import parse_size
 
 MICROS = 1_000_000
 PER_MILLION = Decimal(1_000_000)
@@ -80,12 +81,11 @@ class PriceTable:
     ) -> int:
         """A deliberately generous estimate, held against budgets until the real cost is known."""
         quality = options.quality if options.quality in OUTPUT_TOKENS else "high"  # auto may pick high
-        size = options.size if options.size in OUTPUT_TOKENS[quality] else "1024x1536"  # auto: the largest
         usage = Usage(
             input_tokens=MAINLINE_INPUT_ALLOWANCE,
             output_tokens=MAINLINE_OUTPUT_ALLOWANCE,
             image_input_tokens=input_images * INPUT_IMAGE_TOKENS + 200,
-            image_output_tokens=OUTPUT_TOKENS[quality][size] + partial_images * PARTIAL_IMAGE_TOKENS,
+            image_output_tokens=output_tokens(quality, options.size) + partial_images * PARTIAL_IMAGE_TOKENS,
         )
         return self.cost(usage, model=model, image_model=image_model)
 
@@ -108,6 +108,19 @@ class PriceTable:
     @classmethod
     def load(cls, path: str | None) -> PriceTable:
         return cls() if path is None else cls.from_json(Path(path).read_text(encoding="utf-8"))
+
+
+def output_tokens(quality: str, size: str) -> int:
+    """Image output tokens for one image: the published count for a standard size; any other WIDTHxHEIGHT scales
+    the 1024x1024 count by pixel area, rounded up (1024x1024 has the highest tokens per pixel of the published
+    sizes, so the scaled figure errs high)."""
+    table = OUTPUT_TOKENS[quality]
+    if size in table:
+        return table[size]
+    sides = parse_size(size)
+    if sides is None:  # auto: the largest standard size
+        return table["1024x1536"]
+    return -(-table["1024x1024"] * sides[0] * sides[1] // (1024 * 1024))
 
 
 def _micros(dollars: Decimal) -> int:

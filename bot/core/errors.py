@@ -134,6 +134,16 @@ def from_error_fields(
             "The configured image model is not available. The bot owner needs to change IMAGE_MODEL.",
             detail=detail,
         )
+    if code == "invalid_value" and (param or "").endswith(".size"):
+        return InvalidInput(
+            "OpenAI refused this picture size for the image model in use. Pick a standard size (the size option) "
+            "or another aspect/resolution; the bot owner can check IMAGE_ANY_SIZE_MODELS.", detail=detail,
+        )
+    if code == "unsupported_parameter" and (param or "").endswith(".input_fidelity"):
+        return InvalidInput(
+            "The image model in use doesn't take the fidelity option. Leave it out; the bot owner can check "
+            "IMAGE_FIDELITY_MODELS.", detail=detail,
+        )
     if status == 400 or status == 422:
         return InvalidInput("OpenAI rejected this request: " + (message or "invalid request") , detail=detail)
     return Upstream("OpenAI had a problem making this image. Please try again.", detail=detail)

@@ -52,6 +52,8 @@ class Job:
     # Buttons on an older result branch from that turn instead of the head; None with branch=True: fresh.
     branch: bool = False
     parent_turn_id: int | None = None
+    # Said on the result, before the cost (e.g. the size was mapped to the nearest one the model makes).
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

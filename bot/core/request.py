@@ -28,9 +28,13 @@ def build_request(
     input_images: list[InputImage] | None = None,
     moderation: str = "auto",
     partial_images: int | None = None,
+    action: str | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments for `client.responses.create`, forcing the image_generation tool."""
     tool: dict[str, Any] = {"type": "image_generation", **options.tool_fields()}
+    if action is not None:
+        # /draw says generate so a /draw inside a thread never edits the previous picture; /edit says edit.
+        tool["action"] = action
     if config.image_model:
         # Unset means OpenAI's current default image model, which survives model retirements.
         tool["model"] = config.image_model

@@ -246,7 +246,7 @@ class ImageService:
         # The image is paid for: keep it durably before trying to post it anywhere, and never cancel it now.
         self._delivering.add(turn_id)
         await self._store.save_result(turn_id, result, final.image, final.format)
-        notes = [*notes, f"Cost {format_usd(cost)}."]
+        notes = [*job.notes, *notes, f"Cost {format_usd(cost)}."]
         await self.deliver(turn_id, final, job.prompt, notes, surface, owner_id=job.user_id, guild_id=job.guild_id)
 
     async def deliver(
@@ -317,7 +317,7 @@ class ImageService:
         body = build_request(
             self._config, prompt=job.prompt, options=job.options, user_id=job.user_id,
             previous_response_id=previous_response_id, input_images=images, moderation=job.moderation,
-            partial_images=expected,
+            partial_images=expected, action="generate" if job.kind == "draw" else "edit",
         )
 
         async def show(partial: Partial) -> None:
