@@ -5,7 +5,9 @@ Shared by the slash commands, the buttons on results and the "Edit image" messag
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+MAX_INPUT_IMAGES = 4  # /edit's image options; "Edit image" takes the first four of a message
 NOT_YOUR_THREAD = (
     "On this server only the person who started this thread (and moderators) can change its image. "
     "Use /draw to start your own."
@@ -47,16 +50,16 @@ class JobStarter:
         kind: JobKind,
         text: str,
         chosen: Chosen,
-        attachment: discord.Attachment | None,
+        attachments: Sequence[discord.Attachment] = (),
     ) -> None:
         if not self.bot.service.claim(interaction.id):
             return  # Discord delivered this interaction twice; the first delivery is being handled
         ack = Ack(interaction, self.bot.metrics)
-        admitted = await admit_in_time(ack, self.bot.service, self._plan(interaction, kind, text, chosen, attachment))
+        admitted = await admit_in_time(ack, self.bot.service, self._plan(interaction, kind, text, chosen, attachments))
         if admitted is None:
             return
         admission, job = admitted
-        await self.run_admitted(admission, job, await self._reply_here(ack), interaction.filesize_limit, attachment)
+        await self.run_admitted(admission, job, await self._reply_here(ack), interaction.filesize_limit, attachments)
 
     async def start_branch(
         self, interaction: discord.Interaction, source: Turn, kind: JobKind, text: str, parent_turn_id: int | None
@@ -81,7 +84,7 @@ class JobStarter:
             await ack.confirm(f"On it: the new image will appear in <#{chain_id}>.")
             channel = self.bot.get_channel(chain_id) or await self.bot.fetch_channel(chain_id)
             reply = Reply(_messageable(channel))
-        await self.run_admitted(admission, job, reply, interaction.filesize_limit, None)
+        await self.run_admitted(admission, job, reply, interaction.filesize_limit)
 
     async def _reply_here(self, ack: Ack) -> Reply:
         """The job's reply is the interaction's own message (deferred now unless admission already did)."""
@@ -112,7 +115,8 @@ class JobStarter:
             raise InvalidInput(NOT_YOUR_THREAD)
 
     async def run_admitted(
-        self, admission: Admission, job: Job, reply: Reply, upload_limit: int, attachment: discord.Attachment | None
+        self, admission: Admission, job: Job, reply: Reply, upload_limit: int,
+        attachments: Sequence[discord.Attachment] = (),
     ) -> None:
         """Show the status line, read the attachment, then hand the job to the engine."""
         service = self.bot.service
@@ -132,13 +136,14 @@ class JobStarter:
         )
         await surface.start()
         try:
-            input_image = await _read_attachment(attachment) if attachment is not None else job.input_image
+            # In the member's order: "the hat from the second image on the cat in the first" depends on it.
+            input_images = tuple(await asyncio.gather(*map(_read_attachment, attachments))) or job.input_images
         except ImageError as error:
             await service.abandon(turn_id, error)
             await surface.failed(error)
             return
         channel_id = getattr(reply.channel, "id", job.channel_id)
-        job = replace(job, input_image=input_image, reply_channel_id=channel_id, reply_message_id=reply.message_id)
+        job = replace(job, input_images=input_images, reply_channel_id=channel_id, reply_message_id=reply.message_id)
         if reply.message_id is not None:
             await self.bot.store.set_reply_message(turn_id, channel_id, reply.message_id)
         try:
@@ -152,7 +157,7 @@ class JobStarter:
         kind: JobKind,
         text: str,
         chosen: Chosen,
-        attachment: discord.Attachment | None,
+        attachments: Sequence[discord.Attachment],
     ) -> tuple[Job, BudgetPolicy]:
         """Everything checked before the member is answered: costs nothing and raises ImageError."""
         channel_id = interaction.channel_id
@@ -167,9 +172,11 @@ class JobStarter:
         prompt = check_prompt(text, what="prompt" if kind == "draw" else "instruction")
         options, notes = chosen.resolve_for(server, self.capabilities())
         options = options.validate()
-        if attachment is not None and attachment.size > MAX_UPLOAD_BYTES:
+        if any(attachment.size > MAX_UPLOAD_BYTES for attachment in attachments):
             raise InvalidInput("That image is larger than 20 MB; please attach a smaller one.")
-        chain_id = await self._chain_for(interaction, kind, attachment is not None)
+        if len(attachments) > MAX_INPUT_IMAGES:
+            raise InvalidInput(f"I can use at most {MAX_INPUT_IMAGES} images at once.")
+        chain_id = await self._chain_for(interaction, kind, bool(attachments))
         if chain_id is not None and kind == "edit":
             await self.check_may_edit(interaction, chain_id, server)
         job = Job(
@@ -183,7 +190,7 @@ class JobStarter:
             chain_id=chain_id,
             moderation=server.moderation,
             partial_images=server.partial_images,
-            had_attachment=attachment is not None,
+            attachments=len(attachments),
             notes=notes,
         )
         return job, budget_policy(server)

@@ -14,7 +14,7 @@ from bot.core.models import Turn
 from bot.core.options import FIDELITIES
 from bot.core.sizes import ASPECTS
 from cogs._buttons import DYNAMIC_ITEMS, InstructionModal
-from cogs._jobs import Chosen, JobStarter
+from cogs._jobs import MAX_INPUT_IMAGES, Chosen, JobStarter
 from cogs._reply import send_private
 from cogs._surface import IMAGE_SUFFIXES
 
@@ -106,11 +106,12 @@ class Images(commands.Cog):
         resolution: Choice | None = None,
     ) -> None:
         chosen = _chosen(size, quality, background, format, compression, aspect, resolution)
-        await self.starter.start(interaction, "draw", prompt, chosen, None)
+        await self.starter.start(interaction, "draw", prompt, chosen)
 
     @app_commands.command(name="edit", description="Change the latest image in this thread, or an image you attach")
     @app_commands.describe(
-        instruction="What to change", image="An image to edit instead",
+        instruction="What to change", image="An image to edit instead", image2="A second image to combine",
+        image3="A third image", image4="A fourth image",
         fidelity="high keeps faces and logos closer to the input (not every model offers it)", **OPTION_HELP,
     )
     @app_commands.choices(**EDIT_CHOICES)
@@ -119,6 +120,9 @@ class Images(commands.Cog):
         interaction: discord.Interaction,
         instruction: app_commands.Range[str, 1, 4000],
         image: discord.Attachment | None = None,
+        image2: discord.Attachment | None = None,
+        image3: discord.Attachment | None = None,
+        image4: discord.Attachment | None = None,
         size: Choice | None = None,
         quality: Choice | None = None,
         background: Choice | None = None,
@@ -129,17 +133,18 @@ class Images(commands.Cog):
         fidelity: Choice | None = None,
     ) -> None:
         chosen = _chosen(size, quality, background, format, compression, aspect, resolution, fidelity)
-        await self.starter.start(interaction, "edit", instruction, chosen, image)
+        images = [a for a in (image, image2, image3, image4) if a is not None]
+        await self.starter.start(interaction, "edit", instruction, chosen, images)
 
     async def edit_image(self, interaction: discord.Interaction, message: discord.Message) -> None:
         """The "Edit image" message command: ask what to change, then edit that message's image."""
-        attachment = next((a for a in message.attachments if a.filename.lower().endswith(IMAGE_SUFFIXES)), None)
-        if attachment is None:
+        images = [a for a in message.attachments if a.filename.lower().endswith(IMAGE_SUFFIXES)][:MAX_INPUT_IMAGES]
+        if not images:
             await send_private(interaction, "That message has no image I can edit (PNG, JPEG, WebP or GIF).")
             return
 
         async def submitted(modal_interaction: discord.Interaction, instruction: str) -> None:
-            await self.starter.start(modal_interaction, "edit", instruction, NO_CHOICES, attachment)
+            await self.starter.start(modal_interaction, "edit", instruction, NO_CHOICES, images)
 
         await interaction.response.send_modal(InstructionModal("Edit image", submitted))
 

@@ -41,14 +41,15 @@ class Job:
     options: ImageOptions
     # The conversation this job belongs to; None means a new thread is opened on the reply.
     chain_id: int | None
-    input_image: InputImage | None = None
+    # Images sent with the instruction, in the member's order (uploads, or a message's images).
+    input_images: tuple[InputImage, ...] = ()
     # The bot's reply message, known once the status line is shown; used after restarts and token expiry.
     reply_channel_id: int | None = None
     reply_message_id: int | None = None
     # Per-server choices (see bot.core.guild_settings); None means the bot-wide setting.
     moderation: str = "auto"
     partial_images: int | None = None
-    had_attachment: bool = False  # an image was attached (it is read after the job is admitted)
+    attachments: int = 0  # images attached (they are read after the job is admitted)
     # Buttons on an older result branch from that turn instead of the head; None with branch=True: fresh.
     branch: bool = False
     parent_turn_id: int | None = None

@@ -141,7 +141,7 @@ class ImageService:
             raise Unavailable(RESTARTING)
         policy = self.budgets.overridden_by(budgets) if budgets else self.budgets
         continues = job.kind == "edit" and job.chain_id is not None
-        reserve = self.estimate(job, int(job.input_image is not None or job.had_attachment) + int(continues))
+        reserve = self.estimate(job, max(len(job.input_images), job.attachments) + int(continues))
         limits = limits_for(policy, user_id=job.user_id, guild_id=job.guild_id, now=self._clock())
         try:
             turn_id = await self._store.create_turn(
@@ -232,7 +232,7 @@ class ImageService:
     async def _run_turn(self, turn_id: int, job: Job, surface: Surface) -> None:
         try:
             parent = await self._parent(job)
-            if job.kind == "edit" and parent is None and job.input_image is None:
+            if job.kind == "edit" and parent is None and not job.input_images:
                 raise NothingToEdit(NOTHING_TO_EDIT)
             await self._store.start_turn(turn_id, parent.id if parent else None, _response_id(parent))
             log.info("job %s turn %s: %s in %s", job.interaction_id, turn_id, job.kind, job.chain_id)
@@ -277,7 +277,7 @@ class ImageService:
     async def _generate(
         self, job: Job, parent: Turn | None, surface: Surface
     ) -> tuple[Final, Completed, list[str]]:
-        images = [job.input_image] if job.input_image else []
+        images = list(job.input_images)
         try:
             final, completed = await self._stream(job, _response_id(parent), images, surface)
             return final, completed, []
@@ -390,7 +390,7 @@ def _new_turn(job: Job) -> NewTurn:
         kind=job.kind,
         prompt=job.prompt,
         options=job.options,
-        had_input_image=job.input_image is not None or job.had_attachment,
+        had_input_image=bool(job.input_images) or job.attachments > 0,
         reply_channel_id=job.reply_channel_id,
         reply_message_id=job.reply_message_id,
     )
