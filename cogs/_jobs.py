@@ -18,7 +18,8 @@ from bot.core.capabilities import ImageCapabilities, capabilities_of
 from bot.core.errors import ImageError, InvalidInput
 from bot.core.guild_settings import GuildSettings, access_problem, may_edit
 from bot.core.images import MAX_UPLOAD_BYTES, prepare_input_image
-from bot.core.models import InputImage, Job, JobKind, Turn
+from bot.core.masks import prepare_mask
+from bot.core.models import Job, JobKind, Turn
 from bot.core.options import ImageOptions, check_prompt
 from bot.core.service import Admission
 from bot.core.sizes import choose_size
@@ -51,15 +52,18 @@ class JobStarter:
         text: str,
         chosen: Chosen,
         attachments: Sequence[discord.Attachment] = (),
+        mask: discord.Attachment | None = None,
     ) -> None:
         if not self.bot.service.claim(interaction.id):
             return  # Discord delivered this interaction twice; the first delivery is being handled
         ack = Ack(interaction, self.bot.metrics)
-        admitted = await admit_in_time(ack, self.bot.service, self._plan(interaction, kind, text, chosen, attachments))
+        plan = self._plan(interaction, kind, text, chosen, attachments, mask)
+        admitted = await admit_in_time(ack, self.bot.service, plan)
         if admitted is None:
             return
         admission, job = admitted
-        await self.run_admitted(admission, job, await self._reply_here(ack), interaction.filesize_limit, attachments)
+        reply = await self._reply_here(ack)
+        await self.run_admitted(admission, job, reply, interaction.filesize_limit, attachments, mask)
 
     async def start_branch(
         self, interaction: discord.Interaction, source: Turn, kind: JobKind, text: str, parent_turn_id: int | None
@@ -117,6 +121,7 @@ class JobStarter:
     async def run_admitted(
         self, admission: Admission, job: Job, reply: Reply, upload_limit: int,
         attachments: Sequence[discord.Attachment] = (),
+        mask: discord.Attachment | None = None,
     ) -> None:
         """Show the status line, read the attachment, then hand the job to the engine."""
         service = self.bot.service
@@ -137,13 +142,16 @@ class JobStarter:
         await surface.start()
         try:
             # In the member's order: "the hat from the second image on the cat in the first" depends on it.
-            input_images = tuple(await asyncio.gather(*map(_read_attachment, attachments))) or job.input_images
+            raw = await asyncio.gather(*map(_download, attachments))
+            input_images = tuple(await asyncio.gather(*map(prepare_input_image, raw))) or job.input_images
+            masked = await prepare_mask(await _download(mask), raw[0]) if mask is not None else job.mask
         except ImageError as error:
             await service.abandon(turn_id, error)
             await surface.failed(error)
             return
         channel_id = getattr(reply.channel, "id", job.channel_id)
-        job = replace(job, input_images=input_images, reply_channel_id=channel_id, reply_message_id=reply.message_id)
+        job = replace(job, input_images=input_images, mask=masked, reply_channel_id=channel_id,
+                      reply_message_id=reply.message_id)
         if reply.message_id is not None:
             await self.bot.store.set_reply_message(turn_id, channel_id, reply.message_id)
         try:
@@ -158,6 +166,7 @@ class JobStarter:
         text: str,
         chosen: Chosen,
         attachments: Sequence[discord.Attachment],
+        mask: discord.Attachment | None = None,
     ) -> tuple[Job, BudgetPolicy]:
         """Everything checked before the member is answered: costs nothing and raises ImageError."""
         channel_id = interaction.channel_id
@@ -176,6 +185,10 @@ class JobStarter:
             raise InvalidInput("That image is larger than 20 MB; please attach a smaller one.")
         if len(attachments) > MAX_INPUT_IMAGES:
             raise InvalidInput(f"I can use at most {MAX_INPUT_IMAGES} images at once.")
+        if mask is not None and not attachments:
+            raise InvalidInput("A mask needs the image it applies to: attach that image as `image` too.")
+        if mask is not None and mask.size > MAX_UPLOAD_BYTES:
+            raise InvalidInput("The mask is larger than 20 MB; please attach a smaller one.")
         chain_id = await self._chain_for(interaction, kind, bool(attachments))
         if chain_id is not None and kind == "edit":
             await self.check_may_edit(interaction, chain_id, server)
@@ -294,11 +307,10 @@ def _can_open_thread(interaction: discord.Interaction) -> bool:
     return isinstance(channel, discord.TextChannel) and interaction.app_permissions.create_public_threads
 
 
-async def _read_attachment(attachment: discord.Attachment) -> InputImage:
+async def _download(attachment: discord.Attachment) -> bytes:
     try:
-        data = await attachment.read()
+        return await attachment.read()
     except discord.HTTPException as exc:
         raise InvalidInput("I couldn't download that attachment from Discord. Please try again.") from exc
-    return await prepare_input_image(data)
 
 

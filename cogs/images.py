@@ -112,6 +112,7 @@ class Images(commands.Cog):
     @app_commands.describe(
         instruction="What to change", image="An image to edit instead", image2="A second image to combine",
         image3="A third image", image4="A fourth image",
+        mask="A PNG the size of image: its transparent pixels mark where to repaint",
         fidelity="high keeps faces and logos closer to the input (not every model offers it)", **OPTION_HELP,
     )
     @app_commands.choices(**EDIT_CHOICES)
@@ -131,10 +132,11 @@ class Images(commands.Cog):
         aspect: Choice | None = None,
         resolution: Choice | None = None,
         fidelity: Choice | None = None,
+        mask: discord.Attachment | None = None,
     ) -> None:
         chosen = _chosen(size, quality, background, format, compression, aspect, resolution, fidelity)
         images = [a for a in (image, image2, image3, image4) if a is not None]
-        await self.starter.start(interaction, "edit", instruction, chosen, images)
+        await self.starter.start(interaction, "edit", instruction, chosen, images, mask)
 
     async def edit_image(self, interaction: discord.Interaction, message: discord.Message) -> None:
         """The "Edit image" message command: ask what to change, then edit that message's image."""

@@ -50,6 +50,7 @@ class Job:
     moderation: str = "auto"
     partial_images: int | None = None
     attachments: int = 0  # images attached (they are read after the job is admitted)
+    mask: InputImage | None = None  # transparent pixels mark where to repaint the first input image
     # Buttons on an older result branch from that turn instead of the head; None with branch=True: fresh.
     branch: bool = False
     parent_turn_id: int | None = None

@@ -29,12 +29,15 @@ def build_request(
     moderation: str = "auto",
     partial_images: int | None = None,
     action: str | None = None,
+    mask: InputImage | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments for `client.responses.create`, forcing the image_generation tool."""
     tool: dict[str, Any] = {"type": "image_generation", **options.tool_fields()}
     if action is not None:
         # /draw says generate so a /draw inside a thread never edits the previous picture; /edit says edit.
         tool["action"] = action
+    if mask is not None:
+        tool["input_image_mask"] = {"image_url": data_url(mask)}
     if config.image_model:
         # Unset means OpenAI's current default image model, which survives model retirements.
         tool["model"] = config.image_model

@@ -318,6 +318,7 @@ class ImageService:
             self._config, prompt=job.prompt, options=job.options, user_id=job.user_id,
             previous_response_id=previous_response_id, input_images=images, moderation=job.moderation,
             partial_images=expected, action="generate" if job.kind == "draw" else "edit",
+            mask=job.mask if images[:1] == list(job.input_images[:1]) else None,  # it fits the member's first image
         )
 
         async def show(partial: Partial) -> None:

@@ -342,6 +342,7 @@ class Generation:
     revised_prompt: str
     previous_response_id: str | None
     input_images: list[bytes]
+    mask: bytes | None = None  # the tool's input_image_mask, decoded
 
 
 # --------------------------------------------------------------------------- helpers
@@ -457,6 +458,13 @@ def _decode_data_url(url: str, param: str) -> bytes:
             ),
         )
     return data
+
+
+def _mask_bytes(tool: JSON) -> bytes | None:
+    mask = tool.get("input_image_mask") or {}
+    url = mask.get("image_url")
+    match = _DATA_URL.fullmatch(url) if isinstance(url, str) else None
+    return base64.b64decode(match["data"]) if match else None
 
 
 def _image_event(event: JSON) -> tuple[str, int] | None:
@@ -782,11 +790,32 @@ class FakeOpenAI:
         for i, item in enumerate(body["input"] if isinstance(body.get("input"), list) else []):
             if isinstance(item, dict) and item.get("type") == "item_reference" and item["id"] not in known_items:
                 raise _ApiError(400, _error_obj(f"Item with id '{item['id']}' not found.", param=f"input[{i}]"))
-        return [
+        images = [
             _decode_data_url(part["image_url"], f"{path}.image_url")
             for path, _, part in _input_parts(body)
             if part.get("type") == "input_image" and str(part.get("image_url", "")).startswith("data:")
         ]
+        for i, tool in enumerate(body.get("tools") or []):
+            if tool.get("type") == "image_generation" and tool.get("input_image_mask"):
+                self._check_mask(tool["input_image_mask"], images, f"tools[{i}].input_image_mask")
+        return images
+
+    @staticmethod
+    def _check_mask(mask: JSON, images: list[bytes], param: str) -> None:
+        """A mask applies to the first input image: a PNG with an alpha channel, exactly that image's size."""
+        if "image_url" not in mask:
+            return  # a file_id mask: the fake has no Files API to look it up in
+        data = _decode_data_url(mask["image_url"], f"{param}.image_url")
+        decoded = decode(data)
+        if decoded.format != "PNG" or decoded.mode not in ("RGBA", "LA", "PA"):
+            raise _ApiError(400, _error_obj("Invalid mask image: the mask must be a PNG with an alpha channel.",
+                                            param=param, code="invalid_value"))
+        if not images:
+            raise _ApiError(400, _error_obj("A mask requires an input image to edit.", param=param,
+                                            code="invalid_value"))
+        if decode(images[0]).size != decoded.size:
+            raise _ApiError(400, _error_obj("Invalid mask image: the mask size does not match the image size.",
+                                            param=param, code="invalid_value"))
 
     @staticmethod
     def _check_size(tool: JSON, i: int) -> None:
@@ -966,6 +995,7 @@ class FakeOpenAI:
                     revised_prompt=revised,
                     previous_response_id=body.get("previous_response_id"),
                     input_images=input_images,
+                    mask=_mask_bytes(image_tool),
                 )
             emit({"id": ig_id, "type": "image_generation_call", "status": "in_progress", "result": None}, done, between)
 
