@@ -19,7 +19,7 @@ from bot.core.errors import ImageError, InvalidInput
 from bot.core.guild_settings import GuildSettings, access_problem, may_edit
 from bot.core.images import MAX_UPLOAD_BYTES, prepare_input_image
 from bot.core.masks import prepare_mask
-from bot.core.models import Job, JobKind, Turn
+from bot.core.models import ImageRef, Job, JobKind, Turn
 from bot.core.options import ImageOptions, check_prompt
 from bot.core.service import Admission
 from bot.core.sizes import choose_size
@@ -53,11 +53,12 @@ class JobStarter:
         chosen: Chosen,
         attachments: Sequence[discord.Attachment] = (),
         mask: discord.Attachment | None = None,
+        references: tuple[ImageRef, ...] = (),
     ) -> None:
         if not self.bot.service.claim(interaction.id):
             return  # Discord delivered this interaction twice; the first delivery is being handled
         ack = Ack(interaction, self.bot.metrics)
-        plan = self._plan(interaction, kind, text, chosen, attachments, mask)
+        plan = self._plan(interaction, kind, text, chosen, attachments, mask, references)
         admitted = await admit_in_time(ack, self.bot.service, plan)
         if admitted is None:
             return
@@ -167,6 +168,7 @@ class JobStarter:
         chosen: Chosen,
         attachments: Sequence[discord.Attachment],
         mask: discord.Attachment | None = None,
+        references: tuple[ImageRef, ...] = (),
     ) -> tuple[Job, BudgetPolicy]:
         """Everything checked before the member is answered: costs nothing and raises ImageError."""
         channel_id = interaction.channel_id
@@ -189,7 +191,7 @@ class JobStarter:
             raise InvalidInput("A mask needs the image it applies to: attach that image as `image` too.")
         if mask is not None and mask.size > MAX_UPLOAD_BYTES:
             raise InvalidInput("The mask is larger than 20 MB; please attach a smaller one.")
-        chain_id = await self._chain_for(interaction, kind, bool(attachments))
+        chain_id = await self._chain_for(interaction, kind, bool(attachments or references))
         if chain_id is not None and kind == "edit":
             await self.check_may_edit(interaction, chain_id, server)
         job = Job(
@@ -204,6 +206,7 @@ class JobStarter:
             moderation=server.moderation,
             partial_images=server.partial_images,
             attachments=len(attachments),
+            references=references,
             notes=notes,
         )
         return job, budget_policy(server)

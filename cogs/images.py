@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import TYPE_CHECKING
 
 import discord
@@ -10,7 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core.errors import ImageError
-from bot.core.models import Turn
+from bot.core.models import ImageRef, Turn
 from bot.core.options import FIDELITIES
 from bot.core.sizes import ASPECTS
 from cogs._buttons import DYNAMIC_ITEMS, InstructionModal
@@ -45,6 +46,7 @@ CHOICES = {
 }
 EDIT_CHOICES = {**CHOICES, "fidelity": _choices(*FIDELITIES)}
 Choice = app_commands.Choice[str]
+RESULT_BUTTON = re.compile(r"tp:(?:edit|reroll):(?P<turn>\d+)")
 
 
 def _chosen(size: Choice | None, quality: Choice | None, background: Choice | None, format: Choice | None,
@@ -145,10 +147,30 @@ class Images(commands.Cog):
             await send_private(interaction, "That message has no image I can edit (PNG, JPEG, WebP or GIF).")
             return
 
+        reference = await self._result_reference(message)
+
         async def submitted(modal_interaction: discord.Interaction, instruction: str) -> None:
-            await self.starter.start(modal_interaction, "edit", instruction, NO_CHOICES, images)
+            if reference is not None:  # one of our results: OpenAI has it, so send its id instead of its bytes
+                await self.starter.start(modal_interaction, "edit", instruction, NO_CHOICES, references=(reference,))
+            else:
+                await self.starter.start(modal_interaction, "edit", instruction, NO_CHOICES, images)
 
         await interaction.response.send_modal(InstructionModal("Edit image", submitted))
+
+    async def _result_reference(self, message: discord.Message) -> ImageRef | None:
+        """The image_generation_call behind one of the bot's own results, found through its buttons' turn id."""
+        if self.bot.user is None or message.author.id != self.bot.user.id:
+            return None  # only the bot's own messages carry trustworthy turn ids
+        for row in message.components:
+            for child in getattr(row, "children", []):
+                match = RESULT_BUTTON.fullmatch(getattr(child, "custom_id", None) or "")
+                if match is None:
+                    continue
+                turn = await self.bot.store.get_turn(int(match["turn"]))
+                if (turn is not None and turn.status == "done" and turn.image_call_id
+                        and turn.reply_message_id == message.id):
+                    return ImageRef(turn.image_call_id, message.channel.id, message.id)
+        return None
 
     async def edit_from_button(self, interaction: discord.Interaction, turn_id: int) -> None:
         turn = await self._result(interaction, turn_id)

@@ -70,6 +70,12 @@ class ChainExpired(ImageError):
     code = "previous_response_not_found"
 
 
+class ItemExpired(ImageError):
+    """An item_reference to an earlier result that OpenAI no longer has (or never stored)."""
+
+    code = "item_not_found"
+
+
 class Upstream(ImageError):
     code = "upstream"
 
@@ -124,6 +130,8 @@ def from_error_fields(
         return RateLimited("OpenAI is busy right now (rate limit). Please try again in a minute.", detail=detail)
     if code == "previous_response_not_found":
         return ChainExpired("OpenAI no longer has this conversation.", detail=detail)
+    if status == 404 and param == "input":
+        return ItemExpired("OpenAI no longer has that image.", detail=detail)
     if code == "model_not_found" or (status == 404 and param in (None, "model")):
         return ModelUnavailable(
             f"The configured model is not available. The bot owner needs to change {model_setting}.",

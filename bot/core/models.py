@@ -21,6 +21,15 @@ class InputImage:
 
 
 @dataclass(frozen=True)
+class ImageRef:
+    """An earlier result, sent to OpenAI by its image_generation_call id; its Discord message is the fallback."""
+
+    call_id: str
+    channel_id: int
+    message_id: int
+
+
+@dataclass(frozen=True)
 class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
@@ -51,6 +60,8 @@ class Job:
     partial_images: int | None = None
     attachments: int = 0  # images attached (they are read after the job is admitted)
     mask: InputImage | None = None  # transparent pixels mark where to repaint the first input image
+    # Earlier results used as input images by reference, before any uploads (OpenAI keeps them for 30 days).
+    references: tuple[ImageRef, ...] = ()
     # Buttons on an older result branch from that turn instead of the head; None with branch=True: fresh.
     branch: bool = False
     parent_turn_id: int | None = None

@@ -20,6 +20,7 @@ from bot.core.errors import (
     Cancelled,
     ChainExpired,
     ImageError,
+    ItemExpired,
     NothingToEdit,
     OverBudget,
     QuotaExhausted,
@@ -27,7 +28,7 @@ from bot.core.errors import (
     Upstream,
 )
 from bot.core.images import prepare_input_image
-from bot.core.models import ChainRecord, InputImage, Job, NewTurn, Turn, TurnResult
+from bot.core.models import ChainRecord, ImageRef, InputImage, Job, NewTurn, Turn, TurnResult
 from bot.core.ordering import ChainLocks
 from bot.core.pacing import PreviewPacer
 from bot.core.ports import Store, Surface
@@ -48,6 +49,8 @@ CHAIN_LOST = (
     "OpenAI no longer has this conversation and I couldn't find its last image. "
     "Attach the image to /edit to carry on from it."
 )
+REFERENCE_RESENT = "OpenAI no longer had that earlier image, so I sent it again from Discord."
+REFERENCE_LOST = "OpenAI no longer has that earlier image and I couldn't fetch it from Discord either."
 RESTARTING = "I'm restarting right now, so I can't start new images. Please try again in a minute."
 MAX_DELIVERY_ATTEMPTS = 3
 # Discord re-delivers an interaction within seconds at most; remembering this many ids is plenty.
@@ -141,7 +144,8 @@ class ImageService:
             raise Unavailable(RESTARTING)
         policy = self.budgets.overridden_by(budgets) if budgets else self.budgets
         continues = job.kind == "edit" and job.chain_id is not None
-        reserve = self.estimate(job, max(len(job.input_images), job.attachments) + int(continues))
+        images = max(len(job.input_images), job.attachments) + len(job.references)
+        reserve = self.estimate(job, images + int(continues))
         limits = limits_for(policy, user_id=job.user_id, guild_id=job.guild_id, now=self._clock())
         try:
             turn_id = await self._store.create_turn(
@@ -232,7 +236,7 @@ class ImageService:
     async def _run_turn(self, turn_id: int, job: Job, surface: Surface) -> None:
         try:
             parent = await self._parent(job)
-            if job.kind == "edit" and parent is None and not job.input_images:
+            if job.kind == "edit" and parent is None and not job.input_images and not job.references:
                 raise NothingToEdit(NOTHING_TO_EDIT)
             await self._store.start_turn(turn_id, parent.id if parent else None, _response_id(parent))
             log.info("job %s turn %s: %s in %s", job.interaction_id, turn_id, job.kind, job.chain_id)
@@ -277,19 +281,38 @@ class ImageService:
     async def _generate(
         self, job: Job, parent: Turn | None, surface: Surface
     ) -> tuple[Final, Completed, list[str]]:
-        images = list(job.input_images)
-        try:
-            final, completed = await self._stream(job, _response_id(parent), images, surface)
-            return final, completed, []
-        except ChainExpired:
-            if parent is None:
-                raise
-        # Stored responses expire after 30 days: carry on from the last image instead.
-        last = await self._last_image(parent, surface)
-        if last is None:
-            raise ChainExpired(CHAIN_LOST)
-        final, completed = await self._stream(job, None, [last, *images], surface)
-        return final, completed, [CHAIN_RESEEDED]
+        images, refs, notes = list(job.input_images), list(job.references), list[str]()
+        previous = _response_id(parent)
+        while True:  # at most three tries: each fallback below is taken once
+            try:
+                final, completed = await self._stream(job, previous, images, surface, refs)
+                return final, completed, notes
+            except ItemExpired:
+                if not refs:
+                    raise
+                # OpenAI dropped the referenced results: send their bytes from Discord instead.
+                images = [*await self._resend(refs, surface), *images]
+                refs = []
+                notes.append(REFERENCE_RESENT)
+            except ChainExpired:
+                if parent is None or previous is None:
+                    raise
+                # Stored responses expire after 30 days: carry on from the last image instead.
+                last = await self._last_image(parent, surface)
+                if last is None:
+                    raise ChainExpired(CHAIN_LOST) from None
+                images = [last, *images]
+                previous = None
+                notes.append(CHAIN_RESEEDED)
+
+    async def _resend(self, refs: list[ImageRef], surface: Surface) -> list[InputImage]:
+        images = []
+        for ref in refs:
+            data = await surface.fetch_image(ref.channel_id, ref.message_id)
+            if data is None:
+                raise ItemExpired(REFERENCE_LOST)
+            images.append(await prepare_input_image(data))
+        return images
 
     async def _parent(self, job: Job) -> Turn | None:
         """The turn this job builds on: the chain's head for /edit, or the result a button was pressed on."""
@@ -311,7 +334,8 @@ class ImageService:
             return None
 
     async def _stream(
-        self, job: Job, previous_response_id: str | None, images: list[InputImage], surface: Surface
+        self, job: Job, previous_response_id: str | None, images: list[InputImage], surface: Surface,
+        refs: list[ImageRef] | None = None,
     ) -> tuple[Final, Completed]:
         expected = self._partials(job)
         body = build_request(
@@ -319,6 +343,7 @@ class ImageService:
             previous_response_id=previous_response_id, input_images=images, moderation=job.moderation,
             partial_images=expected, action="generate" if job.kind == "draw" else "edit",
             mask=job.mask if images[:1] == list(job.input_images[:1]) else None,  # it fits the member's first image
+            references=[ref.call_id for ref in refs or []],
         )
 
         async def show(partial: Partial) -> None:
@@ -391,7 +416,7 @@ def _new_turn(job: Job) -> NewTurn:
         kind=job.kind,
         prompt=job.prompt,
         options=job.options,
-        had_input_image=bool(job.input_images) or job.attachments > 0,
+        had_input_image=bool(job.input_images or job.references) or job.attachments > 0,
         reply_channel_id=job.reply_channel_id,
         reply_message_id=job.reply_message_id,
     )

@@ -786,11 +786,21 @@ class FakeOpenAI:
                     code="previous_response_not_found",
                 ),
             )
-        known_items = {item["id"] for response in self.stored.values() for item in response["output"]}
-        for i, item in enumerate(body["input"] if isinstance(body.get("input"), list) else []):
-            if isinstance(item, dict) and item.get("type") == "item_reference" and item["id"] not in known_items:
-                raise _ApiError(400, _error_obj(f"Item with id '{item['id']}' not found.", param=f"input[{i}]"))
-        images = [
+        known_items = {item["id"]: item for response in self.stored.values() for item in response["output"]}
+        referenced: list[bytes] = []
+        for item in body["input"] if isinstance(body.get("input"), list) else []:
+            if isinstance(item, dict) and item.get("type") == "item_reference":
+                if item["id"] not in known_items:
+                    # The real answer (seen for reasoning items too): 404, param "input", no code.
+                    raise _ApiError(404, _error_obj(
+                        f"Item with id '{item['id']}' not found. Items are not persisted when `store` is set to "
+                        "false. Try again with `store` set to true, or remove this item from your input.",
+                        param="input",
+                    ))
+                found = known_items[item["id"]]
+                if found.get("type") == "image_generation_call" and found.get("result"):
+                    referenced.append(base64.b64decode(found["result"]))  # the model sees that image, in order
+        images = referenced + [
             _decode_data_url(part["image_url"], f"{path}.image_url")
             for path, _, part in _input_parts(body)
             if part.get("type") == "input_image" and str(part.get("image_url", "")).startswith("data:")

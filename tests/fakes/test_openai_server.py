@@ -275,8 +275,13 @@ async def test_item_reference_to_a_generated_image(fake: FakeOpenAI, client: ope
         ],
     )
     assert second.output[1].type == "image_generation_call" and second.output[1].action == "edit"
-    with pytest.raises(openai.BadRequestError):
+    # The model sees the referenced image as an input image.
+    assert fake.generations[-1].input_images == [fake.generations[0].final_image]
+    # An id OpenAI doesn't have (never stored, or expired): 404 with param "input" and no code, as the real API.
+    with pytest.raises(openai.NotFoundError) as caught:
         await client.responses.create(model="gpt-5.6", input=[{"type": "item_reference", "id": "ig_missing"}])
+    assert (caught.value.param, caught.value.code) == ("input", None)
+    assert "Item with id 'ig_missing' not found. Items are not persisted" in caught.value.message
 
 
 # --------------------------------------------------------------------------- rejections
