@@ -82,6 +82,9 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     openai_model: str = DEFAULT_OPENAI_MODEL
     image_model: str | None = None
+    # Image-model capabilities (see bot.core.capabilities); "default" stands for OpenAI's default image model.
+    any_size_models: tuple[str, ...] = ("default", "gpt-image-2")
+    fidelity_models: tuple[str, ...] = ("gpt-image-1.5",)
     partial_images: int = 2
     dev_guild_id: int | None = None
     log_level: str = "INFO"
@@ -159,6 +162,8 @@ class Settings:
             database_url=_database_url(get("DATABASE_URL") or DEFAULT_DATABASE_URL),
             openai_model=get("OPENAI_MODEL") or DEFAULT_OPENAI_MODEL,
             image_model=get("IMAGE_MODEL"),
+            any_size_models=_names(get("IMAGE_ANY_SIZE_MODELS"), ("default", "gpt-image-2")),
+            fidelity_models=_names(get("IMAGE_FIDELITY_MODELS"), ("gpt-image-1.5",)),
             partial_images=_int(get("PARTIAL_IMAGES"), "PARTIAL_IMAGES", 2, low=0, high=3),
             dev_guild_id=_snowflake(get("DEV_GUILD_ID"), "DEV_GUILD_ID"),
             log_level=_log_level(get("LOG_LEVEL") or "INFO"),
@@ -340,6 +345,15 @@ def _shards(count_text: str | None, ids_text: str | None) -> dict[str, Any]:
     if len(set(ids)) != len(ids):
         raise ConfigError(f"SHARD_IDS lists a shard twice: {ids_text!r}")
     return {"shard_count": count, "shard_ids": tuple(sorted(ids))}
+
+
+def _names(value: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma-separated list of model names; `none` for an empty list."""
+    if value is None:
+        return default
+    if value.lower() == "none":
+        return ()
+    return tuple(name.strip() for name in value.split(",") if name.strip())
 
 
 def _log_format(value: str) -> str:

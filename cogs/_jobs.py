@@ -6,7 +6,7 @@ Shared by the slash commands, the buttons on results and the "Edit image" messag
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -14,12 +14,14 @@ import discord
 
 from bot.core.access import ImageAuthor, Member, Place, Request, TurnHome, refusal
 from bot.core.budgets import BudgetPolicy
+from bot.core.capabilities import ImageCapabilities, capabilities_of
 from bot.core.errors import InvalidInput
 from bot.core.guild_settings import GuildSettings
 from bot.core.images import MAX_PIXELS, MAX_UPLOAD_BYTES, TOO_MANY_PIXELS
-from bot.core.models import Job, JobKind, Turn
+from bot.core.models import ImageRef, Job, JobKind, Turn
 from bot.core.options import ImageOptions, check_prompt
 from bot.core.service import Admission
+from bot.core.sizes import choose_size
 from bot.memory import MemoryReleaser
 from cogs._ack import Ack, admit_in_time
 from cogs._reply import Reply
@@ -29,6 +31,8 @@ if TYPE_CHECKING:
     from bot.app import ThreadpaintBot
 
 log = logging.getLogger(__name__)
+
+MAX_INPUT_IMAGES = 4  # /edit's image options; "Edit image" takes the first four of a message
 
 
 class JobStarter:
@@ -42,16 +46,20 @@ class JobStarter:
         kind: JobKind,
         text: str,
         chosen: Chosen,
-        attachment: discord.Attachment | None,
+        attachments: Sequence[discord.Attachment] = (),
+        mask: discord.Attachment | None = None,
+        references: tuple[ImageRef, ...] = (),
     ) -> None:
         if not self.bot.service.claim(interaction.id):
             return  # Discord delivered this interaction twice; the first delivery is being handled
         ack = Ack(interaction, self.bot.metrics)
-        admitted = await admit_in_time(ack, self.bot.service, self._plan(interaction, kind, text, chosen, attachment))
+        plan = self._plan(interaction, kind, text, chosen, attachments, mask, references)
+        admitted = await admit_in_time(ack, self.bot.service, plan)
         if admitted is None:
             return
         admission, job = admitted
-        await self.run_admitted(admission, job, await self._reply_here(ack), interaction.filesize_limit, attachment)
+        reply = await self._reply_here(ack)
+        await self.run_admitted(admission, job, reply, interaction.filesize_limit, attachments, mask)
 
     async def start_branch(
         self, interaction: discord.Interaction, source: Turn, kind: JobKind, text: str, parent_turn_id: int | None
@@ -76,7 +84,7 @@ class JobStarter:
             await ack.confirm(f"On it: the new image will appear in <#{chain_id}>.")
             channel = self.bot.get_channel(chain_id) or await self.bot.fetch_channel(chain_id)
             reply = Reply(_messageable(channel))
-        await self.run_admitted(admission, job, reply, interaction.filesize_limit, None)
+        await self.run_admitted(admission, job, reply, interaction.filesize_limit)
 
     async def _reply_here(self, ack: Ack) -> Reply:
         """The job's reply is the interaction's own message (deferred now unless admission already did)."""
@@ -128,7 +136,9 @@ class JobStarter:
         ))
 
     async def run_admitted(
-        self, admission: Admission, job: Job, reply: Reply, upload_limit: int, attachment: discord.Attachment | None
+        self, admission: Admission, job: Job, reply: Reply, upload_limit: int,
+        attachments: Sequence[discord.Attachment] = (),
+        mask: discord.Attachment | None = None,
     ) -> None:
         """Show the status line, read the attachment, then hand the job to the engine."""
         service = self.bot.service
@@ -148,8 +158,10 @@ class JobStarter:
         )
         await surface.start()
         channel_id = getattr(reply.channel, "id", job.channel_id)
+        # In the member's order: "the hat from the second image on the cat in the first" depends on it.
         job = replace(job, reply_channel_id=channel_id, reply_message_id=reply.message_id,
-                      input_source=_downloader(attachment) if attachment is not None else None)
+                      input_sources=tuple(_downloader(attachment) for attachment in attachments),
+                      mask_source=_downloader(mask) if mask is not None else None)
         if reply.message_id is not None:
             await self.bot.store.set_reply_message(turn_id, channel_id, reply.message_id)
         try:
@@ -163,21 +175,30 @@ class JobStarter:
         kind: JobKind,
         text: str,
         chosen: Chosen,
-        attachment: discord.Attachment | None,
+        attachments: Sequence[discord.Attachment],
+        mask: discord.Attachment | None = None,
+        references: tuple[ImageRef, ...] = (),
     ) -> tuple[Job, BudgetPolicy]:
         """Everything checked before the member is answered: costs nothing and raises ImageError."""
         channel_id = interaction.channel_id
         assert channel_id is not None  # slash commands always come from a channel
         server = await self.server_settings(interaction)
-        new_thread = opens_thread(interaction, kind, attachment is not None)
+        new_thread = opens_thread(interaction, kind, bool(attachments or references))
         await self.check_start(interaction, server, opens_thread=new_thread)
         prompt = check_prompt(text, what="prompt" if kind == "draw" else "instruction")
-        options = chosen.resolve(server).validate()
-        if attachment is not None and attachment.size > MAX_UPLOAD_BYTES:
+        options, notes = chosen.resolve_for(server, self.capabilities())
+        options = options.validate()
+        if any(attachment.size > MAX_UPLOAD_BYTES for attachment in attachments):
             raise InvalidInput("That image is larger than 20 MB; please attach a smaller one.")
-        if attachment is not None and (attachment.width or 0) * (attachment.height or 0) > MAX_PIXELS:
+        if len(attachments) > MAX_INPUT_IMAGES:
+            raise InvalidInput(f"I can use at most {MAX_INPUT_IMAGES} images at once.")
+        if mask is not None and not attachments:
+            raise InvalidInput("A mask needs the image it applies to: attach that image as `image` too.")
+        if mask is not None and mask.size > MAX_UPLOAD_BYTES:
+            raise InvalidInput("The mask is larger than 20 MB; please attach a smaller one.")
+        if any((attachment.width or 0) * (attachment.height or 0) > MAX_PIXELS for attachment in attachments):
             raise InvalidInput(TOO_MANY_PIXELS)  # Discord's own reading of the image; the decoder checks again
-        chain_id = await self._chain_for(interaction, kind, attachment is not None)
+        chain_id = await self._chain_for(interaction, kind, bool(attachments or references))
         # /edit continues the conversation here; /draw in a thread moves that thread's head too. /draw in a
         # plain channel that carries a conversation (no thread could open) doesn't lock the channel to one member.
         changes_conversation = kind == "edit" or isinstance(interaction.channel, discord.Thread)
@@ -199,7 +220,9 @@ class JobStarter:
             chain_id=chain_id,
             moderation=server.moderation,
             partial_images=server.partial_images,
-            had_attachment=attachment is not None,
+            attachments=len(attachments),
+            references=references,
+            notes=notes,
         )
         return job, budget_policy(server)
 
@@ -212,6 +235,12 @@ class JobStarter:
             return None if threadable else channel_id
         await self.bot.service.check_editable(channel_id, has_image)
         return channel_id
+
+    def capabilities(self) -> ImageCapabilities:
+        settings = self.bot.settings
+        return capabilities_of(
+            settings.image_model, any_size_models=settings.any_size_models, fidelity_models=settings.fidelity_models
+        )
 
     async def server_settings(self, interaction: discord.Interaction) -> GuildSettings:
         if interaction.guild_id is None:
@@ -228,6 +257,28 @@ class Chosen:
     background: str | None
     format: str | None
     compression: int | None
+    aspect: str | None = None
+    resolution: str | None = None
+    fidelity: str | None = None
+
+    def resolve_for(self, server: GuildSettings, caps: ImageCapabilities) -> tuple[ImageOptions, tuple[str, ...]]:
+        """The options for this job and what the member should be told about them (a size mapped, ...)."""
+        options = self.resolve(server)
+        notes: tuple[str, ...] = ()
+        if self.aspect or self.resolution:
+            if self.size:
+                raise InvalidInput("Pick either size or aspect/resolution, not both.")
+            choice = choose_size(self.aspect, self.resolution, any_size=caps.any_size)
+            options = replace(options, size=choice.size)
+            notes = (choice.note,) if choice.note else ()
+        if self.fidelity is not None:
+            if not caps.fidelity:
+                raise InvalidInput(
+                    "This server's image model doesn't take the fidelity option (gpt-image-2 and later always "
+                    "keep faces and details at high fidelity). Leave it out."
+                )
+            options = replace(options, fidelity=self.fidelity)
+        return options, notes
 
     def resolve(self, server: GuildSettings) -> ImageOptions:
         return ImageOptions(

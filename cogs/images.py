@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import TYPE_CHECKING
 
 import discord
@@ -11,9 +12,11 @@ from discord.ext import commands
 
 from bot.core.access import ImageAuthor
 from bot.core.errors import ImageError
-from bot.core.models import Turn
+from bot.core.models import ImageRef, Turn
+from bot.core.options import FIDELITIES
+from bot.core.sizes import ASPECTS
 from cogs._buttons import DYNAMIC_ITEMS, InstructionModal
-from cogs._jobs import Chosen, JobStarter, opens_thread
+from cogs._jobs import MAX_INPUT_IMAGES, Chosen, JobStarter, opens_thread
 from cogs._reply import send_private
 from cogs._surface import IMAGE_SUFFIXES
 
@@ -28,6 +31,10 @@ def _choices(*values: str) -> list[app_commands.Choice[str]]:
     return [app_commands.Choice(name=value, value=value) for value in values]
 
 
+RESOLUTION_CHOICES = (("standard (about 1 megapixel)", "standard"), ("large (about 2.4 megapixels)", "large"),
+                      ("4K (up to 3840x2160, experimental)", "4k"))
+
+
 # Explicit choices, not Literal annotations: typing caches Literals by their set of values, so a Literal with the
 # same values from another module (the OpenAI SDK has them) would impose its order on the command's choices.
 CHOICES = {
@@ -35,21 +42,29 @@ CHOICES = {
     "quality": _choices("auto", "low", "medium", "high"),
     "background": _choices("auto", "opaque", "transparent"),
     "format": _choices("png", "jpeg", "webp"),
+    "aspect": _choices(*ASPECTS),
+    "resolution": [app_commands.Choice(name=name, value=value) for name, value in RESOLUTION_CHOICES],
 }
+EDIT_CHOICES = {**CHOICES, "fidelity": _choices(*FIDELITIES)}
 Choice = app_commands.Choice[str]
+RESULT_BUTTON = re.compile(r"tp:(?:edit|reroll):(?P<turn>\d+)")
 
 
 def _chosen(size: Choice | None, quality: Choice | None, background: Choice | None, format: Choice | None,
-            compression: int | None) -> Chosen:
+            compression: int | None, aspect: Choice | None = None, resolution: Choice | None = None,
+            fidelity: Choice | None = None) -> Chosen:
     def value(choice: Choice | None) -> str | None:
         return None if choice is None else choice.value
 
-    return Chosen(value(size), value(quality), value(background), value(format), compression)
+    return Chosen(value(size), value(quality), value(background), value(format), compression, value(aspect),
+                  value(resolution), value(fidelity))
 
 NO_CHOICES = Chosen(None, None, None, None, None)
 
 OPTION_HELP = {
-    "size": "Width x height (auto lets the model choose)",
+    "size": "Width x height (auto lets the model choose); or use aspect and resolution",
+    "aspect": "Width:height of the picture (any ratio needs a model that supports it)",
+    "resolution": "How many pixels: standard, large or 4K (4K is experimental and costs more)",
     "quality": "Higher quality takes longer and costs more",
     "background": "transparent needs png or webp",
     "format": "File format of the result",
@@ -90,31 +105,46 @@ class Images(commands.Cog):
         background: Choice | None = None,
         format: Choice | None = None,
         compression: app_commands.Range[int, 0, 100] | None = None,
+        aspect: Choice | None = None,
+        resolution: Choice | None = None,
     ) -> None:
-        chosen = _chosen(size, quality, background, format, compression)
-        await self.starter.start(interaction, "draw", prompt, chosen, None)
+        chosen = _chosen(size, quality, background, format, compression, aspect, resolution)
+        await self.starter.start(interaction, "draw", prompt, chosen)
 
     @app_commands.command(name="edit", description="Change the latest image in this thread, or an image you attach")
-    @app_commands.describe(instruction="What to change", image="An image to edit instead", **OPTION_HELP)
-    @app_commands.choices(**CHOICES)
+    @app_commands.describe(
+        instruction="What to change", image="An image to edit instead", image2="A second image to combine",
+        image3="A third image", image4="A fourth image",
+        mask="A PNG the size of image: its transparent pixels mark where to repaint",
+        fidelity="high keeps faces and logos closer to the input (not every model offers it)", **OPTION_HELP,
+    )
+    @app_commands.choices(**EDIT_CHOICES)
     async def edit(
         self,
         interaction: discord.Interaction,
         instruction: app_commands.Range[str, 1, 4000],
         image: discord.Attachment | None = None,
+        image2: discord.Attachment | None = None,
+        image3: discord.Attachment | None = None,
+        image4: discord.Attachment | None = None,
         size: Choice | None = None,
         quality: Choice | None = None,
         background: Choice | None = None,
         format: Choice | None = None,
         compression: app_commands.Range[int, 0, 100] | None = None,
+        aspect: Choice | None = None,
+        resolution: Choice | None = None,
+        fidelity: Choice | None = None,
+        mask: discord.Attachment | None = None,
     ) -> None:
-        chosen = _chosen(size, quality, background, format, compression)
-        await self.starter.start(interaction, "edit", instruction, chosen, image)
+        chosen = _chosen(size, quality, background, format, compression, aspect, resolution, fidelity)
+        images = [a for a in (image, image2, image3, image4) if a is not None]
+        await self.starter.start(interaction, "edit", instruction, chosen, images, mask)
 
     async def edit_image(self, interaction: discord.Interaction, message: discord.Message) -> None:
         """The "Edit image" message command: ask what to change, then edit that message's image."""
-        attachment = next((a for a in message.attachments if a.filename.lower().endswith(IMAGE_SUFFIXES)), None)
-        if attachment is None:
+        images = [a for a in message.attachments if a.filename.lower().endswith(IMAGE_SUFFIXES)][:MAX_INPUT_IMAGES]
+        if not images:
             await send_private(interaction, "That message has no image I can edit (PNG, JPEG, WebP or GIF).")
             return
         author: ImageAuthor = "other"
@@ -132,10 +162,30 @@ class Images(commands.Cog):
             await send_private(interaction, error.user_message)
             return
 
+        reference = await self._result_reference(message)
+
         async def submitted(modal_interaction: discord.Interaction, instruction: str) -> None:
-            await self.starter.start(modal_interaction, "edit", instruction, NO_CHOICES, attachment)
+            if reference is not None:  # one of our results: OpenAI has it, so send its id instead of its bytes
+                await self.starter.start(modal_interaction, "edit", instruction, NO_CHOICES, references=(reference,))
+            else:
+                await self.starter.start(modal_interaction, "edit", instruction, NO_CHOICES, images)
 
         await interaction.response.send_modal(InstructionModal("Edit image", submitted))
+
+    async def _result_reference(self, message: discord.Message) -> ImageRef | None:
+        """The image_generation_call behind one of the bot's own results, found through its buttons' turn id."""
+        if self.bot.user is None or message.author.id != self.bot.user.id:
+            return None  # only the bot's own messages carry trustworthy turn ids
+        for row in message.components:
+            for child in getattr(row, "children", []):
+                match = RESULT_BUTTON.fullmatch(getattr(child, "custom_id", None) or "")
+                if match is None:
+                    continue
+                turn = await self.bot.store.get_turn(int(match["turn"]))
+                if (turn is not None and turn.status == "done" and turn.image_call_id
+                        and turn.reply_message_id == message.id):
+                    return ImageRef(turn.image_call_id, message.channel.id, message.id)
+        return None
 
     async def edit_from_button(self, interaction: discord.Interaction, turn_id: int) -> None:
         turn = await self._result(interaction, turn_id)

@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.core.models import Usage
 from bot.core.options import ImageOptions
+from bot.core.sizes import parse_size
 
 MICROS = 1_000_000
 PER_MILLION = Decimal(1_000_000)
@@ -145,10 +146,17 @@ class PriceTable:
 
 
 def image_output_tokens(quality: str | None, size: str | None) -> int:
-    """The table's output tokens for one image; unknown or auto quality and size count as the dearest."""
+    """The table's output tokens for one image. Unknown or auto quality counts as the dearest; a standard size has
+    its published count; any other WIDTHxHEIGHT scales the 1024x1024 count by pixel area, rounded up (1024x1024 has
+    the highest tokens per pixel of the published sizes, so the scaled figure errs high); auto is the largest."""
     known = quality if quality in OUTPUT_TOKENS else "high"  # auto may pick high
     table = OUTPUT_TOKENS[known]
-    return table[size] if size in table else max(table.values())  # auto: the largest
+    if size in table:
+        return table[size]
+    sides = parse_size(size) if size else None
+    if sides is None:
+        return max(table.values())
+    return -(-table["1024x1024"] * sides[0] * sides[1] // (1024 * 1024))
 
 
 def _micros(dollars: Decimal) -> int:

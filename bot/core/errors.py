@@ -79,6 +79,12 @@ class ChainExpired(ImageError):
     code = "previous_response_not_found"
 
 
+class ItemExpired(ImageError):
+    """An item_reference to an earlier result that OpenAI no longer has (or never stored)."""
+
+    code = "item_not_found"
+
+
 class Upstream(ImageError):
     code = "upstream"
 
@@ -133,6 +139,8 @@ def from_error_fields(
         return RateLimited("OpenAI is busy right now (rate limit). Please try again in a minute.", detail=detail)
     if code == "previous_response_not_found":
         return ChainExpired("OpenAI no longer has this conversation.", detail=detail)
+    if status == 404 and param == "input":
+        return ItemExpired("OpenAI no longer has that image.", detail=detail)
     if code == "model_not_found" or (status == 404 and param in (None, "model")):
         return ModelUnavailable(
             f"The configured model is not available. The bot owner needs to change {model_setting}.",
@@ -142,6 +150,16 @@ def from_error_fields(
         return ModelUnavailable(
             "The configured image model is not available. The bot owner needs to change IMAGE_MODEL.",
             detail=detail,
+        )
+    if code == "invalid_value" and (param or "").endswith(".size"):
+        return InvalidInput(
+            "OpenAI refused this picture size for the image model in use. Pick a standard size (the size option) "
+            "or another aspect/resolution; the bot owner can check IMAGE_ANY_SIZE_MODELS.", detail=detail,
+        )
+    if code == "unsupported_parameter" and (param or "").endswith(".input_fidelity"):
+        return InvalidInput(
+            "The image model in use doesn't take the fidelity option. Leave it out; the bot owner can check "
+            "IMAGE_FIDELITY_MODELS.", detail=detail,
         )
     if status == 400 or status == 422:
         # OpenAI's own wording names parameters and internals; it goes to the log (with the id), not the member.

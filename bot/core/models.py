@@ -22,6 +22,15 @@ class InputImage:
 
 
 @dataclass(frozen=True)
+class ImageRef:
+    """An earlier result, sent to OpenAI by its image_generation_call id; its Discord message is the fallback."""
+
+    call_id: str
+    channel_id: int
+    message_id: int
+
+
+@dataclass(frozen=True)
 class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
@@ -42,19 +51,26 @@ class Job:
     options: ImageOptions
     # The conversation this job belongs to; None means a new thread is opened on the reply.
     chain_id: int | None
-    input_image: InputImage | None = None
+    # Images sent with the instruction, in the member's order (uploads, or a message's images).
+    input_images: tuple[InputImage, ...] = ()
     # The bot's reply message, known once the status line is shown; used after restarts and token expiry.
     reply_channel_id: int | None = None
     reply_message_id: int | None = None
     # Per-server choices (see bot.core.guild_settings); None means the bot-wide setting.
     moderation: str = "auto"
     partial_images: int | None = None
-    had_attachment: bool = False  # an image was attached (it is read after the job is admitted)
-    # Downloads the attached image; called (and the bytes decoded) only once the job has a slot.
-    input_source: Callable[[], Awaitable[bytes]] | None = field(default=None, compare=False, repr=False)
+    attachments: int = 0  # images attached (they are read after the job is admitted)
+    mask: InputImage | None = None  # transparent pixels mark where to repaint the first input image
+    # Earlier results used as input images by reference, before any uploads (OpenAI keeps them for 30 days).
+    references: tuple[ImageRef, ...] = ()
+    # Downloads of the attached images and mask; called (and the bytes decoded) only once the job has a slot.
+    input_sources: tuple[Callable[[], Awaitable[bytes]], ...] = field(default=(), compare=False, repr=False)
+    mask_source: Callable[[], Awaitable[bytes]] | None = field(default=None, compare=False, repr=False)
     # Buttons on an older result branch from that turn instead of the head; None with branch=True: fresh.
     branch: bool = False
     parent_turn_id: int | None = None
+    # Said on the result, before the cost (e.g. the size was mapped to the nearest one the model makes).
+    notes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

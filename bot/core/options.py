@@ -7,11 +7,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from bot.core.errors import InvalidInput
+from bot.core.sizes import parse_size, size_problem
 
 SIZES = ("auto", "1024x1024", "1536x1024", "1024x1536")
 QUALITIES = ("auto", "low", "medium", "high")
 BACKGROUNDS = ("auto", "opaque", "transparent")
 FORMATS = ("png", "jpeg", "webp")
+FIDELITIES = ("low", "high")
 # OpenAI's limit for a Responses text input is far higher; Discord's own option cap is 6000.
 MAX_PROMPT_CHARS = 4000
 
@@ -23,10 +25,11 @@ class ImageOptions:
     background: str = "auto"
     format: str = "png"
     compression: int | None = None
+    fidelity: str | None = None  # the tool's input_fidelity; None leaves it out (models without it refuse it)
 
     def validate(self) -> ImageOptions:
         """Return self, or raise InvalidInput naming the option and what to pick instead."""
-        _choice("size", self.size, SIZES)
+        _check_size(self.size)
         _choice("quality", self.quality, QUALITIES)
         _choice("background", self.background, BACKGROUNDS)
         _choice("format", self.format, FORMATS)
@@ -37,6 +40,8 @@ class ImageOptions:
                 raise InvalidInput("compression only applies to jpeg and webp; pick one of those or leave it out.")
             if not 0 <= self.compression <= 100:
                 raise InvalidInput("compression must be from 0 to 100.")
+        if self.fidelity is not None:
+            _choice("fidelity", self.fidelity, FIDELITIES)
         return self
 
     def tool_fields(self) -> dict[str, Any]:
@@ -49,6 +54,8 @@ class ImageOptions:
         }
         if self.compression is not None:
             fields["output_compression"] = self.compression
+        if self.fidelity is not None:
+            fields["input_fidelity"] = self.fidelity
         return fields
 
     def to_json(self) -> str:
@@ -67,6 +74,17 @@ def check_prompt(text: str, *, what: str = "prompt") -> str:
     if len(stripped) > MAX_PROMPT_CHARS:
         raise InvalidInput(f"The {what} is {len(stripped)} characters; the limit is {MAX_PROMPT_CHARS}.")
     return stripped
+
+
+def _check_size(size: str) -> None:
+    """A standard size, or an arbitrary one within the image tool's limits (see bot.core.sizes)."""
+    if size in SIZES:
+        return
+    sides = parse_size(size)
+    if sides is None:
+        raise InvalidInput(f"size must be one of {', '.join(SIZES)} or WIDTHxHEIGHT; got {size!r}.")
+    if (problem := size_problem(*sides)) is not None:
+        raise InvalidInput(f"size {size} can't be made: {problem}.")
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:

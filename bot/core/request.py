@@ -28,9 +28,17 @@ def build_request(
     input_images: list[InputImage] | None = None,
     moderation: str = "auto",
     partial_images: int | None = None,
+    action: str | None = None,
+    mask: InputImage | None = None,
+    references: list[str] | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments for `client.responses.create`, forcing the image_generation tool."""
     tool: dict[str, Any] = {"type": "image_generation", **options.tool_fields()}
+    if action is not None:
+        # /draw says generate so a /draw inside a thread never edits the previous picture; /edit says edit.
+        tool["action"] = action
+    if mask is not None:
+        tool["input_image_mask"] = {"image_url": data_url(mask)}
     if config.image_model:
         # Unset means OpenAI's current default image model, which survives model retirements.
         tool["model"] = config.image_model
@@ -42,7 +50,9 @@ def build_request(
         content.append({"type": "input_image", "image_url": data_url(image), "detail": "auto"})
     body: dict[str, Any] = {
         "model": config.model,
-        "input": [{"role": "user", "content": content}],
+        # Earlier results by their image_generation_call id: no bytes are downloaded or uploaded again.
+        "input": [*({"type": "item_reference", "id": ref} for ref in references or []),
+                  {"role": "user", "content": content}],
         "tools": [tool],
         "tool_choice": {"type": "image_generation"},
         "store": True,

@@ -21,6 +21,7 @@ from bot.core.errors import (
     Cancelled,
     ChainExpired,
     ImageError,
+    ItemExpired,
     NothingToEdit,
     OverBudget,
     QuotaExhausted,
@@ -28,7 +29,8 @@ from bot.core.errors import (
     Upstream,
 )
 from bot.core.images import DECODE_LIMIT, InputDecoder
-from bot.core.models import ChainRecord, InputImage, Job, NewTurn, Turn, TurnResult, Usage
+from bot.core.masks import prepare_mask
+from bot.core.models import ChainRecord, ImageRef, InputImage, Job, NewTurn, Turn, TurnResult, Usage
 from bot.core.ordering import ChainLocks
 from bot.core.pacing import PreviewPacer
 from bot.core.ports import Store, Surface
@@ -52,6 +54,8 @@ CHAIN_LOST = (
     "OpenAI no longer has this conversation and I couldn't find its last image. "
     "Attach the image to /edit to carry on from it."
 )
+REFERENCE_RESENT = "OpenAI no longer had that earlier image, so I sent it again from Discord."
+REFERENCE_LOST = "OpenAI no longer has that earlier image and I couldn't fetch it from Discord either."
 RESTARTING = "I'm restarting right now, so I can't start new images. Please try again in a minute."
 OVER_DEADLINE = (
     "This image took too long: OpenAI had not finished it after {minutes}, so I stopped waiting. "
@@ -270,10 +274,10 @@ class ImageService:
 
     async def _run_turn(self, turn_id: int, job: Job, surface: Surface) -> None:
         try:
-            if job.input_source is not None:  # only now, holding a slot: MAX_CONCURRENT_JOBS bounds decoding too
-                job = replace(job, input_image=await self.decoder.prepare(await job.input_source()))
+            if job.input_sources:  # only now, holding a slot: MAX_CONCURRENT_JOBS bounds decoding too
+                job = await self._read_attachments(job)
             parent = await self._parent(job)
-            if job.kind == "edit" and parent is None and job.input_image is None:
+            if job.kind == "edit" and parent is None and not job.input_images and not job.references:
                 raise NothingToEdit(NOTHING_TO_EDIT)
             await self._store.start_turn(turn_id, parent.id if parent else None, _response_id(parent))
             log.info("job %s turn %s: %s in %s", job.interaction_id, turn_id, job.kind, job.chain_id)
@@ -291,7 +295,7 @@ class ImageService:
         # The image is paid for: keep it durably before trying to post it anywhere, and never cancel it now.
         self._delivering.add(turn_id)
         await self._store.save_result(turn_id, result, final.image, final.format)
-        notes = [*notes, f"Cost {format_usd(cost)}."]
+        notes = [*job.notes, *notes, f"Cost {format_usd(cost)}."]
         await self.deliver(turn_id, final, job.prompt, notes, surface, owner_id=job.user_id, guild_id=job.guild_id)
 
     async def deliver(
@@ -387,18 +391,45 @@ class ImageService:
     async def _generate(
         self, turn_id: int, job: Job, parent: Turn | None, surface: Surface
     ) -> tuple[Final, Completed, list[str]]:
-        images = [job.input_image] if job.input_image else []
-        try:
-            return await self._stream(turn_id, job, _response_id(parent), images, surface)
-        except ChainExpired:
-            if parent is None:
-                raise
-        # Stored responses expire after 30 days: carry on from the last image instead.
-        last = await self._last_image(parent, surface)
-        if last is None:
-            raise ChainExpired(CHAIN_LOST)
-        final, completed, notes = await self._stream(turn_id, job, None, [last, *images], surface)
-        return final, completed, [CHAIN_RESEEDED, *notes]
+        images, refs, notes = list(job.input_images), list(job.references), list[str]()
+        previous = _response_id(parent)
+        while True:  # at most three tries: each fallback below is taken once
+            try:
+                final, completed, stream_notes = await self._stream(turn_id, job, previous, images, surface, refs)
+                return final, completed, [*notes, *stream_notes]
+            except ItemExpired:
+                if not refs:
+                    raise
+                # OpenAI dropped the referenced results: send their bytes from Discord instead.
+                images = [*await self._resend(refs, surface), *images]
+                refs = []
+                notes.append(REFERENCE_RESENT)
+            except ChainExpired:
+                if parent is None or previous is None:
+                    raise
+                # Stored responses expire after 30 days: carry on from the last image instead.
+                last = await self._last_image(parent, surface)
+                if last is None:
+                    raise ChainExpired(CHAIN_LOST) from None
+                images = [last, *images]
+                previous = None
+                notes.append(CHAIN_RESEEDED)
+
+    async def _read_attachments(self, job: Job) -> Job:
+        """Download and decode the member's images (in their order) and mask, within the decode limit."""
+        raw = [await source() for source in job.input_sources]
+        images = tuple([await self.decoder.prepare(data) for data in raw])
+        mask = await prepare_mask(await job.mask_source(), raw[0]) if job.mask_source is not None else job.mask
+        return replace(job, input_images=images, mask=mask, input_sources=(), mask_source=None)
+
+    async def _resend(self, refs: list[ImageRef], surface: Surface) -> list[InputImage]:
+        images = []
+        for ref in refs:
+            data = await surface.fetch_image(ref.channel_id, ref.message_id)
+            if data is None:
+                raise ItemExpired(REFERENCE_LOST)
+            images.append(await self.decoder.prepare(data))
+        return images
 
     async def _parent(self, job: Job) -> Turn | None:
         """The turn this job builds on: the chain's head for /edit, or the result a button was pressed on."""
@@ -420,7 +451,8 @@ class ImageService:
             return None
 
     async def _stream(
-        self, turn_id: int, job: Job, previous_response_id: str | None, images: list[InputImage], surface: Surface
+        self, turn_id: int, job: Job, previous_response_id: str | None, images: list[InputImage], surface: Surface,
+        refs: list[ImageRef] | None = None,
     ) -> tuple[Final, Completed, list[str]]:
         expected = self._partials(job)
         progress = self._progress.setdefault(turn_id, Progress())
@@ -428,7 +460,9 @@ class ImageService:
             self._config, prompt=job.prompt, options=job.options, user_id=job.user_id,
             previous_response_id=previous_response_id, input_images=images,
             moderation=job.moderation if self._allow_low_moderation else "auto",
-            partial_images=expected,
+            partial_images=expected, action="generate" if job.kind == "draw" else "edit",
+            mask=job.mask if images[:1] == list(job.input_images[:1]) else None,  # it fits the member's first image
+            references=[ref.call_id for ref in refs or []],
         )
 
         async def show(partial: Partial) -> None:
@@ -508,7 +542,7 @@ def _queue_key(job: Job) -> Hashable:
 
 def _input_images(job: Job) -> int:
     continues = job.kind == "edit" and job.chain_id is not None
-    return int(job.input_image is not None or job.had_attachment) + int(continues)
+    return max(len(job.input_images), job.attachments) + len(job.references) + int(continues)
 
 
 def _duration(seconds: float) -> str:
@@ -542,7 +576,7 @@ def _new_turn(job: Job) -> NewTurn:
         kind=job.kind,
         prompt=job.prompt,
         options=job.options,
-        had_input_image=job.input_image is not None or job.had_attachment,
+        had_input_image=bool(job.input_images or job.references) or job.attachments > 0,
         reply_channel_id=job.reply_channel_id,
         reply_message_id=job.reply_message_id,
     )

@@ -56,16 +56,23 @@ async def test_sync_registers_draw_and_edit_with_their_options(harness: Harness)
     commands = {c["name"]: c for c in harness.discord.synced_commands[harness.discord.guild_id]}
     assert {"draw", "edit"} <= set(commands)
     draw = {o["name"]: o for o in commands["draw"]["options"]}
-    assert list(draw) == ["prompt", "size", "quality", "background", "format", "compression"]
+    assert list(draw) == ["prompt", "size", "quality", "background", "format", "compression", "aspect", "resolution"]
     assert draw["prompt"]["required"] and draw["prompt"]["max_length"] == 4000
     assert [c["value"] for c in draw["size"]["choices"]] == ["auto", "1024x1024", "1536x1024", "1024x1536"]
     assert [c["value"] for c in draw["quality"]["choices"]] == ["auto", "low", "medium", "high"]
     assert [c["value"] for c in draw["background"]["choices"]] == ["auto", "opaque", "transparent"]
     assert [c["value"] for c in draw["format"]["choices"]] == ["png", "jpeg", "webp"]
     assert (draw["compression"]["min_value"], draw["compression"]["max_value"]) == (0, 100)
+    assert [c["value"] for c in draw["aspect"]["choices"]] == [
+        "1:1", "3:2", "2:3", "4:3", "3:4", "5:4", "4:5", "16:9", "9:16", "21:9", "9:21", "3:1", "1:3"]
+    assert [c["value"] for c in draw["resolution"]["choices"]] == ["standard", "large", "4k"]
     edit = {o["name"]: o for o in commands["edit"]["options"]}
     assert list(edit)[:2] == ["instruction", "image"] and edit["image"]["type"] == 11
     assert not edit["image"].get("required", False)
+    assert list(edit) == ["instruction", "image", "image2", "image3", "image4", "size", "quality", "background",
+                          "format", "compression", "aspect", "resolution", "fidelity", "mask"]
+    assert all(edit[name]["type"] == 11 for name in ("image2", "image3", "image4", "mask"))
+    assert [c["value"] for c in edit["fidelity"]["choices"]] == ["low", "high"]
 
 
 async def test_health_probe_for_docker(harness: Harness) -> None:

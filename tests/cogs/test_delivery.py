@@ -61,7 +61,11 @@ async def test_unreachable_channel_gives_up_and_sends_the_image_by_dm(harness: H
     assert decode(dm.attachments[0].data).center[:3] == (200, 30, 30) and "a red kite" in dm.content
     refused = [c for c in fd.route_calls("PATCH", MESSAGE) if c.status == 403]
     assert refused and refused[0].response["code"] == 50001
-    turn = await running.store.turn_for_interaction(draw.id)
+    # The turn is marked failed right after the DM went out: wait for that write (each read is a round trip).
+    for _ in range(100):
+        turn = await running.store.turn_for_interaction(draw.id)
+        if turn is not None and turn.status != "delivering":
+            break
     assert turn is not None and turn.status == "failed" and turn.error_code == "delivery"
     assert turn.delivery_attempts == 3
     assert await running.store.outbox_size() == 0  # the member has it; nothing is left behind

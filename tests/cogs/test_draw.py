@@ -41,7 +41,7 @@ async def test_draw_in_text_channel_streams_previews_then_final_and_opens_thread
         "model": "gpt-5.4-mini",
         "input": [{"role": "user", "content": [{"type": "input_text", "text": PROMPT}]}],
         "tools": [{"type": "image_generation", "size": "auto", "quality": "auto", "background": "auto",
-                   "output_format": "png", "partial_images": 2}],
+                   "output_format": "png", "action": "generate", "partial_images": 2}],
         "tool_choice": {"type": "image_generation"},
         "store": True,
         "stream": True,
@@ -99,7 +99,7 @@ async def test_draw_options_reach_the_tool_and_format_is_honoured(harness: Harne
     [body] = responses_requests(harness)
     assert body["tools"] == [{"type": "image_generation", "size": "1536x1024", "quality": "low",
                               "background": "opaque", "output_format": "webp", "output_compression": 80,
-                              "model": "gpt-image-2", "partial_images": 0}]
+                              "model": "gpt-image-2", "action": "generate", "partial_images": 0}]
     reply = harness.discord.messages[interaction.original_message_id]
     # partial_images=0: no previews, just the status line and the final.
     assert [bool(v.attachments) for v in reply.versions() if not v.loading] == [False, True]

@@ -23,8 +23,8 @@ async def test_openai_400_text_goes_to_the_log_and_the_member_gets_an_error_id(
 ) -> None:
     running = await harness.start_bot()
     harness.openai.add_fault(Fault.http(
-        400, "Invalid value for 'tools[0].size': internal-route-7 rejected", type_="invalid_request_error",
-        code="invalid_value", param="tools[0].size",
+        400, "Invalid value for 'tools[0].background': internal-route-7 rejected", type_="invalid_request_error",
+        code="invalid_value", param="tools[0].background",
     ))
     with caplog.at_level(logging.WARNING):
         draw = await harness.command(running, "draw", {"prompt": "a kite"})

@@ -47,6 +47,10 @@ DEFAULT_SPEC_PATH = Path(__file__).resolve().parent / "specs" / "openai-create-r
 DEFAULT_MODELS = ("gpt-5.4-mini", "gpt-5.6", "gpt-4.1-mini", "gpt-image-2", "gpt-image-1.5")
 DEFAULT_IMAGE_MODEL = "gpt-image-2"
 _IMAGE_MODELS = ("gpt-image-", "chatgpt-image-")  # the tool's `model` must be one of these families
+# gpt-image-2 and its snapshots take any valid WIDTHxHEIGHT and always work at high input fidelity; older GPT Image
+# models take only the standard sizes, and input_fidelity (gpt-image-1-mini: low only).
+_ANY_SIZE_MODELS = ("gpt-image-2",)
+_STANDARD_SIZES = ("auto", "1024x1024", "1024x1536", "1536x1024")
 REFUSAL_TEXT = "Sorry, I can't create that image."
 
 # `response.failed` must carry a code from the SDK's Literal, or strict validation rejects the event.
@@ -352,6 +356,7 @@ class Generation:
     revised_prompt: str
     previous_response_id: str | None
     input_images: list[bytes]
+    mask: bytes | None = None  # the tool's input_image_mask, decoded
 
 
 # --------------------------------------------------------------------------- helpers
@@ -467,6 +472,13 @@ def _decode_data_url(url: str, param: str) -> bytes:
             ),
         )
     return data
+
+
+def _mask_bytes(tool: JSON) -> bytes | None:
+    mask = tool.get("input_image_mask") or {}
+    url = mask.get("image_url")
+    match = _DATA_URL.fullmatch(url) if isinstance(url, str) else None
+    return base64.b64decode(match["data"]) if match else None
 
 
 def _image_event(event: JSON) -> tuple[str, int] | None:
@@ -759,6 +771,8 @@ class FakeOpenAI:
                         code="invalid_value",
                     ),
                 )
+            self._check_size(tool, i)
+            self._check_fidelity(tool, i)
             fmt = tool.get("output_format", "png")
             if tool.get("background") == "transparent" and fmt == "jpeg":
                 raise _ApiError(
@@ -788,15 +802,82 @@ class FakeOpenAI:
                     code="previous_response_not_found",
                 ),
             )
-        known_items = {item["id"] for response in self.stored.values() for item in response["output"]}
-        for i, item in enumerate(body["input"] if isinstance(body.get("input"), list) else []):
-            if isinstance(item, dict) and item.get("type") == "item_reference" and item["id"] not in known_items:
-                raise _ApiError(400, _error_obj(f"Item with id '{item['id']}' not found.", param=f"input[{i}]"))
-        return [
+        known_items = {item["id"]: item for response in self.stored.values() for item in response["output"]}
+        referenced: list[bytes] = []
+        for item in body["input"] if isinstance(body.get("input"), list) else []:
+            if isinstance(item, dict) and item.get("type") == "item_reference":
+                if item["id"] not in known_items:
+                    # The real answer (seen for reasoning items too): 404, param "input", no code.
+                    raise _ApiError(404, _error_obj(
+                        f"Item with id '{item['id']}' not found. Items are not persisted when `store` is set to "
+                        "false. Try again with `store` set to true, or remove this item from your input.",
+                        param="input",
+                    ))
+                found = known_items[item["id"]]
+                if found.get("type") == "image_generation_call" and found.get("result"):
+                    referenced.append(base64.b64decode(found["result"]))  # the model sees that image, in order
+        images = referenced + [
             _decode_data_url(part["image_url"], f"{path}.image_url")
             for path, _, part in _input_parts(body)
             if part.get("type") == "input_image" and str(part.get("image_url", "")).startswith("data:")
         ]
+        for i, tool in enumerate(body.get("tools") or []):
+            if tool.get("type") == "image_generation" and tool.get("input_image_mask"):
+                self._check_mask(tool["input_image_mask"], images, f"tools[{i}].input_image_mask")
+        return images
+
+    @staticmethod
+    def _check_mask(mask: JSON, images: list[bytes], param: str) -> None:
+        """A mask applies to the first input image: a PNG with an alpha channel, exactly that image's size."""
+        if "image_url" not in mask:
+            return  # a file_id mask: the fake has no Files API to look it up in
+        data = _decode_data_url(mask["image_url"], f"{param}.image_url")
+        decoded = decode(data)
+        if decoded.format != "PNG" or decoded.mode not in ("RGBA", "LA", "PA"):
+            raise _ApiError(400, _error_obj("Invalid mask image: the mask must be a PNG with an alpha channel.",
+                                            param=param, code="invalid_value"))
+        if not images:
+            raise _ApiError(400, _error_obj("A mask requires an input image to edit.", param=param,
+                                            code="invalid_value"))
+        if decode(images[0]).size != decoded.size:
+            raise _ApiError(400, _error_obj("Invalid mask image: the mask size does not match the image size.",
+                                            param=param, code="invalid_value"))
+
+    @staticmethod
+    def _check_size(tool: JSON, i: int) -> None:
+        size = tool.get("size", "auto")
+        if size in _STANDARD_SIZES:
+            return
+        model = tool.get("model", DEFAULT_IMAGE_MODEL)
+        param = f"tools[{i}].size"
+        if not model.startswith(_ANY_SIZE_MODELS):
+            supported = "'1024x1024', '1024x1536', '1536x1024', and 'auto'"
+            raise _ApiError(400, _error_obj(f"Invalid value: '{size}'. Supported values are: {supported}.",
+                                            param=param, code="invalid_value"))
+        match = re.fullmatch(r"(\d+)x(\d+)", size)
+        width, height = (int(match[1]), int(match[2])) if match else (0, 0)
+        if not (
+            match and width and height and width % 16 == 0 and height % 16 == 0
+            and max(width, height) <= 3840 and max(width, height) <= 3 * min(width, height)
+            and 655_360 <= width * height <= 8_294_400
+        ):
+            raise _ApiError(400, _error_obj(
+                f"Invalid size '{size}'. Width and height must be multiples of 16, the aspect ratio between 1:3 and "
+                "3:1, the longest edge at most 3840 and the total pixels between 655360 and 8294400.",
+                param=param, code="invalid_value",
+            ))
+
+    @staticmethod
+    def _check_fidelity(tool: JSON, i: int) -> None:
+        fidelity = tool.get("input_fidelity")
+        model = tool.get("model", DEFAULT_IMAGE_MODEL)
+        if fidelity is None:
+            return
+        if model.startswith(_ANY_SIZE_MODELS) or (model.startswith("gpt-image-1-mini") and fidelity == "high"):
+            raise _ApiError(400, _error_obj(
+                f"Unsupported parameter: 'input_fidelity' is not supported with the model '{model}'.",
+                param=f"tools[{i}].input_fidelity", code="unsupported_parameter",
+            ))
 
     def _has_image_context(self, body: JSON, input_images: list[bytes]) -> bool:
         # Any item_reference counts: the bot only references earlier image calls.
@@ -887,7 +968,9 @@ class FakeOpenAI:
         quality = "medium"
         if image_tool is not None and script.call_tool and body.get("tool_choice") != "none":
             quality = image_tool["quality"] if image_tool["quality"] in _QUALITY_TOKENS else "medium"
-            action = script.action or ("edit" if self._has_image_context(body, input_images) else "generate")
+            # The tool's action wins over the model's own judgement; auto lets the model decide from the context.
+            asked = image_tool["action"] if image_tool["action"] != "auto" else None
+            action = script.action or asked or ("edit" if self._has_image_context(body, input_images) else "generate")
             image_failed = fault is not None and fault.kind == "image_failed"
             ig_id = _new_id("ig")
             meta = {
@@ -939,13 +1022,17 @@ class FakeOpenAI:
                     revised_prompt=revised,
                     previous_response_id=body.get("previous_response_id"),
                     input_images=input_images,
+                    mask=_mask_bytes(image_tool),
                 )
             emit({"id": ig_id, "type": "image_generation_call", "status": "in_progress", "result": None}, done, between)
 
         emit(*self._message_item(text))
-        image_tokens = (
-            0 if generation is None else (script.image_output_tokens or _QUALITY_TOKENS[quality] + 100 * partials_sent)
-        )
+        image_tokens = 0
+        if generation is not None and image_tool is not None:
+            # The documented counts are for 1024²; other sizes scale with their pixel area.
+            width, height = _parse_size("1024x1024" if image_tool["size"] == "auto" else image_tool["size"])
+            scaled = -(-_QUALITY_TOKENS[quality] * width * height // (1024 * 1024))
+            image_tokens = script.image_output_tokens or scaled + 100 * partials_sent
         completed = {
             **shell,
             "status": "completed",

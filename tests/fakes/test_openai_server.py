@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import io
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import openai
 import pytest
 from openai.types.responses import ResponseStreamEvent
+from PIL import Image
 
 from tests.fakes.images import Color, close_color, decode, make_image
 from tests.fakes.openai_server import (
@@ -273,8 +275,13 @@ async def test_item_reference_to_a_generated_image(fake: FakeOpenAI, client: ope
         ],
     )
     assert second.output[1].type == "image_generation_call" and second.output[1].action == "edit"
-    with pytest.raises(openai.BadRequestError):
+    # The model sees the referenced image as an input image.
+    assert fake.generations[-1].input_images == [fake.generations[0].final_image]
+    # An id OpenAI doesn't have (never stored, or expired): 404 with param "input" and no code, as the real API.
+    with pytest.raises(openai.NotFoundError) as caught:
         await client.responses.create(model="gpt-5.6", input=[{"type": "item_reference", "id": "ig_missing"}])
+    assert (caught.value.param, caught.value.code) == ("input", None)
+    assert "Item with id 'ig_missing' not found. Items are not persisted" in caught.value.message
 
 
 # --------------------------------------------------------------------------- rejections
@@ -668,3 +675,65 @@ async def test_nested_error_is_followed_by_response_failed(fake: FakeOpenAI) -> 
     assert [event["type"] for event in sent[-2:]] == ["error", "response.failed"]
     assert sent[-2]["error"]["code"] == "server_error" and sent[-1]["response"]["status"] == "failed"
     assert [event["sequence_number"] for event in sent[-2:]] == [5, 6]
+# --------------------------------------------------------------------------- sizes, fidelity, masks (issue 14)
+
+
+@pytest.mark.parametrize(
+    ("tool", "param", "code"),
+    [
+        ({"size": "1536x864", "model": "gpt-image-1.5"}, "tools[0].size", "invalid_value"),  # standard sizes only
+        ({"size": "1000x1000"}, "tools[0].size", "invalid_value"),  # not divisible by 16
+        ({"size": "3200x1024"}, "tools[0].size", "invalid_value"),  # wider than 3:1
+        ({"size": "4096x2304"}, "tools[0].size", "invalid_value"),  # over 3840x2160
+        ({"input_fidelity": "high"}, "tools[0].input_fidelity", "unsupported_parameter"),  # gpt-image-2 refuses it
+        ({"input_fidelity": "high", "model": "gpt-image-1-mini"}, "tools[0].input_fidelity", "unsupported_parameter"),
+    ],
+)
+async def test_sizes_and_fidelity_the_image_model_cannot_take_are_refused(
+    fake: FakeOpenAI, client: openai.AsyncOpenAI, tool: dict[str, Any], param: str, code: str
+) -> None:
+    fake.models["gpt-image-1-mini"] = {**fake.models["gpt-image-2"], "id": "gpt-image-1-mini"}
+    with pytest.raises(openai.BadRequestError) as caught:
+        await draw(client, tools=[image_tool(**tool)])
+    assert (caught.value.param, caught.value.code) == (param, code)
+    assert fake.generations == []
+
+
+async def test_arbitrary_size_gives_an_image_of_that_shape(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
+    await draw(client, tools=[image_tool(size="2048x1152", input_fidelity=None)])
+    assert decode(fake.generations[-1].final_image).size == (128, 72)
+    fidelity = await draw(client, tools=[image_tool(model="gpt-image-1.5", input_fidelity="high")])
+    assert fidelity[-1].type == "response.completed"
+
+
+def _mask(size: tuple[int, int], mode: str = "RGBA") -> bytes:
+    out = io.BytesIO()
+    Image.new(mode, size).save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("mask", "images", "message"),
+    [
+        (_mask((32, 32), "RGB"), 1, "alpha channel"),
+        (_mask((16, 32)), 1, "does not match the image size"),
+        (_mask((32, 32)), 0, "requires an input image"),
+    ],
+)
+async def test_bad_masks_are_refused(
+    fake: FakeOpenAI, client: openai.AsyncOpenAI, mask: bytes, images: int, message: str
+) -> None:
+    content: list[Any] = [{"type": "input_text", "text": "a pool"}]
+    content += [{"type": "input_image", "image_url": data_url(make_image(RED, (32, 32))), "detail": "auto"}] * images
+    tool = image_tool(input_image_mask={"image_url": data_url(mask)})
+    with pytest.raises(openai.BadRequestError) as caught:
+        await draw(client, [{"role": "user", "content": content}], tools=[tool])  # type: ignore[arg-type]
+    assert message in caught.value.message and caught.value.param == "tools[0].input_image_mask"
+
+
+async def test_a_good_mask_is_recorded(fake: FakeOpenAI, client: openai.AsyncOpenAI) -> None:
+    content = [{"type": "input_text", "text": "a pool"},
+               {"type": "input_image", "image_url": data_url(make_image(RED, (32, 32))), "detail": "auto"}]
+    tool = image_tool(input_image_mask={"image_url": data_url(_mask((32, 32)))})
+    await draw(client, [{"role": "user", "content": content}], tools=[tool])  # type: ignore[arg-type]
+    assert fake.generations[-1].mask == _mask((32, 32))
