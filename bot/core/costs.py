@@ -11,9 +11,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bot.core.models import Usage
 from bot.core.options import ImageOptions
 from bot.core.sizes import parse_size
+from bot.core.usage import Usage
 
 MICROS = 1_000_000
 PER_MILLION = Decimal(1_000_000)

@@ -6,12 +6,11 @@ Cogs show `user_message`; only this module looks inside OpenAI's exceptions.
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import openai
 
-if TYPE_CHECKING:
-    from bot.core.models import Usage  # models imports options, which imports this module
+from bot.core.usage import Usage
 
 
 class ImageError(Exception):

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Literal
 
 from bot.core.options import ImageOptions
+from bot.core.usage import Usage
 
 JobKind = Literal["draw", "edit"]
 # thread: a thread the bot opened on its reply; channel: the channel itself carries the chain.
@@ -28,14 +29,6 @@ class ImageRef:
     call_id: str
     channel_id: int
     message_id: int
-
-
-@dataclass(frozen=True)
-class Usage:
-    input_tokens: int = 0
-    output_tokens: int = 0
-    image_input_tokens: int = 0
-    image_output_tokens: int = 0
 
 
 @dataclass(frozen=True)

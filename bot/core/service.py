@@ -30,13 +30,14 @@ from bot.core.errors import (
 )
 from bot.core.images import DECODE_LIMIT, InputDecoder
 from bot.core.masks import prepare_mask
-from bot.core.models import ChainRecord, ImageRef, InputImage, Job, NewTurn, Turn, TurnResult, Usage
+from bot.core.models import ChainRecord, ImageRef, InputImage, Job, NewTurn, Turn, TurnResult
 from bot.core.ordering import ChainLocks
 from bot.core.pacing import PreviewPacer
 from bot.core.ports import Store, Surface
 from bot.core.queue import FairQueue
 from bot.core.request import ModelConfig, build_request
 from bot.core.updates import Completed, Final, Partial, Started, Update
+from bot.core.usage import Usage
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ from typing import Any
 import pybase64
 
 from bot.core.errors import Blocked, StreamBroken, Upstream, blocked_message, from_error_fields
-from bot.core.models import Usage
 from bot.core.updates import Completed, Final, Partial, Started, Update
+from bot.core.usage import Usage
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.core.models import Usage
+from bot.core.usage import Usage
 
 
 @dataclass(frozen=True)

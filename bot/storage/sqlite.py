@@ -14,9 +14,10 @@ import aiosqlite
 
 from bot.core.budgets import BudgetLimit
 from bot.core.errors import OverBudget, TooManyJobs
-from bot.core.models import ChainRecord, Delivery, NewTurn, PendingDelivery, Turn, TurnResult, Usage
+from bot.core.models import ChainRecord, Delivery, NewTurn, PendingDelivery, Turn, TurnResult
 from bot.core.options import ImageOptions
 from bot.core.shards import ShardScope
+from bot.core.usage import Usage
 from bot.storage.base import SqliteBase, now_text
 from bot.storage.guild_settings import GuildSettingsQueries
 from bot.storage.identify import LocalIdentifySpacing

@@ -7,8 +7,8 @@ import pytest
 
 from bot.core.budgets import BudgetPolicy, limits_for
 from bot.core.costs import PriceTable, format_usd
-from bot.core.models import Usage
 from bot.core.options import ImageOptions
+from bot.core.usage import Usage
 
 
 def test_cost_from_usage_is_exact_and_rounds_up() -> None:

@@ -10,8 +10,9 @@ import aiosqlite
 import asyncpg
 import pytest
 
-from bot.core.models import ChainKind, Delivery, NewTurn, TurnResult, TurnStatus, Usage
+from bot.core.models import ChainKind, Delivery, NewTurn, TurnResult, TurnStatus
 from bot.core.options import ImageOptions
+from bot.core.usage import Usage
 from bot.storage import BotStore, PostgresStore, SqliteStore
 
 ALICE, BOB, CAROL = 5, 6, 7

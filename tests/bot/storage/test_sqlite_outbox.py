@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.models import Delivery, NewTurn, TurnResult, Usage
+from bot.core.models import Delivery, NewTurn, TurnResult
 from bot.core.options import ImageOptions
+from bot.core.usage import Usage
 from bot.storage import SqliteStore
 
 IMAGE = os.urandom(3_000_000)  # 3 MB of incompressible pages

@@ -17,9 +17,10 @@ import pytest
 from bot.core.budgets import BudgetLimit, Scope
 from bot.core.errors import InvalidInput, OverBudget, TooManyJobs
 from bot.core.guild_settings import GuildSettings
-from bot.core.models import Delivery, NewTurn, TurnResult, Usage
+from bot.core.models import Delivery, NewTurn, TurnResult
 from bot.core.options import ImageOptions
 from bot.core.shards import ShardScope
+from bot.core.usage import Usage
 from bot.storage import BotStore
 from tests.bot.storage.conftest import StoreFactory
 from tests.bot.storage.test_privacy import sql
