@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
+from tests.cogs.test_server_settings_applied import configure, posts
 from tests.fakes.discord_state import MEMBER_PERMISSIONS, PERMISSIONS, FakeAttachment, FakeInteraction
 from tests.fakes.images import make_image
 from tests.fakes.openai_server import ImageScript
 from tests.harness import Harness, RunningBot
-
-
-def posts(harness: Harness) -> list[dict]:
-    return [r.json for r in harness.openai.requests if r.path == "/v1/responses" and r.method == "POST"]
-
-
-async def configure(harness: Harness, running: RunningBot, **changes: object) -> None:
-    current = await running.store.get_guild_settings(harness.discord.guild_id)
-    updated = replace(current, **changes)  # type: ignore[arg-type]
-    await running.store.set_guild_settings(harness.discord.guild_id, updated, harness.discord.user_id)
 
 
 async def click(harness: Harness, running: RunningBot, message_id: int, custom_id: str,

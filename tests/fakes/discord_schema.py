@@ -24,6 +24,7 @@ from jsonschema.protocols import Validator
 
 from tests.fakes import discord_state as s
 from tests.fakes.discord_state import Call
+from tests.fakes.spec_tools import one_of_to_any_of
 
 DEFAULT_SPEC_PATH = Path(__file__).resolve().parent / "specs" / "discord-routes.json"
 # The fake's own code: Discord silently drops fields it does not know, which would hide a misspelt one.
@@ -46,13 +47,6 @@ DISCORD_PY_EXTRAS: dict[str, JSON] = {
     "ApplicationCommandUpdateRequest": {"nsfw": {"type": "boolean"}},  # AppCommand.to_dict always writes nsfw
 }
 
-
-def _one_of_to_any_of(node: Any) -> Any:
-    if isinstance(node, dict):
-        return {("anyOf" if key == "oneOf" else key): _one_of_to_any_of(value) for key, value in node.items()}
-    if isinstance(node, list):
-        return [_one_of_to_any_of(value) for value in node]
-    return node
 
 
 def _is_snowflake_int(schema: JSON, instance: Any) -> bool:
@@ -84,7 +78,7 @@ def load_spec(spec_path: Path = DEFAULT_SPEC_PATH) -> JSON:
     """The description (amended as `_amend` says) with every `oneOf` read as `anyOf`, parsed once per process."""
     spec: JSON = json.loads(spec_path.read_text(encoding="utf-8"))
     _amend(spec["components"])
-    amended: JSON = _one_of_to_any_of(spec)
+    amended: JSON = one_of_to_any_of(spec)
     return amended
 
 

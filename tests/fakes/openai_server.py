@@ -37,6 +37,7 @@ from openai.types.responses.response_error import ResponseError
 from openai.types.responses.tool_param import ImageGeneration as ImageGenerationToolParam
 
 from tests.fakes.images import Color, decode, make_image, make_noise_image
+from tests.fakes.spec_tools import one_of_to_any_of
 
 JSON = dict[str, Any]
 
@@ -82,21 +83,12 @@ def default_spec_path() -> Path:
     return Path(override) if override else DEFAULT_SPEC_PATH
 
 
-def _one_of_to_any_of(node: Any) -> Any:
-    # The spec's oneOf variants overlap (its discriminators are not JSON Schema), so valid bodies would
-    # match several variants and fail oneOf; anyOf keeps the checks that matter (tests/fakes/test_specs.py).
-    if isinstance(node, dict):
-        return {("anyOf" if key == "oneOf" else key): _one_of_to_any_of(value) for key, value in node.items()}
-    if isinstance(node, list):
-        return [_one_of_to_any_of(value) for value in node]
-    return node
-
 
 @functools.lru_cache(maxsize=4)
 def create_response_validator(spec_path: Path) -> Draft202012Validator:
     """Build (once per process and path) the validator for CreateResponse bodies from a description's components."""
     spec = json.loads(spec_path.read_text(encoding="utf-8"))
-    schema = {"$ref": "#/components/schemas/CreateResponse", "components": _one_of_to_any_of(spec["components"])}
+    schema = {"$ref": "#/components/schemas/CreateResponse", "components": one_of_to_any_of(spec["components"])}
     return Draft202012Validator(schema)
 
 
