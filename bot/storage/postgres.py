@@ -28,9 +28,8 @@ from bot.storage.privacy import (
     REHEAD_ORPHANED_CHAINS,
     ChainHistory,
     ForgetResult,
-    utc_text,
 )
-from bot.storage.sqlite import _SELECT_TURNS, _UNFINISHED, _chain, _turn
+from bot.storage.rows import SELECT_TURNS, UNFINISHED, chain_from_row, turn_from_row, utc_text
 
 # From the spend ledger, as in bot.storage.sqlite.
 _SPENT_SUM = "SELECT COALESCE(SUM(held_micros + charged_micros), 0) FROM spend "
@@ -63,25 +62,26 @@ class PostgresStore(PostgresBase):
 
     async def get_chain(self, channel_id: int) -> ChainRecord | None:
         row = await self._one("SELECT * FROM threads WHERE channel_id = $1", channel_id)
-        return _chain(row) if row else None
+        return chain_from_row(row) if row else None
 
     async def get_head(self, channel_id: int) -> Turn | None:
         row = await self._one(
-            _SELECT_TURNS + " WHERE id = (SELECT head_turn_id FROM threads WHERE channel_id = $1)",  # noqa: S608
+            SELECT_TURNS + " WHERE id = (SELECT head_turn_id FROM threads WHERE channel_id = $1)",  # noqa: S608
             channel_id,
         )
-        return _turn(row) if row else None
+        return turn_from_row(row) if row else None
 
     async def get_turn(self, turn_id: int) -> Turn | None:
-        row = await self._one(_SELECT_TURNS + " WHERE id = $1", turn_id)
-        return _turn(row) if row else None
+        row = await self._one(SELECT_TURNS + " WHERE id = $1", turn_id)
+        return turn_from_row(row) if row else None
 
     async def turn_for_interaction(self, interaction_id: int) -> Turn | None:
-        row = await self._one(_SELECT_TURNS + " WHERE interaction_id = $1", interaction_id)
-        return _turn(row) if row else None
+        row = await self._one(SELECT_TURNS + " WHERE interaction_id = $1", interaction_id)
+        return turn_from_row(row) if row else None
 
     async def list_turns(self, chain_id: int) -> list[Turn]:
-        return [_turn(row) for row in await self._all(_SELECT_TURNS + " WHERE chain_id = $1 ORDER BY id", chain_id)]
+        rows = await self._all(SELECT_TURNS + " WHERE chain_id = $1 ORDER BY id", chain_id)
+        return [turn_from_row(row) for row in rows]
 
     async def create_turn(
         self,
@@ -227,7 +227,7 @@ class PostgresStore(PostgresBase):
             status = await conn.execute(
                 "UPDATE turns SET status = 'interrupted', finished_at = $1, cost_reserved_micros = 0, "
                 "cost_micros = GREATEST(cost_micros, $2) WHERE id = $3 AND status = ANY($4::text[])",
-                now_text(), charge, turn_id, list(_UNFINISHED),
+                now_text(), charge, turn_id, list(UNFINISHED),
             )
             if rows_affected(status):
                 await conn.execute(_CHARGE, charge, turn_id)
@@ -237,9 +237,9 @@ class PostgresStore(PostgresBase):
             # FOR UPDATE: a job of another process finishing right now waits, then its own update still applies
             # only if the turn is unfinished (its statements check the status).
             rows = await conn.fetch(
-                _SELECT_TURNS + " WHERE status = ANY($1::text[]) ORDER BY id FOR UPDATE", list(_UNFINISHED)
+                SELECT_TURNS + " WHERE status = ANY($1::text[]) ORDER BY id FOR UPDATE", list(UNFINISHED)
             )
-            turns = [t for t in map(_turn, rows) if scope is None or scope.owns(t.guild_id)]
+            turns = [t for t in map(turn_from_row, rows) if scope is None or scope.owns(t.guild_id)]
             await conn.execute(
                 "UPDATE turns SET status = 'interrupted', finished_at = $1, cost_reserved_micros = 0 "
                 "WHERE id = ANY($2::bigint[])",
@@ -337,7 +337,7 @@ class PostgresStore(PostgresBase):
     async def chain_history(self, chain_id: int, limit: int = 25) -> ChainHistory:
         """The chain's newest `limit` 'done' turns, oldest first, plus totals."""
         rows = await self._all(
-            f"SELECT * FROM ({_SELECT_TURNS} WHERE chain_id = $1 AND status = 'done' "  # noqa: S608
+            f"SELECT * FROM ({SELECT_TURNS} WHERE chain_id = $1 AND status = 'done' "  # noqa: S608
             "ORDER BY id DESC LIMIT $2) AS newest ORDER BY id",
             chain_id, limit,
         )
@@ -346,7 +346,7 @@ class PostgresStore(PostgresBase):
             chain_id,
         )
         total, cost = (int(totals[0]), int(totals[1])) if totals else (0, 0)
-        return ChainHistory([_turn(row) for row in rows], total, cost)
+        return ChainHistory([turn_from_row(row) for row in rows], total, cost)
 
     # ------------------------------------------------------------------------------------------ usage
 

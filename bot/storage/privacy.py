@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 import aiosqlite
 
 from bot.core.models import Turn
 from bot.storage.base import SqliteBase
+from bot.storage.rows import SELECT_TURNS, turn_from_row, utc_text
 
 # Turns a job is still working on: deleting them would break the job mid-flight (its outbox insert and the
 # head it sets reference the row) and lose a paid-for image, so privacy operations leave them alone.
@@ -38,13 +39,6 @@ class ChainHistory:
     turns: list[Turn]  # the newest finished turns, oldest first
     total: int  # finished turns in the whole chain
     total_cost_micros: int
-
-
-def utc_text(moment: datetime) -> str:
-    """The stored timestamp format (bot.storage.base.now_text), so text comparison orders by time."""
-    if moment.tzinfo is None:
-        raise ValueError("naive datetime: pass an aware (UTC) datetime")
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
 class PrivacyQueries(SqliteBase):
@@ -106,10 +100,9 @@ class PrivacyQueries(SqliteBase):
     async def chain_history(self, chain_id: int, limit: int = 25) -> ChainHistory:
         """The chain's newest `limit` finished-with-a-result ('done') turns, oldest first, plus totals."""
         # sqlite.py imports this module (the mixin), so its row mapper can only be imported here.
-        from bot.storage.sqlite import _SELECT_TURNS, _turn
 
         rows = await self._all(
-            f"SELECT * FROM ({_SELECT_TURNS} WHERE chain_id = ? AND status = 'done' "  # noqa: S608
+            f"SELECT * FROM ({SELECT_TURNS} WHERE chain_id = ? AND status = 'done' "  # noqa: S608
             "ORDER BY id DESC LIMIT ?) ORDER BY id",
             (chain_id, limit),
         )
@@ -118,7 +111,7 @@ class PrivacyQueries(SqliteBase):
             (chain_id,),
         )
         total, cost = (int(totals[0]), int(totals[1])) if totals else (0, 0)
-        return ChainHistory([_turn(row) for row in rows], total, cost)
+        return ChainHistory([turn_from_row(row) for row in rows], total, cost)
 
 
 async def _fetch(conn: aiosqlite.Connection, sql: str, params: tuple[object, ...]) -> list[aiosqlite.Row]:

@@ -7,31 +7,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC
 
 import aiosqlite
 
 from bot.core.budgets import BudgetLimit
 from bot.core.errors import OverBudget, TooManyJobs
 from bot.core.models import ChainRecord, Delivery, NewTurn, PendingDelivery, Turn, TurnResult
-from bot.core.options import ImageOptions
 from bot.core.shards import ShardScope
-from bot.core.usage import Usage
 from bot.storage.base import SqliteBase, now_text
 from bot.storage.guild_settings import GuildSettingsQueries
 from bot.storage.identify import LocalIdentifySpacing
 from bot.storage.privacy import PrivacyQueries
+from bot.storage.rows import SELECT_TURNS, UNFINISHED, chain_from_row, turn_from_row
 from bot.storage.sqlite_outbox import Statement
 from bot.storage.usage import UsageQueries
 
-_SELECT_TURNS = "SELECT " + (  # noqa: S608 - a constant column list, nothing from users
-    "id, chain_id, interaction_id, guild_id, channel_id, user_id, kind, prompt, options, parent_turn_id, "
-    "previous_response_id, response_id, image_call_id, revised_prompt, status, error_code, error, "
-    "reply_channel_id, reply_message_id, delivery_attempts, input_tokens, output_tokens, image_input_tokens, "
-    "image_output_tokens, cost_reserved_micros, cost_micros, created_at, finished_at"
-) + " FROM turns"
-_UNFINISHED = ("queued", "running")
 # Money used in a period, from the spend ledger (which /forget and retention never touch): what finished jobs
 # cost plus the estimates held for unfinished ones. The bot's own cap counts every row.
 _SPENT_SUM = "SELECT COALESCE(SUM(held_micros + charged_micros), 0) FROM spend "
@@ -59,37 +50,33 @@ _COST_FROM_LEDGER = (
 )
 
 
-def _time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
 class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, LocalIdentifySpacing, SqliteBase):
     """Implements bot.core.ports.Store; all SQL of the project lives in bot/storage/."""
 
     async def get_chain(self, channel_id: int) -> ChainRecord | None:
         row = await self._one("SELECT * FROM threads WHERE channel_id = ?", (channel_id,))
-        return _chain(row) if row else None
+        return chain_from_row(row) if row else None
 
     async def get_head(self, channel_id: int) -> Turn | None:
         row = await self._one(
-            _SELECT_TURNS + " WHERE id = (SELECT head_turn_id FROM threads WHERE channel_id = ?)",  # noqa: S608
+            SELECT_TURNS + " WHERE id = (SELECT head_turn_id FROM threads WHERE channel_id = ?)",  # noqa: S608
             (channel_id,),
         )
-        return _turn(row) if row else None
+        return turn_from_row(row) if row else None
 
     async def get_turn(self, turn_id: int) -> Turn | None:
-        row = await self._one(_SELECT_TURNS + " WHERE id = ?", (turn_id,))
-        return _turn(row) if row else None
+        row = await self._one(SELECT_TURNS + " WHERE id = ?", (turn_id,))
+        return turn_from_row(row) if row else None
 
     async def turn_for_interaction(self, interaction_id: int) -> Turn | None:
-        row = await self._one(_SELECT_TURNS + " WHERE interaction_id = ?", (interaction_id,))
-        return _turn(row) if row else None
+        row = await self._one(SELECT_TURNS + " WHERE interaction_id = ?", (interaction_id,))
+        return turn_from_row(row) if row else None
 
     async def list_turns(self, chain_id: int) -> list[Turn]:
         async with self._conn.execute(
-            _SELECT_TURNS + " WHERE chain_id = ? ORDER BY id", (chain_id,)
+            SELECT_TURNS + " WHERE chain_id = ? ORDER BY id", (chain_id,)
         ) as cursor:
-            return [_turn(row) for row in await cursor.fetchall()]
+            return [turn_from_row(row) for row in await cursor.fetchall()]
 
     async def create_turn(
         self,
@@ -233,19 +220,20 @@ class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, LocalIdent
             cursor = await conn.execute(
                 "UPDATE turns SET status = 'interrupted', finished_at = ?, cost_reserved_micros = 0, "
                 "cost_micros = MAX(cost_micros, ?) WHERE id = ? AND status IN (?, ?)",
-                (now_text(), charge, turn_id, *_UNFINISHED),
+                (now_text(), charge, turn_id, *UNFINISHED),
             )
             if cursor.rowcount:
                 await conn.execute(_CHARGE, (charge, turn_id))
 
     async def interrupt_unfinished(self, scope: ShardScope | None = None) -> list[Turn]:
         async with self._transaction() as conn:
-            async with conn.execute(_SELECT_TURNS + " WHERE status IN (?, ?) ORDER BY id", _UNFINISHED) as cursor:
-                turns = [t for t in map(_turn, await cursor.fetchall()) if scope is None or scope.owns(t.guild_id)]
+            async with conn.execute(SELECT_TURNS + " WHERE status IN (?, ?) ORDER BY id", UNFINISHED) as cursor:
+                rows = await cursor.fetchall()
+                turns = [t for t in map(turn_from_row, rows) if scope is None or scope.owns(t.guild_id)]
             await conn.executemany(
                 "UPDATE turns SET status = 'interrupted', finished_at = ?, cost_reserved_micros = 0 "
                 "WHERE id = ? AND status IN (?, ?)",
-                [(now_text(), turn.id, *_UNFINISHED) for turn in turns],
+                [(now_text(), turn.id, *UNFINISHED) for turn in turns],
             )
             await conn.executemany(_CHARGE_CRASHED, [(turn.id,) for turn in turns])
             await conn.executemany(_COST_FROM_LEDGER, [(turn.id,) for turn in turns])
@@ -277,45 +265,3 @@ class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, LocalIdent
             row = await cursor.fetchone()
         return int(row[0]) if row else 0
 
-
-def _chain(row: Any) -> ChainRecord:
-    return ChainRecord(
-        channel_id=row["channel_id"],
-        guild_id=row["guild_id"],
-        parent_channel_id=row["parent_channel_id"],
-        owner_id=row["owner_id"],
-        kind=row["kind"],
-        head_turn_id=row["head_turn_id"],
-        created_at=datetime.fromisoformat(row["created_at"]),
-        updated_at=datetime.fromisoformat(row["updated_at"]),
-    )
-
-
-def _turn(row: aiosqlite.Row) -> Turn:
-    return Turn(
-        id=row["id"],
-        chain_id=row["chain_id"],
-        interaction_id=row["interaction_id"],
-        guild_id=row["guild_id"],
-        channel_id=row["channel_id"],
-        user_id=row["user_id"],
-        kind=row["kind"],
-        prompt=row["prompt"],
-        options=ImageOptions.from_json(row["options"]),
-        parent_turn_id=row["parent_turn_id"],
-        previous_response_id=row["previous_response_id"],
-        response_id=row["response_id"],
-        image_call_id=row["image_call_id"],
-        revised_prompt=row["revised_prompt"],
-        status=row["status"],
-        error_code=row["error_code"],
-        error=row["error"],
-        reply_channel_id=row["reply_channel_id"],
-        reply_message_id=row["reply_message_id"],
-        delivery_attempts=row["delivery_attempts"],
-        usage=Usage(row["input_tokens"], row["output_tokens"], row["image_input_tokens"], row["image_output_tokens"]),
-        cost_reserved_micros=row["cost_reserved_micros"],
-        cost_micros=row["cost_micros"],
-        created_at=_time(row["created_at"]),
-        finished_at=_time(row["finished_at"]),
-    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.storage.base import SqliteBase
-from bot.storage.privacy import utc_text
+from bot.storage.rows import utc_text
 
 # Read from the spend ledger, which /forget and retention never reduce. Only charges count (what OpenAI billed
 # for finished, cancelled or failed jobs); estimates held for jobs still running are not spend yet.
