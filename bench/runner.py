@@ -22,8 +22,8 @@ from bench.floor import floor_generation
 from bench.monitor import LoopMonitor, rss_mb, summary_ms
 from bot.app import ThreadpaintBot
 from bot.core.guild_settings import GuildSettings
-from bot.log import setup_logging
-from bot.memory import IDLE_SECONDS
+from bot.ops.log import setup_logging
+from bot.ops.memory import IDLE_SECONDS
 from bot.settings import Settings
 from tests.harness import CommandTracker
 
@@ -353,7 +353,7 @@ async def run(options: BenchOptions, progress: IO[str] = sys.stderr) -> dict[str
             print("time to first pixels…", file=progress)
             first = await bench.first_pixels()
             gc.collect()
-            # Idle: long enough for the bot to notice the burst is over and give memory back (bot/memory.py).
+            # Idle: long enough for the bot to notice the burst is over and give memory back (bot/ops/memory.py).
             await asyncio.sleep(IDLE_SECONDS + 1.0)
             idle["idle_rss_after_mb"] = round(rss_mb(), 1)
         finally:

@@ -17,10 +17,10 @@ from pathlib import Path
 import discord
 
 from bot.app import DiscordUnreachable, ThreadpaintBot
-from bot.checks import run_checks
-from bot.clients import point_discord_at
-from bot.heartbeat import read_heartbeat
-from bot.log import setup_logging
+from bot.discord_adapter.endpoints import point_discord_at
+from bot.ops.checks import run_checks
+from bot.ops.heartbeat import read_heartbeat
+from bot.ops.log import setup_logging
 from bot.settings import ConfigError, Settings, load_environment
 from bot.storage import StoreUnavailable
 

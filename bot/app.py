@@ -13,8 +13,6 @@ import discord
 import openai
 from discord.ext import commands
 
-from bot.checks import check_money, model_warnings
-from bot.clients import build_openai_client, point_discord_at
 from bot.core.budgets import BudgetPolicy
 from bot.core.costs import PriceTable
 from bot.core.engine import OpenAIImageEngine
@@ -23,12 +21,16 @@ from bot.core.request import ModelConfig
 from bot.core.retry import RetryPolicy
 from bot.core.service import ImageService
 from bot.core.shards import ShardScope
-from bot.heartbeat import Heartbeat
-from bot.metrics import Metrics, MetricsServer, check_health
+from bot.discord_adapter.endpoints import point_discord_at
+from bot.discord_adapter.host import ImageBot
+from bot.discord_adapter.recovery import Leftovers, collect, recover
+from bot.discord_adapter.tree import ThreadpaintTree
+from bot.openai_adapter.client import build_openai_client
+from bot.ops.checks import check_money, model_warnings
+from bot.ops.heartbeat import Heartbeat
+from bot.ops.metrics import Metrics, MetricsServer, check_health
 from bot.settings import Settings
 from bot.storage import BotStore, open_store_url
-from bot.tree import ThreadpaintTree
-from cogs._recovery import Leftovers, collect, recover
 
 log = logging.getLogger(__name__)
 
@@ -42,11 +44,7 @@ class DiscordUnreachable(Exception):
 EXTENSIONS = ("cogs.images", "cogs.settings", "cogs.history", "cogs.usage", "cogs.privacy")
 
 
-class ThreadpaintBot(commands.AutoShardedBot):
-    service: ImageService
-    # The full store interface (SQLite or PostgreSQL): cogs use query methods beyond the engine's Store protocol.
-    store: BotStore
-
+class ThreadpaintBot(ImageBot):
     def __init__(
         self,
         settings: Settings,

@@ -14,12 +14,12 @@ from bot.core.contact_sheet import Tile, render_contact_sheet
 from bot.core.costs import format_usd
 from bot.core.models import Turn
 from bot.core.text import escape, shorten
+from bot.discord_adapter.reply import send_private
+from bot.discord_adapter.surface import fetch_message_image
 from bot.storage.privacy import ChainHistory
-from cogs._reply import send_private
-from cogs._surface import fetch_message_image
 
 if TYPE_CHECKING:
-    from bot.app import ThreadpaintBot
+    from bot.discord_adapter.host import ImageBot
 
 NO_CONVERSATION = (
     "There's no conversation here. Use /history inside a thread I opened on an image "
@@ -39,7 +39,7 @@ FETCHES_AT_ONCE = 4
 
 
 class History(commands.Cog):
-    def __init__(self, bot: ThreadpaintBot) -> None:
+    def __init__(self, bot: ImageBot) -> None:
         self.bot = bot
 
     @app_commands.command(name="history", description="Show the turns of this conversation and their costs")
@@ -134,5 +134,5 @@ def result_link(turn: Turn, guild_id: int | None) -> str | None:
     return f"https://discord.com/channels/{guild or '@me'}/{turn.reply_channel_id}/{turn.reply_message_id}"
 
 
-async def setup(bot: ThreadpaintBot) -> None:
+async def setup(bot: ImageBot) -> None:
     await bot.add_cog(History(bot))

@@ -15,13 +15,13 @@ from bot.core.errors import ImageError
 from bot.core.models import ImageRef, Turn
 from bot.core.options import FIDELITIES
 from bot.core.sizes import ASPECTS
-from cogs._buttons import DYNAMIC_ITEMS, InstructionModal
-from cogs._jobs import MAX_INPUT_IMAGES, Chosen, JobStarter, opens_thread
-from cogs._reply import send_private
-from cogs._surface import IMAGE_SUFFIXES
+from bot.discord_adapter.buttons import DYNAMIC_ITEMS, InstructionModal
+from bot.discord_adapter.jobs import MAX_INPUT_IMAGES, Chosen, JobStarter, opens_thread
+from bot.discord_adapter.reply import send_private
+from bot.discord_adapter.surface import IMAGE_SUFFIXES
 
 if TYPE_CHECKING:
-    from bot.app import ThreadpaintBot
+    from bot.discord_adapter.host import ImageBot
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ OPTION_HELP = {
 class Images(commands.Cog):
     """Draw images and refine them turn after turn inside a thread."""
 
-    def __init__(self, bot: ThreadpaintBot) -> None:
+    def __init__(self, bot: ImageBot) -> None:
         self.bot = bot
         self.starter = JobStarter(bot)
         # Context menus can't be declared with a decorator inside a cog; this is discord.py's documented way.
@@ -240,5 +240,5 @@ class Images(commands.Cog):
         return turn
 
 
-async def setup(bot: ThreadpaintBot) -> None:
+async def setup(bot: ImageBot) -> None:
     await bot.add_cog(Images(bot))

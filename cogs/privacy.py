@@ -15,7 +15,7 @@ from bot.storage import BotStore
 from bot.storage.privacy import ForgetResult
 
 if TYPE_CHECKING:
-    from bot.app import ThreadpaintBot
+    from bot.discord_adapter.host import ImageBot
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class ConfirmForget(discord.ui.View):
 
 
 class Privacy(commands.Cog):
-    def __init__(self, bot: ThreadpaintBot) -> None:
+    def __init__(self, bot: ImageBot) -> None:
         self.bot = bot
         self.confirm_timeout = CONFIRM_TIMEOUT  # an attribute so tests need not wait a minute
 
@@ -153,5 +153,5 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-async def setup(bot: ThreadpaintBot) -> None:
+async def setup(bot: ImageBot) -> None:
     await bot.add_cog(Privacy(bot))

@@ -24,7 +24,7 @@ from bot.core.options import FORMATS, QUALITIES, SIZES
 from bot.storage import BotStore
 
 if TYPE_CHECKING:
-    from bot.app import ThreadpaintBot
+    from bot.discord_adapter.host import ImageBot
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class Settings(commands.GroupCog, group_name="threadpaint", group_description="t
 
     settings = app_commands.Group(name="settings", description="Change how threadpaint works on this server")
 
-    def __init__(self, bot: ThreadpaintBot) -> None:
+    def __init__(self, bot: ImageBot) -> None:
         self.bot = bot
         super().__init__()
 
@@ -280,5 +280,5 @@ def _list_headline(action: Action, mention: str | None, everyone: str) -> str:
     return f"✅ {'Added' if action == 'add' else 'Removed'} {mention}. An empty list means {everyone}."
 
 
-async def setup(bot: ThreadpaintBot) -> None:
+async def setup(bot: ImageBot) -> None:
     await bot.add_cog(Settings(bot))

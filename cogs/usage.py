@@ -14,7 +14,7 @@ from bot.core.costs import format_usd
 from bot.storage import BotStore
 
 if TYPE_CHECKING:
-    from bot.app import ThreadpaintBot
+    from bot.discord_adapter.host import ImageBot
 
 TOP_SPENDERS = 5
 
@@ -33,7 +33,7 @@ def periods(now: datetime) -> Periods:
 
 
 class UsageCog(commands.Cog, name="Usage"):
-    def __init__(self, bot: ThreadpaintBot) -> None:
+    def __init__(self, bot: ImageBot) -> None:
         self.bot = bot
 
     @app_commands.command(name="usage", description="See what your images cost today and this month")
@@ -74,5 +74,5 @@ async def add_server_spend(embed: discord.Embed, store: BotStore, guild_id: int,
     embed.add_field(name="Top spenders this month", value="\n".join(lines) or "Nobody yet.", inline=False)
 
 
-async def setup(bot: ThreadpaintBot) -> None:
+async def setup(bot: ImageBot) -> None:
     await bot.add_cog(UsageCog(bot))

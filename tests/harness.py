@@ -14,7 +14,7 @@ import discord
 import openai
 
 from bot.app import ThreadpaintBot
-from bot.clients import SPARE_CONNECTIONS, ImageStreamingOpenAI, openai_http_client
+from bot.openai_adapter.client import SPARE_CONNECTIONS, ImageStreamingOpenAI, openai_http_client
 from bot.settings import Settings
 from bot.storage import SqliteStore
 from tests.fakes.discord_server import FakeDiscord

@@ -8,8 +8,8 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from bot.discord_adapter.surface import INTERRUPTED, interrupted_text
 from bot.storage import SqliteStore
-from cogs._surface import INTERRUPTED, interrupted_text
 from tests.bot.test_process import process_env
 from tests.fakes.discord_state import ORIGINAL
 from tests.fakes.openai_server import ImageScript

@@ -51,7 +51,8 @@ def test_env_example_as_shipped_targets_openai_and_discord(tmp_path: Path) -> No
     probe = (
         "import discord, openai\n"
         "from bot.__main__ import load_settings\n"
-        "from bot.clients import build_openai_client, point_discord_at\n"
+        "from bot.openai_adapter.client import build_openai_client\n"
+        "from bot.discord_adapter.endpoints import point_discord_at\n"
         "settings = load_settings()\n"
         "point_discord_at(settings)\n"
         "print(build_openai_client(settings).base_url)\n"

@@ -17,8 +17,8 @@ import pytest
 
 from bot.core.costs import PriceTable
 from bot.core.options import ImageOptions
+from bot.discord_adapter.surface import INTERRUPTED, interrupted_text
 from bot.storage import PostgresStore
-from cogs._surface import INTERRUPTED, interrupted_text
 from tests.bot.test_crash import bot_process, responses_started
 from tests.bot.test_process import process_env
 from tests.fakes.discord_state import EPHEMERAL, FakeInteraction

@@ -7,7 +7,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = """
 import typing
-import discord, bot.core.errors, bot.core.models, cogs._buttons, cogs._jobs, cogs._reply, cogs._surface
+import discord, bot.core.errors, bot.core.models
+import bot.discord_adapter.buttons, bot.discord_adapter.jobs, bot.discord_adapter.reply, bot.discord_adapter.surface
 # Another module (the OpenAI SDK's types, as pydantic evaluates them while parsing events) declares the same values
 # in another order. typing caches Unions of Literals by their set of values (in a small LRU cache, hence the
 # imports above first), so a Literal-annotated command built now would get that order.

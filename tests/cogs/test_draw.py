@@ -8,7 +8,7 @@ import json
 import openai
 import pytest
 
-from bot import image_events
+from bot.openai_adapter import image_events
 from tests.fakes.images import close_color, decode
 from tests.fakes.openai_server import ImageScript
 from tests.harness import Harness
@@ -157,7 +157,7 @@ async def test_megabyte_images_take_the_fast_parsing_path_and_arrive_byte_exact(
     harness: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Realistic sizes: each image event is far past the length where the bot slices the base64 out of the JSON
-    # instead of parsing it (bot.image_events), so that path runs end to end here.
+    # instead of parsing it (bot.openai_adapter.image_events), so that path runs end to end here.
     harness.openai.pixel_scale, harness.openai.image_bytes = 1 / 2, 700_000
     # Spies on the two slow paths the fast one replaces: a JSON scan of a whole image event, and the SDK's own
     # event building (the fallback for anything the fast path does not take).

@@ -593,8 +593,8 @@ def test_image_helpers_round_trip(color: Color, fmt: str, mode: str, center: tup
 
 
 def bot_client(fake: FakeOpenAI) -> openai.AsyncOpenAI:
-    """The bot's own client (bot.clients), in strict mode like the harness's."""
-    from bot.clients import ImageStreamingOpenAI, openai_http_client
+    """The bot's own client (bot.openai_adapter.client), in strict mode like the harness's."""
+    from bot.openai_adapter.client import ImageStreamingOpenAI, openai_http_client
 
     return ImageStreamingOpenAI(
         api_key="sk-test", base_url=fake.base_url, max_retries=0, _strict_response_validation=True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bot.memory import MemoryReleaser, glibc_trim
+from bot.ops.memory import MemoryReleaser, glibc_trim
 from tests.clock import FakeClock
 
 

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 
 from openai._streaming import ServerSentEvent
 
-from bot.image_events import LONG_STRING, ImageEvent
+from bot.openai_adapter.image_events import LONG_STRING, ImageEvent
 
 CR, LF = 13, 10
 

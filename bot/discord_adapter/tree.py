@@ -7,7 +7,7 @@ import logging
 import discord
 from discord import app_commands
 
-from cogs._reply import send_private
+from bot.discord_adapter.reply import send_private
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bot.tree import GENERIC
+from bot.discord_adapter.tree import GENERIC
 from tests.harness import Harness
 
 

@@ -9,7 +9,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.core import observe
-from bot.metrics import Metrics, check_health
+from bot.ops.metrics import Metrics, check_health
 from bot.settings import ConfigError
 from tests.fakes.discord_state import ORIGINAL
 from tests.fakes.openai_server import Fault, ImageScript

@@ -6,17 +6,15 @@ import json
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, cast
 
-import discord
 import httpx2
 import openai
-import yarl
 from openai._streaming import ServerSentEvent, SSEBytesDecoder, SSEDecoder
 from openai._types import ResponseT
 
-from bot.image_events import validate_stream_event
-from bot.openai_http import AiohttpClient
+from bot.openai_adapter.image_events import validate_stream_event
+from bot.openai_adapter.sse import FastSSEDecoder
+from bot.openai_adapter.transport import AiohttpClient
 from bot.settings import ConfigError, Settings
-from bot.sse import FastSSEDecoder
 
 
 class ImageStreamingOpenAI(openai.AsyncOpenAI):
@@ -38,7 +36,7 @@ SPARE_CONNECTIONS = 4
 
 
 def openai_http_client(max_connections: int) -> httpx2.AsyncClient:
-    """The SDK's aiohttp client with its defaults (see bot.openai_http), at most `max_connections` open per route."""
+    """The SDK's aiohttp client with its defaults (bot.openai_adapter.transport), `max_connections` open per route."""
     limits = httpx2.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
     return AiohttpClient(limits=limits)
 
@@ -62,13 +60,6 @@ def _http_client(settings: Settings) -> httpx2.AsyncClient:
             "a SOCKS proxy is set (ALL_PROXY, HTTPS_PROXY or HTTP_PROXY) but SOCKS support is not installed: "
             "pip install socksio, or unset the proxy"
         ) from exc
-
-
-def point_discord_at(settings: Settings) -> None:
-    """Send REST and gateway traffic to the configured Discord (or Discord-compatible proxy)."""
-    # discord.py reads both class attributes at request/connect time and offers no per-client option.
-    discord.http.Route.BASE = settings.discord_api_base_url
-    discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
 
 
 class SkipKeepalives:

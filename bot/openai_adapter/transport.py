@@ -17,7 +17,7 @@ connection as a timeout), so the SDK maps them to the same `APITimeoutError` / `
 retry rules do not change.
 
 The transport and stream classes come from the SDK's private `openai._vendor.httpx_aiohttp`; pyproject pins the SDK
-to the minor version they were checked against and tests/bot/test_sdk_internals.py fails if they change.
+to the minor version they were checked against and tests/bot/openai_adapter/test_sdk_internals.py fails if they change.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from bot.core.observe import JobTag, current_job
-from bot.log import NOISY_LOGGERS, REDACTED, setup_logging
+from bot.ops.log import NOISY_LOGGERS, REDACTED, setup_logging
 from tests.harness import Harness
 
 BOT_TOKEN = "MTA5ODc2NTQzMjEwOTg3NjU0.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456789AB"

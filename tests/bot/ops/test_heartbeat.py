@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bot.heartbeat import INTERVAL, STALE_AFTER, Heartbeat, read_heartbeat
+from bot.ops.heartbeat import INTERVAL, STALE_AFTER, Heartbeat, read_heartbeat
 
 
 async def test_beat_writes_what_healthz_would_answer_with_the_time(tmp_path: Path) -> None:

@@ -12,9 +12,9 @@ from bot.core.images import fit_for_upload_async
 from bot.core.models import ChainKind, Delivery
 from bot.core.text import caption, escape, shorten, thread_name
 from bot.core.updates import Final, Partial
-from bot.metrics import JobTimer
-from cogs._buttons import result_view, running_view
-from cogs._reply import MISSING, Reply, Upload, replace_with_private
+from bot.discord_adapter.buttons import result_view, running_view
+from bot.discord_adapter.reply import MISSING, Reply, Upload, replace_with_private
+from bot.ops.metrics import JobTimer
 
 log = logging.getLogger(__name__)
 

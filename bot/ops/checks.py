@@ -16,9 +16,9 @@ import aiohttp
 import aiosqlite
 import openai
 
-from bot.clients import build_openai_client
 from bot.core.costs import format_usd
 from bot.core.reasons import connection_reason
+from bot.openai_adapter.client import build_openai_client
 from bot.settings import Settings
 from bot.storage import migrate as migrations
 from bot.storage import open_store

@@ -14,12 +14,12 @@ from pathlib import Path
 import openai
 import pytest
 
-from bot.checks import model_warnings, parse_shutdown_date, run_checks
-from bot.clients import build_openai_client
+from bot.openai_adapter.client import build_openai_client
+from bot.ops.checks import model_warnings, parse_shutdown_date, run_checks
 from bot.settings import Settings
 from tests.harness import Harness
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 TODAY = datetime.datetime.now(datetime.UTC)
 
 

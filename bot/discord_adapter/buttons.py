@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Any, Self
 
 import discord
 
-from bot.tree import allowed_here
+from bot.discord_adapter.tree import allowed_here
 
 if TYPE_CHECKING:
-    from bot.app import ThreadpaintBot
+    from bot.discord_adapter.host import ImageBot
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class _TurnButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"tp:
 
     @staticmethod
     def actions(interaction: discord.Interaction) -> Any:
-        bot: ThreadpaintBot = interaction.client  # type: ignore[assignment]
+        bot: ImageBot = interaction.client  # type: ignore[assignment]
         return bot.get_cog("Images")
 
 

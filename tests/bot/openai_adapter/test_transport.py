@@ -14,7 +14,7 @@ import pytest
 from aiohttp import web
 from openai._vendor.httpx_aiohttp.transport import AiohttpResponseStream
 
-from bot.clients import SPARE_CONNECTIONS, build_openai_client, openai_http_client
+from bot.openai_adapter.client import SPARE_CONNECTIONS, build_openai_client, openai_http_client
 from bot.settings import Settings
 
 MODELS = {"object": "list", "data": [{"id": "gpt-5.4-mini", "object": "model", "created": 1, "owned_by": "openai"}]}

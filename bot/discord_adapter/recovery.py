@@ -12,11 +12,11 @@ from bot.core.models import ChainKind, PendingDelivery, Turn
 from bot.core.ports import Store
 from bot.core.shards import ShardScope
 from bot.core.updates import Final
-from cogs._reply import Reply
-from cogs._surface import ReplySurface, interrupted_text
+from bot.discord_adapter.reply import Reply
+from bot.discord_adapter.surface import ReplySurface, interrupted_text
 
 if TYPE_CHECKING:
-    from bot.app import ThreadpaintBot
+    from bot.discord_adapter.host import ImageBot
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ async def collect(store: Store, scope: ShardScope) -> Leftovers:
     return Leftovers(await store.interrupt_unfinished(scope), await store.pending_deliveries(scope))
 
 
-async def recover(bot: ThreadpaintBot, leftovers: Leftovers) -> tuple[int, int]:
+async def recover(bot: ImageBot, leftovers: Leftovers) -> tuple[int, int]:
     """Once connected: report the interrupted jobs and post the finished images that were never posted.
     Returns (interrupted jobs reported, finished images delivered)."""
     interrupted = leftovers.interrupted
@@ -58,7 +58,7 @@ async def recover(bot: ThreadpaintBot, leftovers: Leftovers) -> tuple[int, int]:
     return len(interrupted), delivered
 
 
-async def _report_interrupted(bot: ThreadpaintBot, turn: Turn) -> None:
+async def _report_interrupted(bot: ImageBot, turn: Turn) -> None:
     if turn.reply_channel_id is None or turn.reply_message_id is None:
         log.warning("turn %s was interrupted before its reply existed; nothing to update", turn.id)
         return
@@ -69,7 +69,7 @@ async def _report_interrupted(bot: ThreadpaintBot, turn: Turn) -> None:
         log.warning("could not report interrupted turn %s: %s", turn.id, exc)
 
 
-async def _surface_for(bot: ThreadpaintBot, turn: Turn) -> ReplySurface:
+async def _surface_for(bot: ImageBot, turn: Turn) -> ReplySurface:
     channel_id = turn.reply_channel_id or turn.channel_id
     channel: discord.abc.Messageable
     try:

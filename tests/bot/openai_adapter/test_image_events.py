@@ -17,8 +17,8 @@ from openai.types.responses import ResponseStreamEvent
 
 from bot.core.options import ImageOptions
 from bot.core.request import ModelConfig, build_request
-from bot.image_events import LONG_STRING, ImageEvent, loads, validate_stream_event
-from bot.sse import FastSSEDecoder
+from bot.openai_adapter.image_events import LONG_STRING, ImageEvent, loads, validate_stream_event
+from bot.openai_adapter.sse import FastSSEDecoder
 from tests.fakes.openai_server import FakeOpenAI, ImageScript
 
 IMAGE = base64.b64encode(os.urandom(LONG_STRING)).decode()  # a little over LONG_STRING characters

@@ -1,9 +1,10 @@
 """The SDK's private parts the bot builds on are still there, shaped as the bot expects.
 
-The bot overrides two private hooks of the OpenAI client (bot.clients), subclasses ServerSentEvent (bot.sse,
-bot.image_events) and the SDK's vendored aiohttp transport (bot.openai_http), and overrides httpx2's transport
-hooks. pyproject pins `openai` to the one minor version these were checked against; when an upgrade moves any of
-them, these tests fail in CI with a message saying what changed, instead of the bot failing in production.
+The bot overrides two private hooks of the OpenAI client (bot.openai_adapter.client), subclasses ServerSentEvent
+(bot.openai_adapter.sse, bot.openai_adapter.image_events) and the SDK's vendored aiohttp transport
+(bot.openai_adapter.transport), and overrides httpx2's transport hooks. pyproject pins `openai` to the one minor
+version these were checked against; when an upgrade moves any of them, these tests fail in CI with a message
+saying what changed, instead of the bot failing in production.
 """
 
 from __future__ import annotations
@@ -23,12 +24,15 @@ from openai.types.responses import ResponseStreamEvent
 from packaging.requirements import Requirement
 from packaging.version import Version
 
-from bot.clients import ImageStreamingOpenAI, SkipKeepalives, openai_http_client
-from bot.openai_http import AiohttpClient
+from bot.openai_adapter.client import ImageStreamingOpenAI, SkipKeepalives, openai_http_client
+from bot.openai_adapter.transport import AiohttpClient
 from tests.fakes.openai_server import FakeOpenAI
 
-ROOT = Path(__file__).resolve().parents[2]
-UPGRADE = "bot/openai_http.py and bot/clients.py were written against it: re-check them, then move the pin"
+ROOT = Path(__file__).resolve().parents[3]
+UPGRADE = (
+    "bot/openai_adapter/transport.py and bot/openai_adapter/client.py were written against it: "
+    "re-check them, then move the pin"
+)
 
 
 def parameters(function: Callable[..., Any]) -> list[tuple[str, str]]:
@@ -80,7 +84,9 @@ def test_the_client_hooks_the_bot_overrides_keep_their_signatures(hook: str) -> 
 @pytest.mark.parametrize("hook", ["_init_transport", "_init_proxy_transport"])
 def test_the_httpx2_hooks_the_bot_overrides_keep_their_signatures(hook: str) -> None:
     sdk = getattr(httpx2.AsyncClient, hook, None)
-    assert sdk is not None, f"httpx2.AsyncClient.{hook} is gone: bot.openai_http.AiohttpClient overrides it. {UPGRADE}"
+    assert sdk is not None, (
+        f"httpx2.AsyncClient.{hook} is gone: bot.openai_adapter.transport.AiohttpClient overrides it. {UPGRADE}"
+    )
     assert [name for name, _ in parameters(getattr(AiohttpClient, hook))] == [name for name, _ in parameters(sdk)], (
         f"httpx2.AsyncClient.{hook} changed its signature to {inspect.signature(sdk)}. {UPGRADE}"
     )
@@ -94,7 +100,7 @@ def test_the_sdks_aiohttp_transport_is_shaped_as_the_bot_expects() -> None:
     proxy = httpx2.Proxy("http://127.0.0.1:3128")
     transport = AiohttpTransport(verify=True, cert=None, trust_env=True, http1=True, http2=False,
                                  limits=httpx2.Limits(max_connections=3), proxy=proxy)
-    # Read by AiohttpTransport.get_client in bot.openai_http, which replaces the SDK's.
+    # Read by AiohttpTransport.get_client in bot.openai_adapter.transport, which replaces the SDK's.
     assert isinstance(transport.ssl_context, ssl.SSLContext), f"the SDK transport's ssl_context changed. {UPGRADE}"
     assert transport.limits.max_connections == 3, f"the SDK transport's limits changed. {UPGRADE}"
     assert transport.proxy is proxy, f"the SDK transport's proxy changed. {UPGRADE}"

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from openai._streaming import SSEDecoder
 
-from bot.sse import FastSSEDecoder, LineSplitter
+from bot.openai_adapter.sse import FastSSEDecoder, LineSplitter
 
 STREAMS = [
     b"event: a\ndata: 1\n\nevent: b\ndata: 2\n\n",

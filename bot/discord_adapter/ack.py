@@ -14,8 +14,8 @@ from bot.core.budgets import BudgetPolicy
 from bot.core.errors import ImageError, Unavailable
 from bot.core.models import Job
 from bot.core.service import Admission, ImageService
-from bot.metrics import Metrics
-from cogs._reply import replace_with_private, send_private
+from bot.discord_adapter.reply import replace_with_private, send_private
+from bot.ops.metrics import Metrics
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.log import NOISY_LOGGERS, REDACTED, BotLogHandler, RedactingFilter, setup_logging
+from bot.ops.log import NOISY_LOGGERS, REDACTED, BotLogHandler, RedactingFilter, setup_logging
 from tests.fakes.discord_state import FakeInteraction
 from tests.harness import Harness
 

@@ -22,13 +22,13 @@ from bot.core.models import ImageRef, Job, JobKind, Turn
 from bot.core.options import ImageOptions, check_prompt
 from bot.core.service import Admission
 from bot.core.sizes import choose_size
-from bot.memory import MemoryReleaser
-from cogs._ack import Ack, admit_in_time
-from cogs._reply import Reply
-from cogs._surface import ReplySurface
+from bot.discord_adapter.ack import Ack, admit_in_time
+from bot.discord_adapter.reply import Reply
+from bot.discord_adapter.surface import ReplySurface
+from bot.ops.memory import MemoryReleaser
 
 if TYPE_CHECKING:
-    from bot.app import ThreadpaintBot
+    from bot.discord_adapter.host import ImageBot
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ MAX_INPUT_IMAGES = 4  # /edit's image options; "Edit image" takes the first four
 
 
 class JobStarter:
-    def __init__(self, bot: ThreadpaintBot) -> None:
+    def __init__(self, bot: ImageBot) -> None:
         self.bot = bot
         self.memory = MemoryReleaser(idle=lambda: self.bot.service.running == 0)
 

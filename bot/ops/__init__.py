@@ -1,0 +1,1 @@
+"""Operations: logging, metrics and health, memory, the `check` command's probes."""
