@@ -50,7 +50,7 @@ def render(result: dict[str, Any]) -> str:
         f"partial_images=0 (ratio {f['ratio']}).",
         "",
         "Targets: " + ", ".join(
-            f"{name} {v['measured']} (≤ {v['target']})" if name != "ceiling_jobs_per_min"
+            f"{name} {v['measured']} (≤ {v['target']})" if name not in ("ceiling_jobs_per_min", "jobs_done_ratio")
             else f"{name} {v['measured']} (≥ {v['target']})"
             for name, v in t.items()
         ) + ".",

@@ -37,6 +37,8 @@ TARGETS = {
     "rss_per_job_mb": 15.0,
     "idle_rss_mb": 150.0,
     "ceiling_jobs_per_min": 600.0,
+    # Figures from runs where jobs were refused or lost measure something else: every job must finish.
+    "jobs_done_ratio": 1.0,
 }
 TARGET_LEVEL = 50  # the concurrency the latency targets are stated for
 
@@ -114,6 +116,9 @@ class Bench:
             "PREVIEW_INTERVAL": str(self.options.preview_interval),
             "MAX_CONCURRENT_JOBS": str(max(200, *self.options.jobs, self.options.ceiling_jobs)),
             "MAX_JOBS_PER_USER": "100",
+            # The bench measures speed, not money: with the default caps most of a 50-job run would be refused.
+            **{f"BUDGET_{who}_{period}_USD": "unlimited"
+               for who in ("USER", "SERVER", "BOT") for period in ("DAILY", "MONTHLY")},
             "LOG_LEVEL": "INFO",
         }
         settings = Settings.from_env(env)
@@ -323,11 +328,13 @@ def judge(result: dict[str, Any]) -> dict[str, Any]:
         "rss_per_job_mb": worst_rss,
         "idle_rss_mb": result["idle"]["idle_rss_mb"],
         "ceiling_jobs_per_min": result["ceiling"]["jobs_per_min"],
+        "jobs_done_ratio": min(r["completed"] / r["jobs"] for r in [*result["runs"], result["ceiling"]]),
     }
     out = {}
     for name, target in TARGETS.items():
         value = measured[name]
-        ok = None if value is None else (value >= target if name == "ceiling_jobs_per_min" else value <= target)
+        at_least = name in ("ceiling_jobs_per_min", "jobs_done_ratio")
+        ok = None if value is None else (value >= target if at_least else value <= target)
         out[name] = {"target": target, "measured": value, "ok": ok}
     return out
 

@@ -65,8 +65,9 @@ def test_quick_benchmark_reports_every_metric(tmp_path: Path) -> None:
     assert 0 < first["ratio"] < 1
     assert set(result["targets"]) == {
         "preview_p50_ms", "preview_p99_ms", "ack_p99_ms", "loop_lag_max_ms", "rss_per_job_mb", "idle_rss_mb",
-        "ceiling_jobs_per_min",
+        "ceiling_jobs_per_min", "jobs_done_ratio",
     }
+    assert result["targets"]["jobs_done_ratio"] == {"target": 1.0, "measured": 1.0, "ok": True}
     # The chart is written next to the JSON and is a real picture of the right size.
     from PIL import Image
 
