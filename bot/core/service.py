@@ -271,7 +271,8 @@ class ImageService:
         result = TurnResult(completed.response_id, final.call_id, final.revised_prompt, completed.usage, cost)
         # The image is paid for: keep it durably before trying to post it anywhere, and never cancel it now.
         self._delivering.add(turn_id)
-        await self._store.save_result(turn_id, result, final.image, final.format)
+        stashed = await progress.stashed()
+        await self._store.save_result(turn_id, result, None if stashed else final.image, final.format)
         notes = [*job.notes, *notes, f"Cost {format_usd(cost)}."]
         await self.deliver(turn_id, final, job.prompt, notes, surface, owner_id=job.user_id, guild_id=job.guild_id)
 

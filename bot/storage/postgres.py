@@ -31,6 +31,10 @@ from bot.storage.privacy import (
 )
 from bot.storage.rows import SELECT_TURNS, UNFINISHED, chain_from_row, turn_from_row, utc_text
 
+# As in bot.storage.sqlite: the image goes in once, stashed when it arrives or with the result.
+_STASH = (
+    "INSERT INTO outbox (turn_id, image, format, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (turn_id) DO NOTHING"
+)
 # From the spend ledger, as in bot.storage.sqlite.
 _SPENT_SUM = "SELECT COALESCE(SUM(held_micros + charged_micros), 0) FROM spend "
 _SPENT = {
@@ -155,13 +159,15 @@ class PostgresStore(PostgresBase):
                 channel_id, message_id, turn_id,
             )
 
-    async def save_result(self, turn_id: int, result: TurnResult, image: bytes, fmt: str) -> None:
+    async def stash_image(self, turn_id: int, image: bytes, fmt: str) -> None:
+        async with self._transaction() as conn:
+            await conn.execute(_STASH, turn_id, image, fmt, now_text())
+
+    async def save_result(self, turn_id: int, result: TurnResult, image: bytes | None, fmt: str) -> None:
         usage = result.usage  # the real cost replaces the reservation from here on
         async with self._transaction() as conn:
-            await conn.execute(
-                "INSERT INTO outbox (turn_id, image, format, created_at) VALUES ($1, $2, $3, $4)",
-                turn_id, image, fmt, now_text(),
-            )
+            if image is not None:
+                await conn.execute(_STASH, turn_id, image, fmt, now_text())
             await conn.execute(
                 "UPDATE turns SET status = 'delivering', response_id = $1, image_call_id = $2, revised_prompt = $3, "
                 "input_tokens = $4, output_tokens = $5, image_input_tokens = $6, image_output_tokens = $7, "

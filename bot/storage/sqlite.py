@@ -33,6 +33,8 @@ _SPENT = {
 }
 
 
+# The image goes in once: stashed when it arrives (the usual way) or with the result.
+_STASH = "INSERT INTO outbox (turn_id, image, format, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (turn_id) DO NOTHING"
 # A job's end in the ledger: the held estimate goes, the charge stays (never lowered: a delivered image that
 # later fails to post is still paid for).
 _CHARGE = "UPDATE spend SET held_micros = 0, charged_micros = MAX(charged_micros, ?) WHERE turn_id = ?"
@@ -151,11 +153,14 @@ class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, LocalIdent
                 (channel_id, message_id, turn_id),
             )
 
-    async def save_result(self, turn_id: int, result: TurnResult, image: bytes, fmt: str) -> None:
+    async def stash_image(self, turn_id: int, image: bytes, fmt: str) -> None:
+        await self._write_all([(_STASH, (turn_id, image, fmt, now_text()))])
+
+    async def save_result(self, turn_id: int, result: TurnResult, image: bytes | None, fmt: str) -> None:
         usage = result.usage  # the real cost replaces the reservation from here on
+        stash: list[Statement] = [] if image is None else [(_STASH, (turn_id, image, fmt, now_text()))]
         await self._write_all([
-            ("INSERT INTO outbox (turn_id, image, format, created_at) VALUES (?, ?, ?, ?)",
-             (turn_id, image, fmt, now_text())),
+            *stash,
             ("UPDATE turns SET status = 'delivering', response_id = ?, image_call_id = ?, revised_prompt = ?, "
              "input_tokens = ?, output_tokens = ?, image_input_tokens = ?, image_output_tokens = ?, "
              "cost_micros = ?, cost_reserved_micros = 0 WHERE id = ?",

@@ -126,6 +126,25 @@ async def test_restart_interrupts_unfinished_and_keeps_undelivered_images(store:
     assert await store.interrupt_unfinished() == []
 
 
+async def test_an_image_stashed_on_arrival_is_the_one_delivered(store: BotStore) -> None:
+    early = await store.create_turn(new_turn(1))
+    late = await store.create_turn(new_turn(2))
+    assert early and late
+    for turn_id in (early, late):
+        await store.start_turn(turn_id, None, None)
+    await store.stash_image(early, b"arrived first", "webp")
+    assert await store.pending_deliveries() == []  # not delivering yet: its response has not completed
+    await store.stash_image(early, b"arrived first", "webp")  # harmless twice
+    await store.save_result(early, TurnResult("r1", "ig1", None, Usage()), None, "webp")
+    # Stashed and given again with the result (a retried stash): the image goes in once.
+    await store.stash_image(late, b"late image", "png")
+    await store.save_result(late, TurnResult("r2", "ig2", None, Usage()), b"late image", "png")
+
+    pending = {p.turn.id: (p.image, p.format, p.turn.status) for p in await store.pending_deliveries()}
+    assert pending == {early: (b"arrived first", "webp", "delivering"), late: (b"late image", "png", "delivering")}
+    assert await store.outbox_size() == 2
+
+
 async def test_recovery_in_a_shard_scope_leaves_other_processes_jobs_alone(store_factory: StoreFactory) -> None:
     # Two processes share the database: one runs shard 0 of 2, the other shard 1 (and DMs arrive on shard 0).
     mine, theirs = 0 << 22, 1 << 22  # (guild_id >> 22) % 2 is 0 and 1
