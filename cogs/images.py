@@ -19,6 +19,7 @@ from bot.discord_adapter.buttons import DYNAMIC_ITEMS, InstructionModal
 from bot.discord_adapter.jobs import MAX_INPUT_IMAGES, Chosen, JobStarter, opens_thread
 from bot.discord_adapter.reply import send_private
 from bot.discord_adapter.surface import IMAGE_SUFFIXES
+from bot.discord_adapter.variations import Variations
 
 if TYPE_CHECKING:
     from bot.discord_adapter.host import ImageBot
@@ -70,6 +71,7 @@ OPTION_HELP = {
     "format": "File format of the result",
     "compression": "0–100, jpeg and webp only (lower is smaller)",
 }
+COUNT_HELP = "How many variations to draw at once, shown in a grid to pick from (1–4)"
 
 
 @app_commands.allowed_installs(guilds=True, users=False)
@@ -80,6 +82,7 @@ class Images(commands.Cog):
     def __init__(self, bot: ImageBot) -> None:
         self.bot = bot
         self.starter = JobStarter(bot)
+        self.variations = Variations(bot, self.starter)
         # Context menus can't be declared with a decorator inside a cog; this is discord.py's documented way.
         self.edit_image_menu = app_commands.ContextMenu(name="Edit image", callback=self.edit_image)
         self.edit_image_menu.allowed_installs = app_commands.AppInstallationType(guild=True, user=False)
@@ -94,7 +97,7 @@ class Images(commands.Cog):
         self.bot.remove_dynamic_items(*DYNAMIC_ITEMS)
 
     @app_commands.command(name="draw", description="Draw a new image from a description")
-    @app_commands.describe(prompt="What to draw", **OPTION_HELP)
+    @app_commands.describe(prompt="What to draw", count=COUNT_HELP, **OPTION_HELP)
     @app_commands.choices(**CHOICES)
     async def draw(
         self,
@@ -107,9 +110,13 @@ class Images(commands.Cog):
         compression: app_commands.Range[int, 0, 100] | None = None,
         aspect: Choice | None = None,
         resolution: Choice | None = None,
+        count: app_commands.Range[int, 1, 4] = 1,
     ) -> None:
         chosen = _chosen(size, quality, background, format, compression, aspect, resolution)
-        await self.starter.start(interaction, "draw", prompt, chosen)
+        if count > 1:
+            await self.variations.start(interaction, prompt, chosen, count)
+        else:
+            await self.starter.start(interaction, "draw", prompt, chosen)
 
     @app_commands.command(name="edit", description="Change the latest image in this thread, or an image you attach")
     @app_commands.describe(
@@ -225,6 +232,15 @@ class Images(commands.Cog):
             await interaction.response.defer()  # the job's own message says it was cancelled
         else:
             await send_private(interaction, "That request has already finished.")
+
+    async def use_variation(self, interaction: discord.Interaction, turn_id: int) -> None:
+        await self.variations.use(interaction, turn_id)
+
+    async def reroll_variation(self, interaction: discord.Interaction, turn_id: int) -> None:
+        await self.variations.reroll(interaction, turn_id)
+
+    async def cancel_variations(self, interaction: discord.Interaction, turn_id: int) -> None:
+        await self.variations.cancel(interaction, turn_id)
 
     async def _result(self, interaction: discord.Interaction, turn_id: int) -> Turn | None:
         """The finished result a button belongs to, or None after telling the member why not."""

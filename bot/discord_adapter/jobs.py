@@ -53,12 +53,12 @@ class JobStarter:
         if not self.bot.service.claim(interaction.id):
             return  # Discord delivered this interaction twice; the first delivery is being handled
         ack = Ack(interaction, self.bot.metrics)
-        plan = self._plan(interaction, kind, text, chosen, attachments, mask, references)
+        plan = self.plan(interaction, kind, text, chosen, attachments, mask, references)
         admitted = await admit_in_time(ack, self.bot.service, plan)
         if admitted is None:
             return
         admission, job = admitted
-        reply = await self._reply_here(ack)
+        reply = await self.reply_here(ack)
         await self.run_admitted(admission, job, reply, interaction.filesize_limit, attachments, mask)
 
     async def start_branch(
@@ -79,14 +79,14 @@ class JobStarter:
             return
         admission, job = admitted
         if here:
-            reply = await self._reply_here(ack)
+            reply = await self.reply_here(ack)
         else:
             await ack.confirm(f"On it: the new image will appear in <#{chain_id}>.")
             channel = self.bot.get_channel(chain_id) or await self.bot.fetch_channel(chain_id)
             reply = Reply(_messageable(channel))
         await self.run_admitted(admission, job, reply, interaction.filesize_limit)
 
-    async def _reply_here(self, ack: Ack) -> Reply:
+    async def reply_here(self, ack: Ack) -> Reply:
         """The job's reply is the interaction's own message (deferred now unless admission already did)."""
         await ack.defer()
         interaction = ack.interaction
@@ -109,9 +109,8 @@ class JobStarter:
 
     async def check_branch(self, interaction: discord.Interaction, source: Turn, server: GuildSettings) -> None:
         """Buttons and their modals: the turn must live where the button was pressed, then the usual rules."""
-        chain_id = source.chain_id
-        assert chain_id is not None
-        chain = await self.bot.service.chain(chain_id)
+        chain_id = source.chain_id  # None only for a variation that failed before any opened its thread
+        chain = await self.bot.service.chain(chain_id) if chain_id is not None else None
         in_thread = isinstance(interaction.channel, discord.Thread) or interaction.channel_id != chain_id
         check_access(server, Request(
             _member(interaction, in_thread=in_thread), _place(interaction), turn=turn_home(source),
@@ -169,7 +168,7 @@ class JobStarter:
         finally:
             self.memory.job_ended()
 
-    async def _plan(
+    async def plan(
         self,
         interaction: discord.Interaction,
         kind: JobKind,
