@@ -69,9 +69,7 @@ def compose_grid(cells: Sequence[Cell], size: str, base: bytes | None = None) ->
         if content.image is not None:
             _paste(canvas, content.image, (left, top), cell)
         elif content.failed:
-            draw.rectangle((left, top, right - 1, bottom - 1), fill=FAILED)
-            draw.line((left + 24, top + 24, right - 24, bottom - 24), fill=TEXT, width=6)
-            draw.line((left + 24, bottom - 24, right - 24, top + 24), fill=TEXT, width=6)
+            draw.rectangle((left, top, right - 1, bottom - 1), fill=FAILED)  # the reason is in the message
         elif not from_base:
             draw.rectangle((left, top, right - 1, bottom - 1), fill=EMPTY)
         # The number sits in the corner, away from the middle of the picture.
