@@ -246,3 +246,23 @@ async def test_a_count_over_budget_is_refused_whole_naming_the_total(harness: Ha
 def _job(running: RunningBot, draw: FakeInteraction) -> Job:
     return Job(interaction_id=draw.id, user_id=1, guild_id=None, channel_id=1, kind="draw", prompt=PROMPT,
                options=ImageOptions(quality="low"), chain_id=None)
+
+
+async def test_variations_in_a_thread_run_side_by_side_and_leave_its_head(harness: Harness) -> None:
+    fd = harness.discord
+    running = await harness.start_bot()
+    first = await harness.command(running, "draw", {"prompt": "a boat", "quality": "low"})
+    thread_id = first.original_message_id
+    head = await running.store.get_head(thread_id)
+    hold = asyncio.Event()
+    for colour in COLOURS[:2]:
+        harness.openai.queue_script(ImageScript(final_color=colour, hold_final=hold))
+    draw = await fd.invoke_slash("draw", {"prompt": PROMPT, "quality": "low", "count": 2}, channel_id=thread_id)
+    # Both are with OpenAI at once: variations don't wait for each other like turns of one conversation do.
+    await fd.wait_for(lambda: len(posts(harness)) == 3, what="both variations running")
+    hold.set()
+    await running.tracker.wait(draw.id)
+    turns = await group_turns(running, draw)
+    assert [t.status for t in turns] == ["done", "done"] and all(t.chain_id == thread_id for t in turns)
+    after = await running.store.get_head(thread_id)
+    assert head is not None and after is not None and after.id == head.id
