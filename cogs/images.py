@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from typing import TYPE_CHECKING
 
 import discord
@@ -12,11 +11,12 @@ from discord.ext import commands
 
 from bot.core.access import ImageAuthor
 from bot.core.errors import ImageError
-from bot.core.models import ImageRef, Turn
+from bot.core.models import Turn
 from bot.core.options import FIDELITIES
 from bot.core.sizes import ASPECTS
 from bot.discord_adapter.buttons import DYNAMIC_ITEMS, InstructionModal
 from bot.discord_adapter.jobs import MAX_INPUT_IMAGES, Chosen, JobStarter, opens_thread
+from bot.discord_adapter.references import result_reference
 from bot.discord_adapter.reply import send_private
 from bot.discord_adapter.surface import IMAGE_SUFFIXES
 from bot.discord_adapter.variations import Variations
@@ -48,7 +48,6 @@ CHOICES = {
 }
 EDIT_CHOICES = {**CHOICES, "fidelity": _choices(*FIDELITIES)}
 Choice = app_commands.Choice[str]
-RESULT_BUTTON = re.compile(r"tp:(?:edit|reroll):(?P<turn>\d+)")
 
 
 def _chosen(size: Choice | None, quality: Choice | None, background: Choice | None, format: Choice | None,
@@ -71,6 +70,7 @@ OPTION_HELP = {
     "format": "File format of the result",
     "compression": "0–100, jpeg and webp only (lower is smaller)",
 }
+RESULTS_HELP = "Links to my earlier results to use as images (Copy Message Link; up to 4, space-separated)"
 COUNT_HELP = "How many variations to draw at once, shown in a grid to pick from (1–4)"
 
 
@@ -123,7 +123,8 @@ class Images(commands.Cog):
         instruction="What to change", image="An image to edit instead", image2="A second image to combine",
         image3="A third image", image4="A fourth image",
         mask="A PNG the size of image: its transparent pixels mark where to repaint",
-        fidelity="high keeps faces and logos closer to the input (not every model offers it)", **OPTION_HELP,
+        fidelity="high keeps faces and logos closer to the input (not every model offers it)",
+        results=RESULTS_HELP, **OPTION_HELP,
     )
     @app_commands.choices(**EDIT_CHOICES)
     async def edit(
@@ -143,10 +144,11 @@ class Images(commands.Cog):
         resolution: Choice | None = None,
         fidelity: Choice | None = None,
         mask: discord.Attachment | None = None,
+        results: app_commands.Range[str, 1, 1000] | None = None,
     ) -> None:
         chosen = _chosen(size, quality, background, format, compression, aspect, resolution, fidelity)
         images = [a for a in (image, image2, image3, image4) if a is not None]
-        await self.starter.start(interaction, "edit", instruction, chosen, images, mask)
+        await self.starter.start(interaction, "edit", instruction, chosen, images, mask, result_links=results)
 
     async def edit_image(self, interaction: discord.Interaction, message: discord.Message) -> None:
         """The "Edit image" message command: ask what to change, then edit that message's image."""
@@ -169,7 +171,7 @@ class Images(commands.Cog):
             await send_private(interaction, error.user_message)
             return
 
-        reference = await self._result_reference(message)
+        reference = await result_reference(self.bot, message)
 
         async def submitted(modal_interaction: discord.Interaction, instruction: str) -> None:
             if reference is not None:  # one of our results: OpenAI has it, so send its id instead of its bytes
@@ -178,21 +180,6 @@ class Images(commands.Cog):
                 await self.starter.start(modal_interaction, "edit", instruction, NO_CHOICES, images)
 
         await interaction.response.send_modal(InstructionModal("Edit image", submitted))
-
-    async def _result_reference(self, message: discord.Message) -> ImageRef | None:
-        """The image_generation_call behind one of the bot's own results, found through its buttons' turn id."""
-        if self.bot.user is None or message.author.id != self.bot.user.id:
-            return None  # only the bot's own messages carry trustworthy turn ids
-        for row in message.components:
-            for child in getattr(row, "children", []):
-                match = RESULT_BUTTON.fullmatch(getattr(child, "custom_id", None) or "")
-                if match is None:
-                    continue
-                turn = await self.bot.store.get_turn(int(match["turn"]))
-                if (turn is not None and turn.status == "done" and turn.image_call_id
-                        and turn.reply_message_id == message.id):
-                    return ImageRef(turn.image_call_id, message.channel.id, message.id)
-        return None
 
     async def edit_from_button(self, interaction: discord.Interaction, turn_id: int) -> None:
         turn = await self._result(interaction, turn_id)

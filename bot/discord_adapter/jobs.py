@@ -23,6 +23,7 @@ from bot.core.options import ImageOptions, check_prompt
 from bot.core.service import Admission
 from bot.core.sizes import choose_size
 from bot.discord_adapter.ack import Ack, admit_in_time
+from bot.discord_adapter.references import linked_results
 from bot.discord_adapter.reply import Reply
 from bot.discord_adapter.surface import ReplySurface
 from bot.ops.memory import MemoryReleaser
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_INPUT_IMAGES = 4  # /edit's image options; "Edit image" takes the first four of a message
+MASK_WITH_RESULTS = "A mask applies to an attached image; use it without `results`."
 
 
 class JobStarter:
@@ -49,11 +51,12 @@ class JobStarter:
         attachments: Sequence[discord.Attachment] = (),
         mask: discord.Attachment | None = None,
         references: tuple[ImageRef, ...] = (),
+        result_links: str | None = None,
     ) -> None:
         if not self.bot.service.claim(interaction.id):
             return  # Discord delivered this interaction twice; the first delivery is being handled
         ack = Ack(interaction, self.bot.metrics)
-        plan = self.plan(interaction, kind, text, chosen, attachments, mask, references)
+        plan = self.plan(interaction, kind, text, chosen, attachments, mask, references, result_links)
         admitted = await admit_in_time(ack, self.bot.service, plan)
         if admitted is None:
             return
@@ -177,11 +180,16 @@ class JobStarter:
         attachments: Sequence[discord.Attachment],
         mask: discord.Attachment | None = None,
         references: tuple[ImageRef, ...] = (),
+        result_links: str | None = None,
     ) -> tuple[Job, BudgetPolicy]:
         """Everything checked before the member is answered: costs nothing and raises ImageError."""
         channel_id = interaction.channel_id
         assert channel_id is not None  # slash commands always come from a channel
         server = await self.server_settings(interaction)
+        if result_links is not None:  # earlier results by link go first, as OpenAI sees them (by id)
+            if mask is not None:
+                raise InvalidInput(MASK_WITH_RESULTS)
+            references = (*references, *await linked_results(self.bot, interaction, result_links, MAX_INPUT_IMAGES))
         new_thread = opens_thread(interaction, kind, bool(attachments or references))
         await self.check_start(interaction, server, opens_thread=new_thread)
         prompt = check_prompt(text, what="prompt" if kind == "draw" else "instruction")
@@ -189,7 +197,7 @@ class JobStarter:
         options = options.validate()
         if any(attachment.size > MAX_UPLOAD_BYTES for attachment in attachments):
             raise InvalidInput("That image is larger than 20 MB; please attach a smaller one.")
-        if len(attachments) > MAX_INPUT_IMAGES:
+        if len(attachments) + len(references) > MAX_INPUT_IMAGES:
             raise InvalidInput(f"I can use at most {MAX_INPUT_IMAGES} images at once.")
         if mask is not None and not attachments:
             raise InvalidInput("A mask needs the image it applies to: attach that image as `image` too.")
