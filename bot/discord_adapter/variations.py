@@ -46,6 +46,8 @@ CELL_WAITING = "⏳ waiting for a free slot"
 CELL_RETRYING = "⏳ {message} trying again…"
 CELL_FAILED = "❌ {message}"
 CELL_COST = "Cost {cost}."
+CELL_CANCELLED = "❌ Cancelled."
+CELL_FAILED_EARLIER = "❌ This one failed; Reroll makes it again."
 THREAD_HINT = ("Press **Use** under the grid to pick a variation: it is posted here full size and **/edit** in this "
                "thread continues from it.")
 USED = "Variation {number} is now the image **/edit** continues from in <#{chain}>."
@@ -275,7 +277,9 @@ class Variations:
             return
         admission, job = admitted
         await ack.confirm(REROLLING.format(number=number))
-        grid = self._live.get(group) or await self._reopen(interaction, interaction.message, turn, siblings, chain_id)
+        grid = self._live.get(group) or await reopen_grid(
+            self.bot, interaction.message.channel, interaction.message.id, turn, interaction.filesize_limit
+        )
         grid.turns[number - 1] = admission.turn_id
         grid.notes.pop(number - 1, None)
         await self._run(grid, group, [(admission.turn_id, job)])
@@ -292,26 +296,6 @@ class Variations:
             variation_group=turn.variation_group, variation_index=turn.variation_index,
         )
         return job, budget_policy(server)
-
-    async def _reopen(
-        self, interaction: discord.Interaction, message: discord.Message, turn: Turn, siblings: list[Turn],
-        chain_id: int | None,
-    ) -> Grid:
-        """A grid finished earlier (perhaps before a restart): redrawn from its posted picture and the turns."""
-        latest: dict[int, Turn] = {}
-        for sibling in siblings:  # oldest first: a later reroll of a cell replaces the earlier one
-            if sibling.variation_index is not None and sibling.status not in ("queued", "running"):
-                latest[sibling.variation_index - 1] = sibling
-        count = max([*latest, (turn.variation_index or 1) - 1]) + 1
-        turns = [latest[i].id if i in latest else turn.id for i in range(count)]
-        notes = {i: _note(t) for i, t in latest.items()}
-        done = {i for i, t in latest.items() if t.status == "done"}
-        base = await fetch_message_image(self.bot, message.channel.id, message.id)
-        chain = await self.bot.service.chain(chain_id) if chain_id is not None else None
-        reply = Reply(message.channel, message_id=message.id)
-        return Grid(self.bot, reply, prompt=turn.prompt, size=turn.options.size, turns=turns, chain_id=chain_id,
-                    chain_kind=chain.kind if chain else "channel", parent_channel_id=chain.parent_channel_id
-                    if chain else None, upload_limit=interaction.filesize_limit, base=base, notes=notes, done=done)
 
     async def cancel(self, interaction: discord.Interaction, turn_id: int) -> None:
         """Cancel: every variation of the grid that is still queued or running."""
@@ -345,7 +329,59 @@ class Variations:
         return turn
 
 
-def _note(turn: Turn) -> str:
+class RecoveredGrids:
+    """Start-up recovery's grids: each group's grid reopened once and shared by its turns' cells."""
+
+    def __init__(self, bot: ImageBot, upload_limit: int) -> None:
+        self.bot = bot
+        self.upload_limit = upload_limit
+        self._grids: dict[int, Grid] = {}
+
+    async def cell(self, turn: Turn) -> CellSurface | None:
+        """The cell of a variation's grid; None for other turns (or when the grid can't be reached)."""
+        group = turn.variation_group
+        if group is None or turn.reply_channel_id is None or turn.reply_message_id is None:
+            return None
+        if group not in self._grids:
+            channel = self.bot.get_partial_messageable(turn.reply_channel_id, guild_id=turn.guild_id)
+            try:
+                self._grids[group] = await reopen_grid(self.bot, channel, turn.reply_message_id, turn,
+                                                       self.upload_limit)
+            except discord.HTTPException as exc:
+                log.warning("could not reopen the grid of turn %s: %s", turn.id, exc)
+                return None
+        return CellSurface(self._grids[group], (turn.variation_index or 1) - 1)
+
+
+async def reopen_grid(
+    bot: ImageBot, channel: discord.abc.Messageable, message_id: int, turn: Turn, upload_limit: int
+) -> Grid:
+    """A grid drawn earlier (perhaps before a restart), redrawn from its posted picture and its group's turns."""
+    assert turn.variation_group is not None
+    siblings = await bot.store.variation_turns(turn.variation_group)
+    latest = {(t.variation_index or 1) - 1: t for t in siblings}  # oldest first: a reroll replaces its cell
+    count = max(latest) + 1
+    chain_id = next((t.chain_id for t in siblings if t.chain_id is not None), None)
+    chain = await bot.service.chain(chain_id) if chain_id is not None else None
+    grid = Grid(
+        bot, Reply(channel, message_id=message_id), prompt=turn.prompt, size=turn.options.size,
+        turns=[latest[i].id if i in latest else turn.id for i in range(count)], chain_id=chain_id,
+        chain_kind=chain.kind if chain else "channel", parent_channel_id=chain.parent_channel_id if chain else None,
+        upload_limit=upload_limit, base=await fetch_message_image(bot, getattr(channel, "id", 0), message_id),
+        notes={i: note for i, t in latest.items() if (note := _note(t))},
+        done={i for i, t in latest.items() if t.status == "done"},
+    )
+    for i, t in latest.items():
+        if t.status in ("failed", "interrupted"):
+            grid.cells[i] = Cell(failed=True)
+    return grid
+
+
+def _note(turn: Turn) -> str | None:
     if turn.status == "done":
         return CELL_COST.format(cost=format_usd(turn.cost_micros))
-    return CELL_FAILED.format(message=turn.error or "failed")
+    if turn.status == "interrupted":
+        return interrupted_text(turn.cost_micros)
+    if turn.status == "failed":  # the stored error may carry upstream detail: the member gets a plain note
+        return CELL_CANCELLED if turn.error_code == "cancelled" else CELL_FAILED_EARLIER
+    return None

@@ -12,8 +12,10 @@ from bot.core.costs import format_usd
 from bot.core.grid import EMPTY, FAILED, cell_box, cell_size
 from bot.core.models import Job, Turn
 from bot.core.options import ImageOptions
+from bot.storage import SqliteStore
+from tests.bot.storage.test_privacy import sql
 from tests.fakes.discord_state import MEMBER_PERMISSIONS, FakeInteraction
-from tests.fakes.images import decode
+from tests.fakes.images import decode, make_image
 from tests.fakes.openai_server import Fault, Generation, ImageScript
 from tests.harness import Harness, RunningBot
 
@@ -148,6 +150,13 @@ async def test_use_posts_that_image_full_size_and_edit_continues_from_it(harness
     await harness.command(running, "edit", {"instruction": "add a rainbow"}, channel_id=thread_id)
     assert posts(harness)[-1]["previous_response_id"] == chosen.response_id
 
+    # Each variation is a turn of the conversation: /history lists both and the edit, with what they cost.
+    history = await harness.command(running, "history", channel_id=thread_id)
+    embed = fd.messages[history.original_message_id].embeds[0]
+    every = [*turns, await running.store.get_head(thread_id)]
+    total = sum(t.cost_micros for t in every if t is not None)
+    assert embed["footer"]["text"] == f"3 turns · total cost {format_usd(total)}"
+
 
 async def test_reroll_after_a_restart_redraws_only_that_cell(harness: Harness) -> None:
     first = await harness.start_bot()
@@ -266,3 +275,33 @@ async def test_variations_in_a_thread_run_side_by_side_and_leave_its_head(harnes
     assert [t.status for t in turns] == ["done", "done"] and all(t.chain_id == thread_id for t in turns)
     after = await running.store.get_head(thread_id)
     assert head is not None and after is not None and after.id == head.id
+
+
+async def test_after_a_crash_variations_are_finished_in_their_cells_of_the_grid(harness: Harness) -> None:
+    fd = harness.discord
+    first = await harness.start_bot()
+    for colour in COLOURS[:2]:
+        harness.openai.queue_script(ImageScript(final_color=colour))
+    draw = await harness.command(first, "draw", {"prompt": PROMPT, "quality": "low", "count": 2})
+    one, two = await group_turns(first, draw)
+    await harness.stop_bot(first)
+    # As a crash leaves them: the first was still running, the second was paid for but not yet posted.
+    store = await SqliteStore.open(harness.tmp_path / "threadpaint.db")
+    await sql(store, "UPDATE turns SET status = 'running' WHERE id = ?", (one.id,))
+    await sql(store, "UPDATE turns SET status = 'delivering' WHERE id = ?", (two.id,))
+    await sql(store, "UPDATE outbox SET image = ? WHERE turn_id = ?", (make_image((5, 5, 250), (64, 64)), two.id))
+    await store.close()
+
+    second = await harness.start_bot()
+    await second.bot.recovered.wait()
+
+    grid = fd.messages[draw.original_message_id]
+    assert cells(grid_png(harness, grid.id), 2) == [FAILED, (5, 5, 250)]  # the grid stays, each cell updated
+    assert "**1:** ⚠️ This request was interrupted" in grid.content and "Delivered after the bot restarted." in (
+        grid.content)
+    assert buttons(harness, grid.id) == [(f"tp:use:{two.id}", "Use 2"), (f"tp:vreroll:{one.id}", "Reroll 1"),
+                                         (f"tp:vreroll:{two.id}", "Reroll 2")]
+    recovered = await second.store.get_turn(two.id)
+    assert recovered is not None and recovered.status == "done"
+    chain = await second.store.get_chain(grid.id)
+    assert chain is not None and chain.head_turn_id is None
