@@ -280,12 +280,13 @@ async def test_variations_in_a_thread_run_side_by_side_and_leave_its_head(harnes
 async def test_after_a_crash_variations_are_finished_in_their_cells_of_the_grid(harness: Harness) -> None:
     fd = harness.discord
     first = await harness.start_bot()
-    for colour in COLOURS[:2]:
+    for colour in COLOURS[:3]:
         harness.openai.queue_script(ImageScript(final_color=colour))
-    draw = await harness.command(first, "draw", {"prompt": PROMPT, "quality": "low", "count": 2})
-    one, two = await group_turns(first, draw)
+    draw = await harness.command(first, "draw", {"prompt": PROMPT, "quality": "low", "count": 3})
+    one, two, three = await group_turns(first, draw)
     await harness.stop_bot(first)
-    # As a crash leaves them: the first was still running, the second was paid for but not yet posted.
+    # As a crash leaves them: the first was still running, the second was paid for but not yet posted, the
+    # third was done.
     store = await SqliteStore.open(harness.tmp_path / "threadpaint.db")
     await sql(store, "UPDATE turns SET status = 'running' WHERE id = ?", (one.id,))
     await sql(store, "UPDATE turns SET status = 'delivering' WHERE id = ?", (two.id,))
@@ -296,11 +297,15 @@ async def test_after_a_crash_variations_are_finished_in_their_cells_of_the_grid(
     await second.bot.recovered.wait()
 
     grid = fd.messages[draw.original_message_id]
-    assert cells(grid_png(harness, grid.id), 2) == [FAILED, (5, 5, 250)]  # the grid stays, each cell updated
-    assert "**1:** ⚠️ This request was interrupted" in grid.content and "Delivered after the bot restarted." in (
-        grid.content)
-    assert buttons(harness, grid.id) == [(f"tp:use:{two.id}", "Use 2"), (f"tp:vreroll:{one.id}", "Reroll 1"),
-                                         (f"tp:vreroll:{two.id}", "Reroll 2")]
+    # The grid stays: each cell updated, the finished one as it was.
+    assert cells(grid_png(harness, grid.id), 3) == [FAILED, (5, 5, 250), generation_of(harness, three).final_color]
+    assert "**1:** ⚠️ This request was interrupted" in grid.content
+    assert "**2:** Delivered after the bot restarted." in grid.content
+    assert f"**3:** Cost {format_usd(three.cost_micros)}." in grid.content
+    assert buttons(harness, grid.id) == [
+        (f"tp:use:{two.id}", "Use 2"), (f"tp:use:{three.id}", "Use 3"),
+        *[(f"tp:vreroll:{t.id}", f"Reroll {i}") for i, t in enumerate((one, two, three), start=1)],
+    ]
     recovered = await second.store.get_turn(two.id)
     assert recovered is not None and recovered.status == "done"
     chain = await second.store.get_chain(grid.id)
