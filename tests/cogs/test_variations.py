@@ -14,7 +14,7 @@ from bot.core.models import Job, Turn
 from bot.core.options import ImageOptions
 from bot.storage import SqliteStore
 from tests.bot.storage.test_privacy import sql
-from tests.fakes.discord_state import MEMBER_PERMISSIONS, FakeInteraction
+from tests.fakes.discord_state import MEMBER_PERMISSIONS, FakeInteraction, FakeMessage
 from tests.fakes.images import decode, make_image
 from tests.fakes.openai_server import Fault, Generation, ImageScript
 from tests.harness import Harness, RunningBot
@@ -310,3 +310,26 @@ async def test_after_a_crash_variations_are_finished_in_their_cells_of_the_grid(
     assert recovered is not None and recovered.status == "done"
     chain = await second.store.get_chain(grid.id)
     assert chain is not None and chain.head_turn_id is None
+
+
+async def test_the_grid_is_redrawn_no_faster_than_the_preview_pacing(harness: Harness) -> None:
+    fd = harness.discord
+    # A minute between paced redraws: the first preview shows at once, later ones wait and are dropped at the end.
+    running = await harness.start_bot(PREVIEW_INTERVAL="60")
+    hold = asyncio.Event()
+    for colour in COLOURS:
+        harness.openai.queue_script(ImageScript(final_color=colour, hold_final=hold))
+    draw = await fd.invoke_slash("draw", {"prompt": PROMPT, "quality": "low", "count": 4})
+
+    def grids() -> list[FakeMessage]:
+        if draw.original_message_id is None:
+            return []
+        return [v for v in fd.messages[draw.original_message_id].versions() if v.attachments]
+
+    await fd.wait_for(lambda: len(grids()) == 2 and len(posts(harness)) == 4, what="the first paced preview")
+    hold.set()
+    await running.tracker.wait(draw.id)
+    # The empty grid, one paced preview, and one redraw as each of the four finished: not one per preview (8).
+    assert len(grids()) == 6
+    turns = await group_turns(running, draw)
+    assert cells(grids()[-1].attachments[0].data, 4) == [generation_of(harness, t).final_color for t in turns]
