@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+from dataclasses import replace
 
 from PIL import Image
 
@@ -333,3 +334,24 @@ async def test_the_grid_is_redrawn_no_faster_than_the_preview_pacing(harness: Ha
     assert len(grids()) == 6
     turns = await group_turns(running, draw)
     assert cells(grids()[-1].attachments[0].data, 4) == [generation_of(harness, t).final_color for t in turns]
+
+
+async def test_use_and_reroll_follow_the_same_rules_as_the_other_buttons(harness: Harness) -> None:
+    fd = harness.discord
+    running = await harness.start_bot()
+    draw = await harness.command(running, "draw", {"prompt": PROMPT, "quality": "low", "count": 2})
+    one, two = await group_turns(running, draw)
+    settings = await running.store.get_guild_settings(fd.guild_id)
+    await running.store.set_guild_settings(fd.guild_id, replace(settings, edit_policy="starter"), fd.user_id)
+    fd.member_permissions[fd.other_user_id] = MEMBER_PERMISSIONS  # no Manage Threads or Messages
+
+    for custom_id in (f"tp:use:{one.id}", f"tp:vreroll:{two.id}"):
+        press = await click(harness, running, draw.original_message_id, custom_id, user_id=fd.other_user_id)
+        refusal = fd.messages[press.original_message_id].content
+        assert press.ephemeral and "only the person who started this thread" in refusal, custom_id
+    assert len(posts(harness)) == 2 and len(await group_turns(running, draw)) == 2
+    chain = await running.store.get_chain(draw.original_message_id)
+    assert chain is not None and chain.head_turn_id is None
+    # The starter may.
+    await click(harness, running, draw.original_message_id, f"tp:use:{one.id}")
+    assert (await running.store.get_chain(draw.original_message_id)).head_turn_id == one.id  # type: ignore[union-attr]
