@@ -52,6 +52,8 @@ THREAD_HINT = ("Press **Use** under the grid to pick a variation: it is posted h
                "thread continues from it.")
 USED = "Variation {number} is now the image **/edit** continues from in <#{chain}>."
 GONE = "That variation is no longer available (it may have been forgotten)."
+NOT_POSTED = ("I couldn't post that variation in its conversation (check that I can send messages and attach files "
+              "there). Nothing changed; please try again.")
 FINISHED_ALREADY = "Those variations have already finished."
 REROLLING = "Making variation {number} again; it will appear in its cell."
 
@@ -238,8 +240,13 @@ class Variations:
         kept = await self.bot.store.kept_image(turn.id)
         grid_message = interaction.message.id if interaction.message else None
         if kept is not None:
-            channel = self.bot.get_channel(turn.chain_id) or await self.bot.fetch_channel(turn.chain_id)
-            message = await self._post(channel, turn, *kept, interaction.filesize_limit)
+            try:
+                channel = self.bot.get_channel(turn.chain_id) or await self.bot.fetch_channel(turn.chain_id)
+                message = await self._post(channel, turn, *kept, interaction.filesize_limit)
+            except (discord.HTTPException, TypeError) as exc:
+                log.warning("could not post variation %s in %s: %s", turn.id, turn.chain_id, exc)
+                await send_private(interaction, NOT_POSTED)
+                return
             channel_id, message_id = message.channel.id, message.id
         elif turn.reply_message_id is not None and turn.reply_message_id != grid_message:
             channel_id, message_id = turn.reply_channel_id or turn.chain_id, turn.reply_message_id  # posted before
@@ -265,7 +272,8 @@ class Variations:
         if not self.bot.service.claim(interaction.id):
             return
         turn = await self.bot.store.get_turn(turn_id)
-        if turn is None or turn.variation_group is None or turn.status in ("queued", "running", "delivering"):
+        if (turn is None or turn.variation_group is None or interaction.message is None
+                or turn.status in ("queued", "running", "delivering")):
             await send_private(interaction, GONE)
             return
         group, number = turn.variation_group, turn.variation_index or 1
@@ -273,7 +281,7 @@ class Variations:
         chain_id = turn.chain_id or next((t.chain_id for t in siblings if t.chain_id is not None), None)
         ack = Ack(interaction, self.bot.metrics, private=True)
         admitted = await admit_in_time(ack, self.bot.service, self._plan_reroll(interaction, turn, chain_id))
-        if admitted is None or interaction.message is None:
+        if admitted is None:
             return
         admission, job = admitted
         await ack.confirm(REROLLING.format(number=number))
