@@ -109,7 +109,8 @@ async def test_count_draws_each_variation_into_a_numbered_grid_with_use_and_rero
     first = versions[0]
     assert cells(first.attachments[0].data, 4) == [EMPTY] * 4
     assert [c["custom_id"] for row in first.components for c in row["components"]] == [f"tp:cancelall:{turns[0].id}"]
-    assert "Estimated cost: at most" in first.content
+    one = running.bot.service.estimate(_job(running, draw), 0)
+    assert f"Estimated cost: at most {format_usd(4 * one)} for all of them." in first.content  # the total
     partial_colours = {decode(p).center[:3] for t in turns for p in generation_of(harness, t).partial_images}
     seen = {c for v in versions[1:-1] for c in cells(v.attachments[0].data, 4)}
     assert seen & partial_colours, "no preview reached the grid"
