@@ -48,7 +48,7 @@ class BudgetLimit:
     limit: int
     since: datetime
 
-    def refusal(self, spent: int, estimate: int) -> str:
+    def refusal(self, spent: int, estimate: int, *, images: int = 1) -> str:
         when = "daily" if self.period == "day" else "monthly"
         if self.scope == "bot":
             # Members don't need the owner's totals: only that it is the bot's limit and when it resets.
@@ -61,7 +61,7 @@ class BudgetLimit:
         left = max(self.limit - spent, 0)
         return (
             f"This would go over {who} {when} image budget of {format_usd(self.limit)}: "
-            f"{format_usd(spent)} is used and this image may cost up to {format_usd(estimate)} "
+            f"{format_usd(spent)} is used and {_these(images)} may cost up to {format_usd(estimate)} "
             f"({format_usd(left)} left). Try a lower quality or size, or wait for the budget to reset."
         )
 
@@ -88,3 +88,7 @@ def _smaller(a: int | None, b: int | None) -> int | None:
     if a is None:
         return b
     return a if b is None else min(a, b)
+
+
+def _these(images: int) -> str:
+    return "this image" if images == 1 else f"these {images} images together"

@@ -30,6 +30,17 @@ class Store(Protocol):
         """Admit a queued turn atomically (raising TooManyJobs or OverBudget); None for a duplicate delivery."""
         ...
 
+    async def create_turns(
+        self,
+        turns: Sequence[NewTurn],
+        *,
+        reserve: int = 0,
+        max_in_flight: int | None = None,
+        limits: Sequence[BudgetLimit] = (),
+    ) -> list[int] | None:
+        """Admit the variations of one command together: all or none, budgets checked against their total."""
+        ...
+
     async def start_turn(self, turn_id: int, parent_turn_id: int | None, previous_response_id: str | None) -> None: ...
 
     async def stash_image(self, turn_id: int, image: bytes, fmt: str) -> None:

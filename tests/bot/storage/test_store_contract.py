@@ -416,3 +416,31 @@ async def test_fail_and_interrupt_charge_what_was_made(store: BotStore) -> None:
     await store.fail_turn(blocked, "moderation_blocked", "x")
     assert (await store.get_turn(failed)).cost_micros == 12_000  # type: ignore[union-attr]
     assert await store.spend(since=datetime(2000, 1, 1, tzinfo=UTC)) == 19_000
+
+
+async def test_variations_are_admitted_together_and_keep_their_image_until_chosen(store: BotStore) -> None:
+    group = 700
+    turns = [dataclasses.replace(new_turn(group if i == 1 else None, chain_id=None),  # type: ignore[arg-type]
+                                 variation_group=group, variation_index=i) for i in (1, 2, 3)]
+    with pytest.raises(OverBudget, match=r"these 3 images together may cost up to \$0\.30"):
+        await store.create_turns(turns, reserve=100_000, limits=[budget(250_000)])
+    assert await store.variation_turns(group) == []  # all or none
+    # The member's limit on jobs in flight counts the request once.
+    ids = await store.create_turns(turns, reserve=100_000, max_in_flight=1, limits=[budget(300_000)])
+    assert ids is not None and len(ids) == 3
+    assert await store.create_turns(turns, reserve=1) is None  # a repeat delivery of the same command
+    stored = await store.variation_turns(group)
+    assert [(t.id, t.variation_group, t.variation_index) for t in stored] == [(ids[i], group, i + 1) for i in range(3)]
+
+    for turn_id in ids[:2]:
+        await store.start_turn(turn_id, None, None)
+        await store.save_result(turn_id, TurnResult(f"resp_{turn_id}", "ig", None, Usage()), b"img%d" % turn_id, "png")
+        await store.complete_turn(turn_id, Delivery(900, "thread", 800, 800, 901, moves_head=False), owner_id=5,
+                                  guild_id=1)
+    assert await store.get_head(900) is None  # landed in the grid, not chosen
+    assert await store.kept_image(ids[0]) == (b"img%d" % ids[0], "png")
+    await store.choose_variation(ids[1], 900, 900, 1234)
+    head = await store.get_head(900)
+    assert head is not None and head.id == ids[1] and head.reply_message_id == 1234
+    assert await store.kept_image(ids[1]) is None and await store.kept_image(ids[0]) is not None
+    assert await store.pending_deliveries() == []  # a kept variation is not an undelivered image
