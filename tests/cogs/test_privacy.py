@@ -204,7 +204,7 @@ async def test_purge_runs_once_at_start_and_then_daily(harness: Harness, monkeyp
     monkeypatch.setattr(SqliteStore, "purge_before", observed)
     running = await harness.start_bot()
     await asyncio.wait_for(purged.wait(), 10)  # the first run, with no command
-    assert await turn_ids(running.store) == {recent}
+    assert await turn_ids(running.store) == {recent}, f"{old} was kept"
     loop = privacy_cog(running).retention
     assert loop.is_running() and loop.hours == 24
 
