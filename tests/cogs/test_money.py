@@ -13,6 +13,7 @@ from bot.core.guild_settings import GuildSettings
 from bot.core.options import ImageOptions
 from cogs.privacy import CONFIRM_ID
 from tests.bot.storage.test_privacy import add_turn
+from tests.clock import FakeClock, settle
 from tests.cogs.test_privacy import ask_to_forget
 from tests.fakes.discord_state import FakeInteraction
 from tests.fakes.openai_server import Fault, ImageScript
@@ -279,18 +280,29 @@ async def test_a_server_cannot_lower_moderation_unless_the_owner_allows(harness:
 async def test_a_job_that_never_finishes_fails_at_the_deadline(harness: Harness) -> None:
     """An upstream that keeps sending something well inside the idle timeout but never finishes the image."""
     fd = harness.discord
-    running = await harness.start_bot(STREAM_IDLE_TIMEOUT="0.5", JOB_DEADLINE="1")
+    clock = FakeClock()
+    running = await harness.start_bot(JOB_DEADLINE="600")
+    running.bot.service.call_later = clock.call_later
     never = asyncio.Event()
     harness.openai.queue_script(ImageScript(hold_final=never, trickle=0.05))
-    draw = await harness.command(running, "draw", {"prompt": "forever", "quality": "low", "size": "1024x1024"})
+    draw = await fd.invoke_slash("draw", {"prompt": "forever", "quality": "low", "size": "1024x1024"})
+    await fd.wait_for(lambda: bool(clock.timers) and draw.original_message_id is not None
+                      and bool(fd.messages[draw.original_message_id].attachments),
+                      what="the first preview, under the job's deadline")
+    [timer] = clock.timers
+    assert timer.when == clock.now() + 600
+    clock.advance(599.9)
+    await settle()
+    assert not running.tracker.done[draw.id].is_set()  # still inside the deadline
+    clock.advance(0.1)
+    await running.tracker.wait(draw.id)
     text = text_of(harness, draw)
-    assert text.startswith("❌ This image took too long: OpenAI had not finished it after 1 seconds, so I stopped")
+    assert text.startswith("❌ This image took too long: OpenAI had not finished it after 10 minutes, so I stopped")
     turn = await running.store.turn_for_interaction(draw.id)
     assert turn is not None and turn.status == "failed" and turn.error_code == "deadline"
     assert turn.cost_micros > 0 and text.endswith(f"so it cost {format_usd(turn.cost_micros)}.")
     assert running.bot.service.queue.running == 0
     never.set()
-    assert fd is harness.discord
 
 
 # ---------------------------------------------------------------------------------------------- allow-list

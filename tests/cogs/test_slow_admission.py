@@ -17,6 +17,7 @@ from tests.fakes.images import decode
 from tests.fakes.openai_server import ImageScript
 from tests.harness import Harness, RunningBot
 
+
 def held_admission(monkeypatch: pytest.MonkeyPatch, running: RunningBot) -> tuple[asyncio.Event, list[int | None]]:
     """Make the store's admission transaction wait until the returned event is set; lists what it returned."""
     release = asyncio.Event()
