@@ -31,9 +31,9 @@ async def test_draw_in_text_channel_streams_previews_then_final_and_opens_thread
 
     interaction = await harness.command(running, "draw", {"prompt": PROMPT})
 
-    # Acknowledged (deferred) well within Discord's 3 seconds.
+    # Acknowledged by deferring (the fake enforces Discord's 3 seconds; that the acknowledgement never waits for
+    # the database is pinned by tests/cogs/test_slow_admission.py, without a stopwatch).
     assert interaction.ack_type == 5 and interaction.acked_at is not None
-    assert interaction.acked_at - interaction.created_at < 1.0
 
     # The exact request body OpenAI received.
     [body] = responses_requests(harness)
