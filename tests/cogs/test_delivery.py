@@ -46,7 +46,12 @@ async def test_refused_edit_after_token_expiry_posts_a_new_message(harness: Harn
 async def test_unreachable_channel_gives_up_and_sends_the_image_by_dm(harness: Harness) -> None:
     fd = harness.discord
     running = await harness.start_bot(PARTIAL_IMAGES="0")
-    running.bot.service.sleep = no_wait  # the retries a few minutes apart happen at once
+    waits: list[float] = []
+
+    async def record(seconds: float) -> None:  # the retries a few minutes apart happen at once
+        waits.append(seconds)
+
+    running.bot.service.sleep = record
     harness.openai.queue_script(ImageScript(final_color=(200, 30, 30), event_delay=0.05))
     draw = await fd.invoke_slash("draw", {"prompt": "a red kite"})
     await fd.wait_for(lambda: len(fd.route_calls("PATCH", ORIGINAL)) >= 1, what="the status line")
@@ -68,6 +73,7 @@ async def test_unreachable_channel_gives_up_and_sends_the_image_by_dm(harness: H
             break
     assert turn is not None and turn.status == "failed" and turn.error_code == "delivery"
     assert turn.delivery_attempts == 3
+    assert waits == [60.0, 600.0]  # tried again 1 and 10 minutes later
     assert await running.store.outbox_size() == 0  # the member has it; nothing is left behind
     assert [m for m in fd.messages.values() if m.channel_id == fd.text_channel_id and m.attachments] == []
 
