@@ -120,3 +120,21 @@ async def test_after_giving_up_the_reply_says_where_the_image_went(harness: Harn
     dm_channel = fd.dm_channel_id(fd.user_id)
     [dm] = [m for m in fd.messages.values() if m.channel_id == dm_channel]
     assert decode(dm.attachments[0].data).center[:3] == (0, 160, 60)
+
+
+async def test_a_reply_deleted_after_the_token_expired_gets_a_new_message(harness: Harness) -> None:
+    fd = harness.discord
+    running = await harness.start_bot(PARTIAL_IMAGES="0")
+    harness.openai.queue_script(ImageScript(final_color=(3, 100, 100), event_delay=0.05))
+    draw = await fd.invoke_slash("draw", {"prompt": "teal"})
+    await fd.wait_for(lambda: len(fd.route_calls("PATCH", ORIGINAL)) >= 1, what="the status line")
+    await expire_token(harness, running)  # from now on only the bot's own routes work
+    fd.messages[draw.original_message_id].deleted = True  # ... and a moderator deleted the reply
+    await running.tracker.wait(draw.id)
+
+    [posted] = [m for m in fd.messages.values() if m.attachments and m.embeds and not m.deleted]
+    assert posted.id != draw.original_message_id and posted.channel_id == fd.text_channel_id
+    assert decode(posted.attachments[0].data).center[:3] == (3, 100, 100)
+    assert [c.status for c in fd.route_calls("PATCH", MESSAGE)] == [404]  # it tried the old one first
+    turn = await running.store.turn_for_interaction(draw.id)
+    assert turn is not None and turn.status == "done" and turn.reply_message_id == posted.id
