@@ -8,7 +8,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from bot.core import observe
 from bot.core.budgets import BudgetLimit, BudgetPolicy, limits_for
@@ -53,6 +53,18 @@ class DeadlineExceeded(Upstream):
     code = "deadline"
 
 
+class TimerHandle(Protocol):
+    def cancel(self) -> None: ...
+
+
+# call_later(delay, callback): the event loop's timer by default; tests pass a clock they move by hand.
+CallLater = Callable[[float, Callable[[], object]], TimerHandle]
+
+
+def loop_call_later(delay: float, callback: Callable[[], object]) -> TimerHandle:
+    return asyncio.get_running_loop().call_later(delay, callback)
+
+
 @dataclass(frozen=True)
 class Admission:
     turn_id: int
@@ -76,6 +88,7 @@ class ImageService:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         decode_limit: int = DECODE_LIMIT,
         job_deadline: float | None = None,
+        call_later: CallLater = loop_call_later,
         allow_low_moderation: bool = False,
     ) -> None:
         self._store = store
@@ -94,6 +107,7 @@ class ImageService:
         self.budgets = budgets or BudgetPolicy()
         self._clock = clock
         self._job_deadline = job_deadline
+        self.call_later = call_later  # the JOB_DEADLINE timer
         self._progress: dict[int, Progress] = {}  # by turn id, while running
         self._locks = ChainLocks()
         self._tasks: dict[int, asyncio.Task[Any]] = {}  # by turn id
@@ -322,8 +336,15 @@ class ImageService:
         if self._job_deadline is None:
             return await generation
         try:
-            async with asyncio.timeout(self._job_deadline):
-                return await generation
+            async with asyncio.timeout(None) as timeout:
+                # Moving the timeout to "now" cancels the generation at the next turn of the loop.
+                timer = self.call_later(
+                    self._job_deadline, lambda: timeout.reschedule(asyncio.get_running_loop().time())
+                )
+                try:
+                    return await generation
+                finally:
+                    timer.cancel()
         except TimeoutError:
             minutes = _duration(self._job_deadline)
             raise DeadlineExceeded(

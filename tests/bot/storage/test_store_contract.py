@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import itertools
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -22,6 +20,8 @@ from bot.core.options import ImageOptions
 from bot.core.shards import ShardScope
 from bot.core.usage import Usage
 from bot.storage import BotStore
+from bot.storage.identify import LocalIdentifySpacing
+from bot.storage.postgres_base import PostgresBase
 from tests.bot.storage.conftest import StoreFactory
 from tests.bot.storage.test_privacy import sql
 
@@ -320,22 +320,42 @@ async def test_concurrent_guild_settings_updates_are_not_lost(store_factory: Sto
     assert (await first.get_guild_settings(1)).allowed_channel_ids == frozenset(channels)
 
 
+class HeldWaits:
+    """A sleep that records what it was asked for and returns only when the test lets go (zero returns at once)."""
+
+    def __init__(self) -> None:
+        self.asked: list[float] = []
+        self.go = asyncio.Event()
+
+    async def sleep(self, seconds: float) -> None:
+        self.asked.append(seconds)
+        await asyncio.sleep(0)
+        if seconds > 0:
+            await self.go.wait()
+
+
+def hold_identify_waits(store: BotStore, waits: HeldWaits) -> None:
+    assert isinstance(store, LocalIdentifySpacing | PostgresBase)
+    store.identify_sleep = waits.sleep
+    if isinstance(store, LocalIdentifySpacing):
+        store.identify_clock = lambda: 1000.0  # time stands still: only the held waits move it on
+
+
 async def test_identify_turns_are_spaced_across_stores_sharing_the_database(store_factory: StoreFactory) -> None:
     first, second = await store_factory(), await store_factory()
     # SQLite is one process's file: its spacing holds within one store; PostgreSQL's holds across stores.
     other = second if store_factory.backend == "postgres" else first
-    started = time.monotonic()
-    moments: list[tuple[int, float]] = []
-
-    async def identify(store: BotStore, bucket: int) -> None:
-        await store.wait_to_identify(bucket, 0.4)
-        moments.append((bucket, time.monotonic() - started))
-
-    await asyncio.gather(identify(first, 0), identify(other, 0), identify(first, 0), identify(other, 1))
-    same_bucket = sorted(t for b, t in moments if b == 0)
-    assert [round(later - earlier, 1) >= 0.4 for earlier, later in itertools.pairwise(same_bucket)] == [True, True]
-    [other_bucket] = [t for b, t in moments if b == 1]
-    assert other_bucket < 0.3  # another bucket does not wait
+    waits = HeldWaits()
+    for store in (first, second):
+        hold_identify_waits(store, waits)
+    await first.wait_to_identify(0, 0.4)  # the bucket's first turn goes at once
+    queued = asyncio.create_task(other.wait_to_identify(0, 0.4))
+    await other.wait_to_identify(1, 0.4)  # another bucket does not wait for bucket 0
+    await other.wait_to_identify(2, 0.4)
+    assert not queued.done()  # bucket 0's next turn waits until the first turn's 0.4 s are over
+    assert {round(w, 6) for w in waits.asked if w > 0} == {0.4}  # held for exactly the spacing
+    waits.go.set()
+    await asyncio.wait_for(queued, 10)
 
 
 async def test_abandoned_delivery_fails_the_turn_and_keeps_the_image_only_when_asked(store: BotStore) -> None:
