@@ -21,6 +21,16 @@ from bot.core.guild_settings import (
     summary_lines,
 )
 from bot.core.options import FORMATS, QUALITIES, SIZES
+from bot.core.role_budgets import with_role_budget
+from bot.discord_adapter.settings_text import (
+    EVERYONE_BUDGET,
+    ROLE_BUDGET_SAVED,
+    SPOILER_NEEDS_CHANNEL,
+    SPOILER_SAVED,
+    edit_rules,
+    rules_headline,
+    rules_listing,
+)
 from bot.storage import BotStore
 
 if TYPE_CHECKING:
@@ -175,6 +185,78 @@ class Settings(commands.GroupCog, group_name="threadpaint", group_description="t
             return
         change = _setter(**{field: micros})
         await self._apply(interaction, change, f"✅ {scope.capitalize()} {period} budget saved.")
+
+    @settings.command(name="words", description="Words and patterns members can't use in prompts")
+    @app_commands.describe(
+        action="add or remove a rule, list them, or clear the list",
+        word="A word or phrase; * matches any letters inside a word (bad*, *bad)",
+    )
+    async def words(
+        self, interaction: discord.Interaction, action: Literal["add", "remove", "list", "clear"],
+        word: app_commands.Range[str, 1, 100] | None = None,
+    ) -> None:
+        if action == "list":
+            store = await self._store_for(interaction)
+            if store is not None:
+                settings = await store.get_guild_settings(self._guild_id(interaction))
+                await self._send(interaction, rules_listing(settings.blocked_words))
+            return
+        try:
+            change = edit_rules(action, word)
+        except InvalidInput as error:
+            await self._refuse(interaction, error.user_message)
+            return
+        await self._apply(interaction, change, rules_headline(action, word))
+
+    @settings.command(name="spoiler", description="Post results as spoilers (blurred until clicked)")
+    @app_commands.describe(
+        where="the whole server, one channel (and its threads), or every age-restricted channel",
+        on="true to blur results there, false to stop", channel="The channel, for where:channel",
+    )
+    @app_commands.choices(where=[
+        app_commands.Choice(name="the whole server", value="server"),
+        app_commands.Choice(name="one channel", value="channel"),
+        app_commands.Choice(name="channels marked age-restricted", value="age_restricted"),
+    ])
+    async def spoiler(
+        self, interaction: discord.Interaction, where: str, on: bool,
+        channel: discord.TextChannel | discord.ForumChannel | None = None,
+    ) -> None:
+        if where == "channel":
+            if channel is None:
+                await self._refuse(interaction, SPOILER_NEEDS_CHANNEL)
+                return
+            change = _edit_ids("spoiler_channel_ids", "add" if on else "remove", channel.id, channel.mention,
+                               "channel")
+        elif where == "age_restricted":
+            change = _setter(spoiler_age_restricted=on)
+        else:
+            change = _setter(spoiler=on)
+        await self._apply(interaction, change, SPOILER_SAVED)
+
+    @settings.command(name="role-budget", description="A role's own daily or monthly limit for each member")
+    @app_commands.describe(
+        role="Members with this role get its limit (the most generous of their roles)",
+        period="daily or monthly",
+        dollars="Dollars like 5 or 2.50; none removes the role's limit for this period",
+    )
+    async def role_budget(
+        self, interaction: discord.Interaction, role: discord.Role, period: Literal["daily", "monthly"],
+        dollars: app_commands.Range[str, 1, 32],
+    ) -> None:
+        if role.is_default():
+            await self._refuse(interaction, EVERYONE_BUDGET)
+            return
+        try:
+            micros = parse_dollars(dollars)
+        except InvalidInput as error:
+            await self._refuse(interaction, error.user_message)
+            return
+
+        def change(s: GuildSettings) -> GuildSettings:
+            return with_role_budget(s, role.id, period, micros, role.mention)
+
+        await self._apply(interaction, change, ROLE_BUDGET_SAVED.format(role=role.mention, period=period))
 
     # ------------------------------------------------------------------------------------------ plumbing
 

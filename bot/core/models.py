@@ -64,6 +64,8 @@ class Job:
     parent_turn_id: int | None = None
     # Said on the result, before the cost (e.g. the size was mapped to the nearest one the model makes).
     notes: tuple[str, ...] = ()
+    # Post the previews and the result as spoiler attachments (the server's spoiler settings for where it lands).
+    spoiler: bool = False
 
 
 @dataclass(frozen=True)

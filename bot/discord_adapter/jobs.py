@@ -16,12 +16,15 @@ from bot.core.access import ImageAuthor, Member, Place, Request, TurnHome, refus
 from bot.core.budgets import BudgetPolicy
 from bot.core.capabilities import ImageCapabilities, capabilities_of
 from bot.core.errors import InvalidInput
-from bot.core.guild_settings import GuildSettings
+from bot.core.guild_settings import GuildSettings, spoilered
 from bot.core.images import MAX_PIXELS, MAX_UPLOAD_BYTES, TOO_MANY_PIXELS
 from bot.core.models import ImageRef, Job, JobKind, Turn
 from bot.core.options import ImageOptions, check_prompt
+from bot.core.role_budgets import policy_for
 from bot.core.service import Admission
 from bot.core.sizes import choose_size
+from bot.core.wordlist import first_match
+from bot.core.wordlist import refusal as blocked_word
 from bot.discord_adapter.ack import Ack, admit_in_time
 from bot.discord_adapter.reply import Reply
 from bot.discord_adapter.surface import ReplySurface
@@ -99,13 +102,18 @@ class JobStarter:
         assert chain_id is not None
         server = await self.server_settings(interaction)
         await self.check_branch(interaction, source, server)
+        prompt = check_prompt(text, what="instruction")
+        check_words(server, prompt, "prompt" if kind == "draw" else "instruction")
+        # The result lands in the conversation, which may not be where the button was pressed.
+        where = interaction.channel if interaction.channel_id == chain_id else self.bot.get_channel(chain_id)
         job = Job(
             interaction_id=interaction.id, user_id=interaction.user.id, guild_id=interaction.guild_id,
-            channel_id=chain_id, kind=kind, prompt=check_prompt(text, what="instruction"),
+            channel_id=chain_id, kind=kind, prompt=prompt,
             options=source.options, chain_id=chain_id, moderation=server.moderation,
             partial_images=server.partial_images, branch=True, parent_turn_id=parent_turn_id,
+            spoiler=spoiler_here(server, where),
         )
-        return job, budget_policy(server)
+        return job, budget_policy(server, interaction)
 
     async def check_branch(self, interaction: discord.Interaction, source: Turn, server: GuildSettings) -> None:
         """Buttons and their modals: the turn must live where the button was pressed, then the usual rules."""
@@ -155,6 +163,7 @@ class JobStarter:
             turn_id=turn_id,
             estimate=admission.estimate,
             timer=self.bot.metrics.timer(job.interaction_id),
+            spoiler=job.spoiler,
         )
         await surface.start()
         channel_id = getattr(reply.channel, "id", job.channel_id)
@@ -185,7 +194,9 @@ class JobStarter:
         server = await self.server_settings(interaction)
         new_thread = opens_thread(interaction, kind, bool(attachments or references))
         await self.check_start(interaction, server, opens_thread=new_thread)
-        prompt = check_prompt(text, what="prompt" if kind == "draw" else "instruction")
+        what = "prompt" if kind == "draw" else "instruction"
+        prompt = check_prompt(text, what=what)
+        check_words(server, prompt, what)  # before anything else is looked at, let alone paid for
         options, notes = chosen.resolve_for(server, self.capabilities())
         options = options.validate()
         if any(attachment.size > MAX_UPLOAD_BYTES for attachment in attachments):
@@ -223,8 +234,9 @@ class JobStarter:
             attachments=len(attachments),
             references=references,
             notes=notes,
+            spoiler=spoiler_here(server, interaction.channel),
         )
-        return job, budget_policy(server)
+        return job, budget_policy(server, interaction)
 
     async def _chain_for(self, interaction: discord.Interaction, kind: JobKind, has_image: bool) -> int | None:
         """The conversation this command continues, or None to open a new thread on the reply."""
@@ -290,12 +302,28 @@ class Chosen:
         )
 
 
-def budget_policy(server: GuildSettings) -> BudgetPolicy:
-    return BudgetPolicy(
-        user_daily=server.user_daily_micros,
-        user_monthly=server.user_monthly_micros,
-        guild_daily=server.guild_daily_micros,
-        guild_monthly=server.guild_monthly_micros,
+def budget_policy(server: GuildSettings, interaction: discord.Interaction) -> BudgetPolicy:
+    """The server's limits for this member (their roles' budgets included), before the owner's caps."""
+    return policy_for(server, _role_ids(interaction.user))
+
+
+def check_words(server: GuildSettings, text: str, what: str) -> None:
+    """The server's blocked words: a private refusal naming the rule, before anything is paid for."""
+    rule = first_match(server.blocked_words, text)
+    if rule is not None:
+        log.info("refused by the server's blocked-word rule %r", rule)
+        raise InvalidInput(blocked_word(rule, what))
+
+
+def spoiler_here(server: GuildSettings, channel: object) -> bool:
+    """Whether a result posted in this channel is a spoiler (threads follow their parent; DMs never)."""
+    channel_id = getattr(channel, "id", None)
+    if channel_id is None:
+        return server.spoiler
+    is_nsfw = getattr(channel, "is_nsfw", None)
+    return spoilered(
+        server, channel_id=channel_id, parent_channel_id=getattr(channel, "parent_id", None),
+        age_restricted=bool(is_nsfw()) if callable(is_nsfw) else False,
     )
 
 
