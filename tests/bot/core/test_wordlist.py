@@ -28,6 +28,7 @@ from bot.core.wordlist import MAX_RULE_LENGTH, first_match, normalise, refusal
         (("c++",), "learn c++ now", "c++"),  # regex characters are literal
         (("c++",), "learn c now", None),
         (("Straße",), "STRASSE", "strasse"),  # case-folded both ways (stored folded)
+        (("strasse",), "die Straße", "strasse"),
         (("dog", "cat"), "cat and dog", "dog"),  # the first rule in list order
         ((), "anything", None),
     ],
