@@ -24,10 +24,15 @@ from bot.core.options import FORMATS, QUALITIES, SIZES
 from bot.core.role_budgets import with_role_budget
 from bot.discord_adapter.settings_text import (
     EVERYONE_BUDGET,
+    LOG_CANNOT_POST,
+    LOG_NEEDS_CHANNEL,
+    LOG_OFF,
+    LOG_ON,
     ROLE_BUDGET_SAVED,
     SPOILER_NEEDS_CHANNEL,
     SPOILER_SAVED,
     edit_rules,
+    missing_log_permissions,
     rules_headline,
     rules_listing,
 )
@@ -257,6 +262,24 @@ class Settings(commands.GroupCog, group_name="threadpaint", group_description="t
             return with_role_budget(s, role.id, period, micros, role.mention)
 
         await self._apply(interaction, change, ROLE_BUDGET_SAVED.format(role=role.mention, period=period))
+
+    @settings.command(name="log", description="Post finished images, refusals and safety blocks to a channel")
+    @app_commands.describe(channel="The log channel (members' mentions in it never ping)",
+                           off="true to stop logging")
+    async def log(
+        self, interaction: discord.Interaction, channel: discord.TextChannel | None = None, off: bool = False,
+    ) -> None:
+        if off:
+            await self._apply(interaction, _setter(log_channel_id=None), LOG_OFF)
+            return
+        if channel is None:
+            await self._refuse(interaction, LOG_NEEDS_CHANNEL)
+            return
+        missing = missing_log_permissions(channel)
+        if missing:
+            await self._refuse(interaction, LOG_CANNOT_POST.format(channel=channel.mention, missing=missing))
+            return
+        await self._apply(interaction, _setter(log_channel_id=channel.id), LOG_ON.format(channel=channel.mention))
 
     # ------------------------------------------------------------------------------------------ plumbing
 

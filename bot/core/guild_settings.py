@@ -64,6 +64,7 @@ class GuildSettings:
     spoiler_channel_ids: frozenset[int] = frozenset()  # ... or only in these channels (and their threads)
     spoiler_age_restricted: bool = False  # ... and always in channels Discord marks age-restricted
     role_budgets: tuple[RoleBudget, ...] = ()  # sorted by role id; the member's most generous role applies
+    log_channel_id: int | None = None  # finished images, refusals and safety blocks are posted here
 
     def __post_init__(self) -> None:
         # Fail where a bad value is made, not later inside /draw: every field has one check in _VALID.
@@ -169,6 +170,7 @@ _VALID: dict[str, Callable[[object], bool]] = {
     "spoiler_channel_ids": _ids,
     "spoiler_age_restricted": lambda value: isinstance(value, bool),
     "role_budgets": _role_budgets,
+    "log_channel_id": lambda value: value is None or (_is_int(value) and value > 0),
     **dict.fromkeys(BUDGET_FIELDS, _optional_int(MAX_BUDGET_MICROS)),
 }
 
@@ -268,6 +270,7 @@ def summary_lines(s: GuildSettings, *, bot_partial_images: int, bot_budgets: Map
         f"**Role budgets:** {_role_budgets_text(s, bot_budgets)}",
         f"**Blocked words:** {_rules_text(s)}",
         f"**Spoilers:** {_spoiler_text(s)}",
+        f"**Log channel:** {f'<#{s.log_channel_id}>' if s.log_channel_id else 'off'}",
     ]
 
 

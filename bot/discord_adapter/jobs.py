@@ -57,7 +57,7 @@ class JobStarter:
             return  # Discord delivered this interaction twice; the first delivery is being handled
         ack = Ack(interaction, self.bot.metrics)
         plan = self._plan(interaction, kind, text, chosen, attachments, mask, references)
-        admitted = await admit_in_time(ack, self.bot.service, plan)
+        admitted = await admit_in_time(ack, self.bot.service, plan, self._log_refusal(interaction, text))
         if admitted is None:
             return
         admission, job = admitted
@@ -77,7 +77,7 @@ class JobStarter:
         here = interaction.channel_id == chain_id
         ack = Ack(interaction, self.bot.metrics, private=not here)
         plan = self._plan_branch(interaction, source, kind, text, parent_turn_id)
-        admitted = await admit_in_time(ack, self.bot.service, plan)
+        admitted = await admit_in_time(ack, self.bot.service, plan, self._log_refusal(interaction, text))
         if admitted is None:
             return
         admission, job = admitted
@@ -177,6 +177,14 @@ class JobStarter:
             await service.run(turn_id, job, surface)
         finally:
             self.memory.job_ended()
+        await self.bot.log_channel.turn_ended(turn_id)
+
+    def _log_refusal(self, interaction: discord.Interaction, text: str) -> Callable[[str], Awaitable[None]]:
+        async def refused(reason: str) -> None:
+            channel_id = interaction.channel_id
+            assert channel_id is not None  # commands and components always come from a channel
+            await self.bot.log_channel.refusal(interaction.guild_id, interaction.user.id, channel_id, reason, text)
+        return refused
 
     async def _plan(
         self,

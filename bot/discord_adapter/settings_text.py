@@ -8,6 +8,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+import discord
+
 from bot.core.errors import InvalidInput
 from bot.core.guild_settings import GuildSettings
 from bot.core.wordlist import (
@@ -30,6 +32,10 @@ RULES_CLEARED = "✅ Blocked words cleared."
 NO_RULES = "This server blocks no words. Add one with `/threadpaint settings words action:add word:<word>`."
 RULES_HEADING = "**Blocked words** ({count}; `*` matches any letters inside a word):"
 MORE_RULES = "… and {count} more"
+LOG_ON = "✅ Finished images, refusals and safety blocks will be posted in {channel}."
+LOG_OFF = "✅ Log channel turned off."
+LOG_NEEDS_CHANNEL = "Pick the log channel, or use `off:true` to stop logging."
+LOG_CANNOT_POST = "I can't post in {channel}: I need {missing} there. Give me that permission, then try again."
 # Discord's message limit is 2000 characters; the listing stops short of it.
 LISTING_LIMIT = 1900
 
@@ -81,3 +87,12 @@ def rules_listing(rules: tuple[str, ...]) -> str:
         lines.append(line)
         used += len(line) + 1
     return "\n".join(lines)
+
+
+def missing_log_permissions(channel: discord.TextChannel) -> str | None:
+    """What the bot lacks to post in a log channel ("View Channel and Send Messages"), or None."""
+    me = channel.guild.me
+    permissions = channel.permissions_for(me)
+    missing = [name for name, has in (("View Channel", permissions.view_channel),
+                                      ("Send Messages", permissions.send_messages)) if not has]
+    return " and ".join(missing) or None
