@@ -120,6 +120,8 @@ class LogChannel:
         except discord.HTTPException as exc:
             # Deleted, or the bot lost access: the member's work is unaffected; the server's managers can fix it.
             log.warning("could not post to log channel %s: %s", entry.channel_id, exc)
+        except Exception:
+            log.exception("posting to log channel %s failed", entry.channel_id)  # the queue keeps draining
 
 
 def finished_text(turn: Turn, link: str | None) -> str:

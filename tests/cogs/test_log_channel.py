@@ -41,7 +41,7 @@ async def with_log_channel(harness: Harness, **env: str) -> tuple[RunningBot, in
 
 
 async def log_posts(harness: Harness, running: RunningBot, channel_id: int) -> list[FakeMessage]:
-    await running.bot.log_channel.wait_idle()
+    await asyncio.wait_for(running.bot.log_channel.wait_idle(), 10)
     return [m for m in harness.discord.messages.values() if m.channel_id == channel_id]
 
 
@@ -101,7 +101,7 @@ async def test_a_vanished_log_channel_never_stops_a_job(harness: Harness, caplog
     del fd.channels[logs]  # deleted behind the bot's back
     with caplog.at_level(logging.WARNING):
         draw = await harness.command(running, "draw", {"prompt": "a kite"})
-        await running.bot.log_channel.wait_idle()
+        await asyncio.wait_for(running.bot.log_channel.wait_idle(), 10)
     assert fd.messages[draw.original_message_id].attachments  # the member still got the image
     assert f"could not post to log channel {logs}: 404 Not Found (error code: 10003)" in caplog.text
     again = await harness.command(running, "draw", {"prompt": "a kite"})
