@@ -272,11 +272,11 @@ async def test_guild_settings_default_set_and_update(store_factory: StoreFactory
 
 
 async def test_community_settings_survive_a_reopen(store_factory: StoreFactory) -> None:
-    """Blocked words, spoilers and role budgets live in the same row on both backends."""
+    """Blocked words, spoilers, role budgets and the log channel live in the same row on both backends."""
     store = await store_factory()
     community = GuildSettings(
         blocked_words=("kitten*", "red fox"), spoiler_channel_ids=frozenset({5}), spoiler_age_restricted=True,
-        role_budgets=((7, 2_000_000, None), (8, None, 30_000_000)),
+        role_budgets=((7, 2_000_000, None), (8, None, 30_000_000)), log_channel_id=77,
     )
     await store.set_guild_settings(1, community, 42)
     await store.close()
