@@ -16,17 +16,16 @@ from bot.core.access import ImageAuthor, Member, Place, Request, TurnHome, refus
 from bot.core.budgets import BudgetPolicy
 from bot.core.capabilities import ImageCapabilities, capabilities_of
 from bot.core.errors import InvalidInput
-from bot.core.guild_settings import GuildSettings, spoilered
+from bot.core.guild_settings import GuildSettings
 from bot.core.images import MAX_PIXELS, MAX_UPLOAD_BYTES, TOO_MANY_PIXELS
 from bot.core.models import ImageRef, Job, JobKind, Turn
 from bot.core.options import ImageOptions, check_prompt
 from bot.core.role_budgets import policy_for
 from bot.core.service import Admission
 from bot.core.sizes import choose_size
-from bot.core.wordlist import first_match
-from bot.core.wordlist import refusal as blocked_word
 from bot.discord_adapter.ack import Ack, admit_in_time
 from bot.discord_adapter.reply import Reply
+from bot.discord_adapter.server_rules import check_words, spoiler_here
 from bot.discord_adapter.surface import ReplySurface
 from bot.ops.memory import MemoryReleaser
 
@@ -313,26 +312,6 @@ class Chosen:
 def budget_policy(server: GuildSettings, interaction: discord.Interaction) -> BudgetPolicy:
     """The server's limits for this member (their roles' budgets included), before the owner's caps."""
     return policy_for(server, _role_ids(interaction.user))
-
-
-def check_words(server: GuildSettings, text: str, what: str) -> None:
-    """The server's blocked words: a private refusal naming the rule, before anything is paid for."""
-    rule = first_match(server.blocked_words, text)
-    if rule is not None:
-        log.info("refused by the server's blocked-word rule %r", rule)
-        raise InvalidInput(blocked_word(rule, what))
-
-
-def spoiler_here(server: GuildSettings, channel: object) -> bool:
-    """Whether a result posted in this channel is a spoiler (threads follow their parent; DMs never)."""
-    channel_id = getattr(channel, "id", None)
-    if channel_id is None:
-        return server.spoiler
-    is_nsfw = getattr(channel, "is_nsfw", None)
-    return spoilered(
-        server, channel_id=channel_id, parent_channel_id=getattr(channel, "parent_id", None),
-        age_restricted=bool(is_nsfw()) if callable(is_nsfw) else False,
-    )
 
 
 def check_access(server: GuildSettings, request: Request) -> None:

@@ -6,7 +6,9 @@ from tests.cogs.test_settings import add_text_channel, channel_option, settings,
 from tests.fakes.discord_state import FakeInteraction
 from tests.fakes.images import decode
 from tests.fakes.openai_server import ImageScript
-from tests.harness import Harness, RunningBot
+from tests.harness import Harness
+
+ORIGINAL = "/webhooks/{webhook_id}/{webhook_token}/messages/@original"
 
 
 def posts(harness: Harness) -> list[dict]:
@@ -131,3 +133,20 @@ async def test_age_restricted_channels_are_spoilered_when_the_server_asks(harnes
     plain = await harness.command(running, "draw", {"prompt": "a bat"})
     assert fd.messages[after.original_message_id].attachments[0].filename == "SPOILER_threadpaint.png"
     assert fd.messages[plain.original_message_id].attachments[0].filename == "threadpaint.png"
+
+
+async def test_a_delivery_finished_after_a_restart_is_still_a_spoiler(harness: Harness) -> None:
+    fd = harness.discord
+    first = await harness.start_bot(PARTIAL_IMAGES="0")
+    await settings(harness, first, "spoiler", {"where": "server", "on": True})
+    draw = await fd.invoke_slash("draw", {"prompt": "a plum"})
+    await fd.wait_for(lambda: bool(fd.route_calls("PATCH", ORIGINAL)), what="the status line")
+    fd.fail_next("PATCH", ORIGINAL, 403, 50013, "Missing Permissions")  # the final is refused once
+    await first.tracker.wait(draw.id)
+    await harness.stop_bot(first)
+
+    second = await harness.start_bot()  # recovery posts the saved image
+    await second.bot.recovered.wait()
+    reply = fd.messages[draw.original_message_id]
+    await fd.wait_for(lambda: bool(reply.attachments), what="the recovered delivery")
+    assert [a.filename for a in reply.attachments] == ["SPOILER_threadpaint.png"]
