@@ -32,7 +32,8 @@ QUIET = discord.AllowedMentions.none()
 # Member-facing text (moderators read it), kept here so it can move into message catalogues.
 FINISHED = "🖼️ <@{user}> made an image in <#{channel}> for {cost}: {link}\n**Prompt:** {prompt}"
 REVISED = "\n**Revised prompt:** {revised}"
-REFUSED = "✋ <@{user}> was refused in <#{channel}>: {reason}\n**Prompt:** {prompt}"
+REFUSED = "✋ <@{user}> was refused in <#{channel}>: {reason}"
+PROMPT = "\n**Prompt:** {prompt}"
 BLOCKED = "🚫 OpenAI's safety system blocked an image for <@{user}> in <#{channel}>.\n**Prompt:** {prompt}"
 
 
@@ -135,7 +136,9 @@ def finished_text(turn: Turn, link: str | None) -> str:
 
 
 def refused_text(user_id: int, channel_id: int, reason: str, prompt: str) -> str:
-    return REFUSED.format(user=user_id, channel=channel_id, reason=reason, prompt=_shown(prompt))
+    """A refusal; prompt is empty when the member was stopped before typing one (a button, "Edit image")."""
+    text = REFUSED.format(user=user_id, channel=channel_id, reason=reason)
+    return text + PROMPT.format(prompt=_shown(prompt)) if prompt else text
 
 
 def blocked_text(turn: Turn) -> str:

@@ -9,7 +9,7 @@ import pytest
 
 from bot.core.costs import format_usd
 from tests.cogs.test_settings import add_text_channel, channel_option, settings, stored
-from tests.fakes.discord_state import ALL_PERMISSIONS, PERMISSIONS, FakeMessage
+from tests.fakes.discord_state import ALL_PERMISSIONS, MEMBER_PERMISSIONS, PERMISSIONS, FakeMessage
 from tests.fakes.openai_server import Fault, ImageScript
 from tests.harness import Harness, RunningBot
 
@@ -124,3 +124,22 @@ async def test_a_channel_the_bot_cant_post_in_is_refused_and_off_turns_it_off(ha
     assert (await stored(running)).log_channel_id is None
     await harness.command(running, "draw", {"prompt": "a kite"})
     assert await log_posts(harness, running, logs) == []
+
+
+async def test_a_refused_button_press_is_logged_without_a_prompt(harness: Harness) -> None:
+    fd = harness.discord
+    running, logs, _ = await with_log_channel(harness)
+    await settings(harness, running, "editing", {"who": "starter"})
+    draw = await harness.command(running, "draw", {"prompt": "a boat"})
+    turn = await running.store.turn_for_interaction(draw.id)
+    assert turn is not None
+    fd.member_permissions[fd.other_user_id] = MEMBER_PERMISSIONS  # no Manage Threads or Messages
+    press = await fd.invoke_component(draw.original_message_id, f"tp:reroll:{turn.id}", user_id=fd.other_user_id)
+    await running.tracker.wait_any(press.id)
+    assert press.ephemeral
+    [finished, refused] = [p.content for p in await log_posts(harness, running, logs)]
+    assert finished.startswith(f"🖼️ <@{fd.user_id}> made an image")
+    assert refused == (
+        f"✋ <@{fd.other_user_id}> was refused in <#{fd.text_channel_id}>: On this server only the person who "
+        "started this thread (and moderators) can change its image. Use /draw to start your own."
+    )
