@@ -42,6 +42,7 @@ settings_strategy = st.builds(
     spoiler=st.booleans(),
     spoiler_channel_ids=ids,
     spoiler_age_restricted=st.booleans(),
+    log_channel_id=st.none() | st.integers(1, 2**63 - 1),
     role_budgets=st.dictionaries(st.integers(1, 2**63 - 1), st.tuples(budgets, st.integers(0, MAX_BUDGET_MICROS)),
                                  max_size=MAX_LISTED).map(lambda d: tuple((r, *d[r]) for r in sorted(d))),
 )
@@ -194,4 +195,5 @@ def test_summary_shows_values_and_bot_defaults() -> None:
         "**Role budgets:** none (every member has the member budget)",
         "**Blocked words:** none",
         "**Spoilers:** off",
+        "**Log channel:** off",
     ]
