@@ -22,6 +22,7 @@ from bot.core.guild_settings import (
 )
 from bot.core.options import FORMATS, QUALITIES, SIZES
 from bot.core.role_budgets import with_role_budget
+from bot.core.text import shorten
 from bot.discord_adapter.settings_text import (
     EVERYONE_BUDGET,
     LOG_CANNOT_POST,
@@ -55,6 +56,7 @@ LOW_MODERATION_OFF = (
 BAD_VALUE = "One of the options has a value I can't use. Please check it and try again."
 # Role and channel mentions in the summary must never ping anyone.
 QUIET = discord.AllowedMentions.none()
+MESSAGE_LIMIT = 2000
 
 
 def _choices(values: tuple[str, ...]) -> list[app_commands.Choice[str]]:
@@ -333,7 +335,8 @@ class Settings(commands.GroupCog, group_name="threadpaint", group_description="t
 
     @staticmethod
     async def _send(interaction: discord.Interaction, text: str) -> None:
-        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=QUIET)
+        # Every list at its longest could pass Discord's 2000 characters; the end is cut rather than the reply lost.
+        await interaction.response.send_message(shorten(text, MESSAGE_LIMIT), ephemeral=True, allowed_mentions=QUIET)
 
     @staticmethod
     def _guild_id(interaction: discord.Interaction) -> int:

@@ -34,6 +34,7 @@ MAX_BUDGET_MICROS = 1_000_000 * MICROS
 MAX_SERVER_BUDGET_MICROS = 10_000 * MICROS
 # How many allowed channels or roles a refusal names; the rest are counted, not listed.
 MENTIONED_IN_REFUSAL = 5
+ROLE_BUDGETS_SHOWN = 3  # in the settings summary; the rest are counted
 _ONE_MICRO = Decimal(1) / MICROS
 _SCOPES = {"member": "user", "server": "guild"}
 BUDGET_FIELDS = ("user_daily_micros", "user_monthly_micros", "guild_daily_micros", "guild_monthly_micros")
@@ -285,7 +286,8 @@ def _role_budgets_text(s: GuildSettings, bot_budgets: Mapping[str, int | None]) 
     if not s.role_budgets:
         return "none (every member has the member budget)"
     parts = []
-    for role, daily, monthly in s.role_budgets[:MENTIONED_IN_REFUSAL]:
+    # Only a few are spelled out: with 25 channels and 25 roles listed too, the summary must stay one message.
+    for role, daily, monthly in s.role_budgets[:ROLE_BUDGETS_SHOWN]:
         limits = [
             _capped(value, bot_budgets.get(field), unit)
             for value, field, unit in ((daily, "user_daily_micros", "day"), (monthly, "user_monthly_micros", "month"))
@@ -299,7 +301,7 @@ def _role_budgets_text(s: GuildSettings, bot_budgets: Mapping[str, int | None]) 
 
 def _capped(value: int, owner: int | None, unit: str) -> str:
     if owner is not None and owner < value:
-        return f"{format_usd(owner)} a {unit} (the bot's limit; {format_usd(value)} can't raise it)"
+        return f"{format_usd(owner)} a {unit} (the bot's limit)"
     return f"{format_usd(value)} a {unit}"
 
 

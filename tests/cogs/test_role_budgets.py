@@ -55,7 +55,7 @@ async def test_a_role_never_goes_above_the_owners_cap(harness: Harness) -> None:
     fd.member_permissions[fd.other_user_id] = MEMBER_PERMISSIONS
     text = await settings(harness, running, "role-budget",
                           {"role": role_option(supporters), "period": "daily", "dollars": "5"})
-    assert (f"**Role budgets:** <@&{supporters}> $0.010 a day (the bot's limit; $5.00 can't raise it) "
+    assert (f"**Role budgets:** <@&{supporters}> $0.010 a day (the bot's limit) "
             "(a member gets their most generous role's)") in text
     assert over_budget(harness, await draw_as(harness, running, fd.other_user_id), "$0.010")
     assert posts(harness) == []
