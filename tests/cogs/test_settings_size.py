@@ -22,3 +22,16 @@ async def test_the_longest_summary_still_fits_one_message(harness: Harness) -> N
     await running.store.set_guild_settings(harness.discord.guild_id, longest, harness.discord.user_id)
     text = await settings(harness, running, "show")  # the fake refuses a message over 2000 characters
     assert text.startswith(f"**Channels:** <#{BIG}>") and len(text) <= 2000
+
+
+async def test_a_full_word_list_is_listed_within_one_message(harness: Harness) -> None:
+    running = await harness.start_bot()
+    rules = tuple(f"{i:03d}" + "_" * 46 + "*" for i in range(100))  # escaping doubles every _ and *
+    await running.store.set_guild_settings(harness.discord.guild_id, GuildSettings(blocked_words=rules),
+                                           harness.discord.user_id)
+    text = await settings(harness, running, "words", {"action": "list"})
+    lines = text.split("\n")
+    assert lines[0] == "**Blocked words** (100; `*` matches any letters inside a word):"
+    assert lines[1] == "- **000" + "\\_" * 46 + "\\***"
+    shown = len(lines) - 2
+    assert lines[-1] == f"… and {100 - shown} more" and len(text) <= 1900
