@@ -105,6 +105,9 @@ class JobStarter:
         check_words(server, prompt, "prompt" if kind == "draw" else "instruction")
         # The result lands in the conversation, which may not be where the button was pressed.
         where = interaction.channel if interaction.channel_id == chain_id else self.bot.get_channel(chain_id)
+        if where is None:  # an archived thread isn't cached; a thread's spoiler setting is its parent's anyway
+            chain = await self.bot.service.chain(chain_id)
+            where = self.bot.get_channel(chain.parent_channel_id) if chain and chain.parent_channel_id else None
         job = Job(
             interaction_id=interaction.id, user_id=interaction.user.id, guild_id=interaction.guild_id,
             channel_id=chain_id, kind=kind, prompt=prompt,

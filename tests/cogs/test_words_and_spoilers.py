@@ -150,3 +150,23 @@ async def test_a_delivery_finished_after_a_restart_is_still_a_spoiler(harness: H
     reply = fd.messages[draw.original_message_id]
     await fd.wait_for(lambda: bool(reply.attachments), what="the recovered delivery")
     assert [a.filename for a in reply.attachments] == ["SPOILER_threadpaint.png"]
+
+
+async def test_a_button_whose_thread_is_not_cached_follows_the_parent_channel(harness: Harness) -> None:
+    fd = harness.discord
+    running = await harness.start_bot()
+    await settings(harness, running, "spoiler", {"where": "channel", "on": True,
+                                                 "channel": channel_option(fd.text_channel_id)})
+    draw = await harness.command(running, "draw", {"prompt": "a moth"})
+    thread_id = draw.original_message_id
+    turn = await running.store.turn_for_interaction(draw.id)
+    assert turn is not None
+    guild = running.bot.get_guild(fd.guild_id)
+    assert guild is not None
+    thread = guild.get_thread(thread_id)
+    assert thread is not None
+    guild._remove_thread(thread)  # as an archived thread: Discord doesn't send those at start
+    press = await fd.invoke_component(thread_id, f"tp:reroll:{turn.id}")  # on the opening message, in the channel
+    await running.tracker.wait_any(press.id)
+    [posted] = [m for m in fd.messages.values() if m.channel_id == thread_id and m.attachments]
+    assert [a.filename for a in posted.attachments] == ["SPOILER_threadpaint.png"]
