@@ -23,6 +23,16 @@ from bot.core.guild_settings import (
 from bot.core.options import FORMATS, QUALITIES, SIZES
 from bot.core.role_budgets import with_role_budget
 from bot.core.text import shorten
+from bot.discord_adapter.server_keys import (
+    KEY_REMOVED,
+    KEY_REMOVED_NO_FALLBACK,
+    KEY_SAVED,
+    KEYS_OFF,
+    NO_KEY_TO_REMOVE,
+    KeyModal,
+    check_key,
+    key_line,
+)
 from bot.discord_adapter.settings_text import (
     EVERYONE_BUDGET,
     LOG_CANNOT_POST,
@@ -283,6 +293,42 @@ class Settings(commands.GroupCog, group_name="threadpaint", group_description="t
             return
         await self._apply(interaction, _setter(log_channel_id=channel.id), LOG_ON.format(channel=channel.mention))
 
+    @settings.command(name="key", description="This server's own OpenAI key, billed instead of the bot owner's")
+    @app_commands.describe(action="set: type the key in a private form; remove: stop using it")
+    async def key(self, interaction: discord.Interaction, action: Literal["set", "remove"]) -> None:
+        vault = self.bot.key_vault
+        if vault is None:
+            await self._refuse(interaction, KEYS_OFF)
+            return
+        store = await self._store_for(interaction)
+        if store is None:
+            return
+        if action == "set":
+            await interaction.response.send_modal(KeyModal(self._key_entered))
+            return
+        guild_id = self._guild_id(interaction)
+        if (await store.get_server_key(guild_id))[1] is None:
+            await self._refuse(interaction, NO_KEY_TO_REMOVE)
+            return
+        await store.set_server_key(guild_id, None, interaction.user.id)
+        log.info("guild %s removed its own OpenAI key (by %s)", guild_id, interaction.user.id)
+        removed = KEY_REMOVED if self.bot.settings.server_key_fallback else KEY_REMOVED_NO_FALLBACK
+        await self._reply(interaction, await store.get_guild_settings(guild_id), removed)
+
+    async def _key_entered(self, interaction: discord.Interaction, key: str) -> None:
+        store, vault = await self._store_for(interaction), self.bot.key_vault
+        if store is None or vault is None:
+            return
+        try:
+            await check_key(self.bot.openai, key)  # once, now: a typo is caught before any member's job
+        except InvalidInput as error:
+            await self._refuse(interaction, error.user_message)
+            return
+        guild_id = self._guild_id(interaction)
+        await store.set_server_key(guild_id, vault.seal(key), interaction.user.id)
+        log.info("guild %s set its own OpenAI key (by %s)", guild_id, interaction.user.id)
+        await self._reply(interaction, await store.get_guild_settings(guild_id), KEY_SAVED)
+
     # ------------------------------------------------------------------------------------------ plumbing
 
     async def _store_for(self, interaction: discord.Interaction) -> BotStore | None:
@@ -331,6 +377,9 @@ class Settings(commands.GroupCog, group_name="threadpaint", group_description="t
                 "guild_monthly_micros": bot_settings.budget_guild_monthly,
             },
         )
+        assert interaction.guild_id is not None  # _store_for has refused DMs already
+        lines.append(await key_line(self.bot.store, interaction.guild_id, enabled=self.bot.key_vault is not None,
+                                    fallback=bot_settings.server_key_fallback))
         await self._send(interaction, "\n".join([headline, "", *lines] if headline else lines))
 
     @staticmethod

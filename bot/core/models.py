@@ -16,6 +16,9 @@ ChainKind = Literal["thread", "channel"]
 TurnStatus = Literal["queued", "running", "delivering", "done", "failed", "interrupted"]
 
 
+PaidBy = Literal["owner", "server"]  # the bot owner's OPENAI_API_KEY, or the server's own key
+
+
 @dataclass(frozen=True)
 class InputImage:
     data: bytes
@@ -66,6 +69,8 @@ class Job:
     notes: tuple[str, ...] = ()
     # Post the previews and the result as spoiler attachments (the server's spoiler settings for where it lands).
     spoiler: bool = False
+    # The server's own OpenAI key pays (README "A server's own key"); never shown, logged or stored in the clear.
+    api_key: str | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -122,6 +127,7 @@ class NewTurn:
     had_input_image: bool
     reply_channel_id: int | None
     reply_message_id: int | None
+    paid_by: PaidBy = "owner"  # whose OpenAI key pays: the owner's caps count only "owner"
 
 
 @dataclass(frozen=True)

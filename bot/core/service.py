@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -155,6 +155,9 @@ class ImageService:
             self.observer.job_finished(observe.REFUSED)
             raise Unavailable(RESTARTING)
         policy = self.budgets.tightened_by(budgets) if budgets else self.budgets
+        if job.api_key is not None:
+            # The server's own key pays: the owner's bot-wide caps are about the owner's money, not this.
+            policy = replace(policy, bot_daily=None, bot_monthly=None)
         reserve = self.estimate(job, _input_images(job))
         limits = limits_for(policy, user_id=job.user_id, guild_id=job.guild_id, now=self._clock())
         try:
@@ -363,6 +366,7 @@ def _new_turn(job: Job) -> NewTurn:
         had_input_image=bool(job.input_images or job.references) or job.attachments > 0,
         reply_channel_id=job.reply_channel_id,
         reply_message_id=job.reply_message_id,
+        paid_by="server" if job.api_key is not None else "owner",
     )
 
 

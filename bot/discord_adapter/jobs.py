@@ -25,6 +25,7 @@ from bot.core.service import Admission
 from bot.core.sizes import choose_size
 from bot.discord_adapter.ack import Ack, admit_in_time
 from bot.discord_adapter.reply import Reply
+from bot.discord_adapter.server_keys import job_key
 from bot.discord_adapter.server_rules import check_words, spoiler_here
 from bot.discord_adapter.surface import ReplySurface
 from bot.ops.memory import MemoryReleaser
@@ -113,7 +114,7 @@ class JobStarter:
             channel_id=chain_id, kind=kind, prompt=prompt,
             options=source.options, chain_id=chain_id, moderation=server.moderation,
             partial_images=server.partial_images, branch=True, parent_turn_id=parent_turn_id,
-            spoiler=spoiler_here(server, where),
+            spoiler=spoiler_here(server, where), api_key=await self.server_key(interaction),
         )
         return job, budget_policy(server, interaction)
 
@@ -245,6 +246,7 @@ class JobStarter:
             references=references,
             notes=notes,
             spoiler=spoiler_here(server, interaction.channel),
+            api_key=await self.server_key(interaction),
         )
         return job, budget_policy(server, interaction)
 
@@ -263,6 +265,12 @@ class JobStarter:
         return capabilities_of(
             settings.image_model, any_size_models=settings.any_size_models, fidelity_models=settings.fidelity_models
         )
+
+    async def server_key(self, interaction: discord.Interaction) -> str | None:
+        """The server's own OpenAI key for this job, None for the owner's; raises InvalidInput when neither."""
+        bot = self.bot
+        return await job_key(bot.store, bot.key_vault, interaction.guild_id,
+                             fallback=bot.settings.server_key_fallback)
 
     async def server_settings(self, interaction: discord.Interaction) -> GuildSettings:
         if interaction.guild_id is None:
