@@ -17,6 +17,9 @@ if TYPE_CHECKING:
     from bot.discord_adapter.host import ImageBot
 
 TOP_SPENDERS = 5
+# Which OpenAI key paid (README "A server's own OpenAI key"): shown only when a server's own key paid anything.
+SERVERS_KEYS_PAID = "Of this month, paid with servers' own OpenAI keys"
+SERVER_KEY_PAID = "Of the server's month, paid with its own OpenAI key"
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,9 @@ async def own_spend_embed(store: BotStore, user_id: int, since: Periods) -> disc
     embed = discord.Embed(title="Your image spend", colour=discord.Colour.blurple())
     embed.add_field(name="Today", value=format_usd(today))
     embed.add_field(name=f"{since.month:%B %Y}", value=format_usd(month))
+    own_keys = await store.spend(since=since.month, user_id=user_id, paid_by="server")
+    if own_keys:
+        embed.add_field(name=SERVERS_KEYS_PAID, value=format_usd(own_keys), inline=False)
     embed.set_footer(text="UTC days and months, all servers. Failed or blocked images cost nothing.")
     return embed
 
@@ -69,6 +75,9 @@ async def add_server_spend(embed: discord.Embed, store: BotStore, guild_id: int,
     month = await store.spend(since=since.month, guild_id=guild_id)
     embed.add_field(name="Server today", value=format_usd(today), inline=False)
     embed.add_field(name=f"Server, {since.month:%B %Y}", value=format_usd(month))
+    own_key = await store.spend(since=since.month, guild_id=guild_id, paid_by="server")
+    if own_key:
+        embed.add_field(name=SERVER_KEY_PAID, value=format_usd(own_key), inline=False)
     top = await store.top_spenders(guild_id, since.month, limit=TOP_SPENDERS)
     lines = [f"{rank}. <@{user_id}> {format_usd(micros)}" for rank, (user_id, micros) in enumerate(top, 1)]
     embed.add_field(name="Top spenders this month", value="\n".join(lines) or "Nobody yet.", inline=False)

@@ -16,6 +16,7 @@ from typing import Any, Literal, TypeGuard
 from bot.core.costs import MICROS, format_usd
 from bot.core.errors import InvalidInput
 from bot.core.options import FORMATS, QUALITIES, SIZES
+from bot.core.wordlist import MAX_RULES, normalise
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +34,13 @@ MAX_BUDGET_MICROS = 1_000_000 * MICROS
 MAX_SERVER_BUDGET_MICROS = 10_000 * MICROS
 # How many allowed channels or roles a refusal names; the rest are counted, not listed.
 MENTIONED_IN_REFUSAL = 5
+ROLE_BUDGETS_SHOWN = 3  # in the settings summary; the rest are counted
 _ONE_MICRO = Decimal(1) / MICROS
 _SCOPES = {"member": "user", "server": "guild"}
 BUDGET_FIELDS = ("user_daily_micros", "user_monthly_micros", "guild_daily_micros", "guild_monthly_micros")
+ID_LIST_FIELDS = ("allowed_channel_ids", "allowed_role_ids", "spoiler_channel_ids")
+# A role's own member budget: (role id, daily micro-dollars, monthly micro-dollars); None = not set for that period.
+RoleBudget = tuple[int, int | None, int | None]
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,13 @@ class GuildSettings:
     user_monthly_micros: int | None = None
     guild_daily_micros: int | None = None
     guild_monthly_micros: int | None = None
+    # Rules of bot.core.wordlist, stored normalised, in the order they were added.
+    blocked_words: tuple[str, ...] = ()
+    spoiler: bool = False  # every result on the server is posted as a spoiler
+    spoiler_channel_ids: frozenset[int] = frozenset()  # ... or only in these channels (and their threads)
+    spoiler_age_restricted: bool = False  # ... and always in channels Discord marks age-restricted
+    role_budgets: tuple[RoleBudget, ...] = ()  # sorted by role id; the member's most generous role applies
+    log_channel_id: int | None = None  # finished images, refusals and safety blocks are posted here
 
     def __post_init__(self) -> None:
         # Fail where a bad value is made, not later inside /draw: every field has one check in _VALID.
@@ -65,6 +77,9 @@ class GuildSettings:
         data = asdict(self)
         data["allowed_channel_ids"] = sorted(self.allowed_channel_ids)
         data["allowed_role_ids"] = sorted(self.allowed_role_ids)
+        data["spoiler_channel_ids"] = sorted(self.spoiler_channel_ids)
+        data["blocked_words"] = list(self.blocked_words)
+        data["role_budgets"] = [list(entry) for entry in self.role_budgets]
         return json.dumps(data, sort_keys=True)
 
     @classmethod
@@ -91,10 +106,15 @@ class GuildSettings:
 
 
 def _decode(name: str, value: Any) -> Any:
-    """JSON has lists, not sets; anything that is not a list of ints is left for the validity check to reject."""
-    is_id_list = name in ("allowed_channel_ids", "allowed_role_ids") and isinstance(value, list)
-    if is_id_list and all(_is_int(v) for v in value):
+    """JSON has lists, not sets or tuples; anything of the wrong shape is left for the validity check to reject."""
+    if not isinstance(value, list):
+        return value
+    if name in ID_LIST_FIELDS and all(_is_int(v) for v in value):
         return frozenset(value)
+    if name == "blocked_words":
+        return tuple(value)
+    if name == "role_budgets" and all(isinstance(v, list) for v in value):
+        return tuple(tuple(v) for v in value)
     return value
 
 
@@ -104,6 +124,28 @@ def _is_int(value: object) -> TypeGuard[int]:
 
 def _ids(value: object) -> bool:
     return isinstance(value, frozenset) and len(value) <= MAX_LISTED and all(_is_int(v) and v > 0 for v in value)
+
+
+def _rules(value: object) -> bool:
+    if not isinstance(value, tuple) or len(value) > MAX_RULES or len(set(value)) != len(value):
+        return False
+    try:
+        return all(isinstance(rule, str) and normalise(rule) == rule for rule in value)
+    except InvalidInput:
+        return False
+
+
+def _role_budgets(value: object) -> bool:
+    if not isinstance(value, tuple) or len(value) > MAX_LISTED:
+        return False
+    budget = _optional_int(MAX_BUDGET_MICROS)
+    for entry in value:
+        if not (isinstance(entry, tuple) and len(entry) == 3 and _is_int(entry[0]) and entry[0] > 0):
+            return False
+        if not (budget(entry[1]) and budget(entry[2])) or entry[1:] == (None, None):
+            return False
+    role_ids = [entry[0] for entry in value]
+    return role_ids == sorted(set(role_ids))
 
 
 def _choice(allowed: tuple[str, ...]) -> Callable[[object], bool]:
@@ -124,6 +166,12 @@ _VALID: dict[str, Callable[[object], bool]] = {
     "partial_images": _optional_int(MAX_PARTIAL_IMAGES),
     "edit_policy": lambda value: value in EDIT_POLICIES,
     "edit_others_images": lambda value: isinstance(value, bool),
+    "blocked_words": _rules,
+    "spoiler": lambda value: isinstance(value, bool),
+    "spoiler_channel_ids": _ids,
+    "spoiler_age_restricted": lambda value: isinstance(value, bool),
+    "role_budgets": _role_budgets,
+    "log_channel_id": lambda value: value is None or (_is_int(value) and value > 0),
     **dict.fromkeys(BUDGET_FIELDS, _optional_int(MAX_BUDGET_MICROS)),
 }
 
@@ -220,7 +268,59 @@ def summary_lines(s: GuildSettings, *, bot_partial_images: int, bot_budgets: Map
         f"**Edit image:** {'any message' if s.edit_others_images else 'own messages and my results'}",
         f"**Member budget:** {_budget_text(s, 'user', bot_budgets)}",
         f"**Server budget:** {_budget_text(s, 'guild', bot_budgets)}",
+        f"**Role budgets:** {_role_budgets_text(s, bot_budgets)}",
+        f"**Blocked words:** {_rules_text(s)}",
+        f"**Spoilers:** {_spoiler_text(s)}",
+        f"**Log channel:** {f'<#{s.log_channel_id}>' if s.log_channel_id else 'off'}",
     ]
+
+
+def spoilered(s: GuildSettings, *, channel_id: int, parent_channel_id: int | None, age_restricted: bool) -> bool:
+    """Whether a result posted here goes out as a spoiler; a thread follows its parent channel's setting."""
+    if s.spoiler or (s.spoiler_age_restricted and age_restricted):
+        return True
+    return bool({channel_id, parent_channel_id} & s.spoiler_channel_ids)
+
+
+def _role_budgets_text(s: GuildSettings, bot_budgets: Mapping[str, int | None]) -> str:
+    if not s.role_budgets:
+        return "none (every member has the member budget)"
+    parts = []
+    # Only a few are spelled out: with 25 channels and 25 roles listed too, the summary must stay one message.
+    for role, daily, monthly in s.role_budgets[:ROLE_BUDGETS_SHOWN]:
+        limits = [
+            _capped(value, bot_budgets.get(field), unit)
+            for value, field, unit in ((daily, "user_daily_micros", "day"), (monthly, "user_monthly_micros", "month"))
+            if value is not None
+        ]
+        parts.append(f"<@&{role}> {' and '.join(limits)}")
+    hidden = len(s.role_budgets) - len(parts)
+    more = f" and {hidden} more" if hidden else ""
+    return "; ".join(parts) + more + " (a member gets their most generous role's)"
+
+
+def _capped(value: int, owner: int | None, unit: str) -> str:
+    if owner is not None and owner < value:
+        return f"{format_usd(owner)} a {unit} (the bot's limit)"
+    return f"{format_usd(value)} a {unit}"
+
+
+def _rules_text(s: GuildSettings) -> str:
+    count = len(s.blocked_words)
+    if not count:
+        return "none"
+    return f"{count} rule{'s' if count != 1 else ''} (`/threadpaint settings words action:list` shows them)"
+
+
+def _spoiler_text(s: GuildSettings) -> str:
+    if s.spoiler:
+        return "every result on this server"
+    parts = []
+    if s.spoiler_channel_ids:
+        parts.append(f"results in {_mentions(s.spoiler_channel_ids, '<#{}>')}")
+    if s.spoiler_age_restricted:
+        parts.append("results in age-restricted channels")
+    return " and ".join(parts) if parts else "off"
 
 
 def _listed(ids: frozenset[int], template: str, empty: str) -> str:

@@ -13,6 +13,7 @@ from bot.core.ports import Store, Surface
 from bot.core.shards import ShardScope
 from bot.core.updates import Final
 from bot.discord_adapter.reply import Reply
+from bot.discord_adapter.server_rules import spoiler_here
 from bot.discord_adapter.surface import ReplySurface, interrupted_text
 from bot.discord_adapter.variations import RecoveredGrids
 
@@ -94,6 +95,7 @@ async def _surface_for(bot: ImageBot, turn: Turn) -> ReplySurface:
     chain = await bot.store.get_chain(turn.chain_id) if turn.chain_id is not None else None
     kind: ChainKind = chain.kind if chain else "channel"
     guild = getattr(channel, "guild", None)
+    server = await bot.store.get_guild_settings(turn.guild_id) if turn.guild_id is not None else None
     return ReplySurface(
         bot,
         Reply(channel, message_id=turn.reply_message_id),
@@ -103,4 +105,5 @@ async def _surface_for(bot: ImageBot, turn: Turn) -> ReplySurface:
         parent_channel_id=getattr(channel, "parent_id", None),
         upload_limit=getattr(guild, "filesize_limit", DEFAULT_UPLOAD_LIMIT),
         turn_id=turn.id,
+        spoiler=server is not None and spoiler_here(server, channel),  # as it would have been before the restart
     )

@@ -23,6 +23,7 @@ THREAD_HINT = "Use **/edit** in this thread to keep refining the image. Each edi
 INTERRUPTED = "⚠️ This request was interrupted because the bot restarted. Please run the command again."
 DM_UPLOAD_LIMIT = 10 * 1024 * 1024  # Discord's upload limit outside servers with boosts
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
+SPOILER_PREFIX = "SPOILER_"
 
 
 class ReplySurface:
@@ -39,7 +40,9 @@ class ReplySurface:
         turn_id: int | None = None,
         estimate: int | None = None,
         timer: JobTimer | None = None,
+        spoiler: bool = False,
     ) -> None:
+        self.spoiler = spoiler  # previews and result as spoiler attachments, the image kept out of the embed
         self.estimate = estimate
         self.timer = timer  # times the first preview and the final result for metrics
         self.client = client
@@ -70,7 +73,7 @@ class ReplySurface:
 
     async def preview(self, partial: Partial, expected: int) -> None:
         fitted = await fit_for_upload_async(partial.image, partial.format, self.upload_limit)
-        name = f"preview_{partial.index + 1}.{_ext(fitted.format)}"
+        name = self._named(f"preview_{partial.index + 1}.{_ext(fitted.format)}")
         progress = f" {partial.index + 1} of {expected}" if expected else ""
         await self.reply.edit(content=f"🎨 {self.verb}… preview{progress}", uploads=[Upload(name, fitted.data)])
         if self.timer is not None:
@@ -78,9 +81,11 @@ class ReplySurface:
 
     async def deliver(self, final: Final, prompt: str, notes: list[str]) -> Delivery:
         fitted = await fit_for_upload_async(final.image, final.format, self.upload_limit)
-        name = f"threadpaint.{_ext(fitted.format)}"
+        name = self._named(f"threadpaint.{_ext(fitted.format)}")
         embed = discord.Embed(description=caption(prompt, final.revised_prompt), colour=EMBED_COLOUR)
-        embed.set_image(url=f"attachment://{name}")
+        if not self.spoiler:
+            # An image inside an embed is never blurred: a spoiler stays a plain attachment below the caption.
+            embed.set_image(url=f"attachment://{name}")
         footer = [*notes, fitted.note] if fitted.note else notes
         if footer:
             embed.set_footer(text=shorten(" ".join(footer), 2048))
@@ -121,7 +126,8 @@ class ReplySurface:
                 f"more). Here it is.\n**Prompt:** {shorten(escape(prompt), 1500)}")
         try:
             user = self.client.get_user(user_id) or await self.client.fetch_user(user_id)
-            await user.send(text, file=Upload(f"threadpaint.{_ext(fitted.format)}", fitted.data).file())
+            upload = Upload(self._named(f"threadpaint.{_ext(fitted.format)}"), fitted.data)
+            await user.send(text, file=upload.file())
         except discord.HTTPException as exc:
             log.warning("could not send the image to member %s by DM: %s", user_id, exc)
             return False
@@ -129,6 +135,10 @@ class ReplySurface:
 
     async def interrupted(self, cost: int = 0) -> None:
         await self.reply.edit(content=interrupted_text(cost), embed=None, uploads=[], view=None)
+
+    def _named(self, filename: str) -> str:
+        # Discord blurs an attachment whose name starts with SPOILER_ until it is clicked.
+        return f"{SPOILER_PREFIX}{filename}" if self.spoiler else filename
 
     async def fetch_image(self, channel_id: int, message_id: int) -> bytes | None:
         return await fetch_message_image(self.client, channel_id, message_id)

@@ -29,7 +29,14 @@ from bot.discord_adapter.ack import Ack, admit_in_time, admit_variations_in_time
 from bot.discord_adapter.buttons import grid_view, result_view, running_grid_view
 from bot.discord_adapter.jobs import Chosen, JobStarter, budget_policy
 from bot.discord_adapter.reply import Reply, Upload, send_private
-from bot.discord_adapter.surface import EMBED_COLOUR, ReplySurface, fetch_message_image, interrupted_text
+from bot.discord_adapter.server_rules import check_words, spoiler_here
+from bot.discord_adapter.surface import (
+    EMBED_COLOUR,
+    SPOILER_PREFIX,
+    ReplySurface,
+    fetch_message_image,
+    interrupted_text,
+)
 
 if TYPE_CHECKING:
     from bot.discord_adapter.host import ImageBot
@@ -65,6 +72,7 @@ class Grid:
         self, bot: ImageBot, reply: Reply, *, prompt: str, size: str, turns: list[int], chain_id: int | None,
         chain_kind: ChainKind, parent_channel_id: int | None, upload_limit: int,
         base: bytes | None = None, notes: dict[int, str] | None = None, done: set[int] | None = None,
+        spoiler: bool = False,
     ) -> None:
         self.bot = bot
         self.reply = reply
@@ -80,6 +88,7 @@ class Grid:
         self.chain_kind = chain_kind
         self.parent_channel_id = parent_channel_id
         self.upload_limit = upload_limit
+        self.spoiler = spoiler  # the server's spoiler rule for where the grid is: every cell is hidden alike
         self.estimate = 0
         self._lock = asyncio.Lock()
         self._pacer: PreviewPacer[int] = PreviewPacer(self._paced, bot.settings.preview_interval)
@@ -101,8 +110,11 @@ class Grid:
             fitted = await fit_for_upload_async(png, "png", self.upload_limit)
             view = (grid_view([(turn, i in self.done) for i, turn in enumerate(self.turns)]) if not self.running
                     else running_grid_view(self.turns[min(self.running)]))
-            return await self.reply.edit(content=self._text(), uploads=[Upload("variations.png", fitted.data)],
-                                         embed=None, view=view)
+            upload = Upload(self._named("variations.png"), fitted.data)
+            return await self.reply.edit(content=self._text(), uploads=[upload], embed=None, view=view)
+
+    def _named(self, filename: str) -> str:
+        return f"{SPOILER_PREFIX}{filename}" if self.spoiler else filename
 
     def _text(self) -> str:
         count = len(self.turns)
@@ -207,7 +219,7 @@ class Variations:
         grid = Grid(self.bot, reply, prompt=job.prompt, size=job.options.size, turns=[a.turn_id for a, _ in admitted],
                     chain_id=job.chain_id, chain_kind=chain.kind if chain else "channel",
                     parent_channel_id=getattr(reply.channel, "parent_id", None),
-                    upload_limit=interaction.filesize_limit)
+                    upload_limit=interaction.filesize_limit, spoiler=job.spoiler)
         grid.estimate = sum(admission.estimate for admission, _ in admitted)
         assert job.variation_group is not None
         await self._run(grid, job.variation_group, [(a.turn_id, j) for a, j in admitted])
@@ -242,7 +254,9 @@ class Variations:
         if kept is not None:
             try:
                 channel = self.bot.get_channel(turn.chain_id) or await self.bot.fetch_channel(turn.chain_id)
-                message = await self._post(channel, turn, *kept, interaction.filesize_limit)
+                server = await self.starter.server_settings(interaction)
+                message = await self._post(channel, turn, *kept, interaction.filesize_limit,
+                                           spoiler=spoiler_here(server, channel))
             except (discord.HTTPException, TypeError) as exc:
                 log.warning("could not post variation %s in %s: %s", turn.id, turn.chain_id, exc)
                 await send_private(interaction, NOT_POSTED)
@@ -256,13 +270,18 @@ class Variations:
         await self.bot.store.choose_variation(turn.id, turn.chain_id, channel_id, message_id)
         await send_private(interaction, USED.format(number=turn.variation_index, chain=turn.chain_id))
 
-    async def _post(self, channel: object, turn: Turn, image: bytes, fmt: str, limit: int) -> discord.Message:
+    async def _post(
+        self, channel: object, turn: Turn, image: bytes, fmt: str, limit: int, *, spoiler: bool
+    ) -> discord.Message:
         if not isinstance(channel, discord.abc.Messageable):
             raise TypeError(f"cannot post in {type(channel).__name__}")
         fitted = await fit_for_upload_async(image, fmt, limit)
         name = f"threadpaint.{'jpg' if fitted.format == 'jpeg' else fitted.format}"
         embed = discord.Embed(description=caption(turn.prompt, turn.revised_prompt), colour=EMBED_COLOUR)
-        embed.set_image(url=f"attachment://{name}")
+        if spoiler:  # an image inside an embed is never blurred: a spoiler stays a plain attachment
+            name = f"{SPOILER_PREFIX}{name}"
+        else:
+            embed.set_image(url=f"attachment://{name}")
         if fitted.note:
             embed.set_footer(text=fitted.note)
         return await channel.send(embed=embed, file=Upload(name, fitted.data).file(), view=result_view(turn.id))
@@ -297,13 +316,15 @@ class Variations:
     ) -> tuple[Job, BudgetPolicy]:
         server = await self.starter.server_settings(interaction)
         await self.starter.check_branch(interaction, replace(turn, chain_id=chain_id), server)
+        check_words(server, turn.prompt, "prompt")  # the list may have grown since the grid was drawn
         job = Job(
             interaction_id=interaction.id, user_id=interaction.user.id, guild_id=interaction.guild_id,
             channel_id=turn.channel_id, kind="draw", prompt=turn.prompt, options=turn.options, chain_id=chain_id,
             moderation=server.moderation, partial_images=server.partial_images,
             variation_group=turn.variation_group, variation_index=turn.variation_index,
+            spoiler=spoiler_here(server, interaction.channel), api_key=await self.starter.server_key(interaction),
         )
-        return job, budget_policy(server)
+        return job, budget_policy(server, interaction)
 
     async def cancel(self, interaction: discord.Interaction, turn_id: int) -> None:
         """Cancel: every variation of the grid that is still queued or running."""
