@@ -60,7 +60,10 @@ class SqliteBase:
     async def _write_all(self, statements: Sequence[Statement]) -> None:
         """One transaction of the given statements: on the outbox connection in one trip, else on the shared one."""
         if self._outbox is not None:
-            await self._outbox.write(statements)
+            # One writer at a time, in arrival order. Left to SQLite, a writer polls for the lock while the other
+            # connection keeps taking it: in a burst of 200 jobs some waited past busy_timeout ("database is locked").
+            async with self._write_lock:
+                await self._outbox.write(statements)
             return
         async with self._transaction() as conn:
             for sql, params in statements:

@@ -73,3 +73,28 @@ async def test_posted_images_are_checkpointed_into_the_database_file_in_the_back
         assert path.stat().st_size >= len(IMAGE)
     finally:
         await store.close()
+
+
+async def test_outbox_writes_wait_their_turn_instead_of_failing_on_a_locked_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # With no busy timeout at all, a write that reached SQLite while the shared connection holds the write lock
+    # fails at once ("database is locked"): in a burst, writers that only poll for the lock could wait past any
+    # timeout. The outbox's writes queue for the same lock as the shared connection's transactions instead.
+    monkeypatch.setattr("bot.storage.sqlite_outbox.BUSY_TIMEOUT_MS", 0)
+    store = await SqliteStore.open(tmp_path / "bot.db")
+    try:
+        turn_id = await store.create_turn(turn(1))
+        assert turn_id is not None and store._outbox is not None
+        loop = asyncio.get_running_loop()
+        async with store._transaction() as conn:
+            await conn.execute("UPDATE turns SET prompt = 'held' WHERE id = ?", (turn_id,))
+            stash = asyncio.create_task(store.stash_image(turn_id, IMAGE, "png"))
+            for _ in range(10):
+                await asyncio.sleep(0)  # let the stash run as far as it can
+            await loop.run_in_executor(store._outbox._writer, lambda: None)  # after anything it handed over
+            assert not stash.done()  # waiting for the lock, not failed against SQLite's
+        await stash
+        assert await store.outbox_size() == 1
+    finally:
+        await store.close()
