@@ -21,6 +21,7 @@ from bot.core.guild_settings import (
     summary_lines,
 )
 from bot.core.options import FORMATS, QUALITIES, SIZES
+from bot.discord_adapter.i18n import say
 from bot.storage import BotStore
 
 if TYPE_CHECKING:
@@ -171,7 +172,7 @@ class Settings(commands.GroupCog, group_name="threadpaint", group_description="t
             micros = parse_dollars(dollars)
             field = budget_field(scope, period)
         except (InvalidInput, ValueError) as error:
-            await self._refuse(interaction, _explain(error))
+            await self._refuse(interaction, _explain(error, interaction.locale))
             return
         change = _setter(**{field: micros})
         await self._apply(interaction, change, f"✅ {scope.capitalize()} {period} budget saved.")
@@ -201,7 +202,8 @@ class Settings(commands.GroupCog, group_name="threadpaint", group_description="t
         try:
             settings = await store.update_guild_settings(guild_id, change, interaction.user.id)
         except (InvalidInput, ValueError) as error:  # the transaction rolled back: nothing was written
-            await self._reply(interaction, await store.get_guild_settings(guild_id), f"❌ {_explain(error)}")
+            explained = _explain(error, interaction.locale)
+            await self._reply(interaction, await store.get_guild_settings(guild_id), f"❌ {explained}")
             return
         log.info("guild %s settings changed by %s: %s", guild_id, interaction.user.id, settings.to_json())
         await self._reply(interaction, settings, headline)
@@ -244,8 +246,8 @@ def _setter(**values: object) -> Change:
     return lambda s: dataclasses.replace(s, **values)  # type: ignore[arg-type]
 
 
-def _explain(error: InvalidInput | ValueError) -> str:
-    return error.user_message if isinstance(error, InvalidInput) else BAD_VALUE
+def _explain(error: InvalidInput | ValueError, locale: discord.Locale) -> str:
+    return say(error.user_message, locale) if isinstance(error, InvalidInput) else BAD_VALUE
 
 
 def _unless(value: str, command_default: str) -> str | None:

@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeGuard
 
 from bot.core.costs import MICROS, format_usd
 from bot.core.errors import InvalidInput
+from bot.core.i18n import Text, tr
 from bot.core.options import FORMATS, QUALITIES, SIZES
 
 log = logging.getLogger(__name__)
@@ -138,7 +139,7 @@ def access_problem(
     parent_channel_id: int | None,
     role_ids: Collection[int],
     is_manager: bool,
-) -> str | None:
+) -> Text | None:
     """Why this member can't use the bot here (one sentence), or None when they can.
 
     A thread is allowed when its parent channel is. Managers (Manage Server) pass the role check so they can't
@@ -146,9 +147,10 @@ def access_problem(
     """
     allowed = s.allowed_channel_ids
     if allowed and channel_id not in allowed and parent_channel_id not in allowed:
-        return f"On this server I only draw in {_mentions(allowed, '<#{}>')}."
+        return tr("On this server I only draw in {channels}.", channels=_mentions(allowed, "<#{}>"))
     if s.allowed_role_ids and not is_manager and s.allowed_role_ids.isdisjoint(role_ids):
-        return f"On this server only members with {_mentions(s.allowed_role_ids, '<@&{}>', 'or')} can use me."
+        return tr("On this server only members with {roles} can use me.",
+                  roles=_mentions(s.allowed_role_ids, "<@&{}>", "or"))
     return None
 
 

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, Self
 
 import discord
 
+from bot.core.i18n import Message, tr
+from bot.discord_adapter.i18n import say
 from bot.discord_adapter.tree import allowed_here
 
 if TYPE_CHECKING:
@@ -20,30 +22,32 @@ REROLL_ID = "tp:reroll:{turn}"
 CANCEL_ID = "tp:cancel:{turn}"
 
 
-def result_view(turn_id: int) -> discord.ui.View:
+def result_view(turn_id: int, locale: str | None = None) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
-    view.add_item(EditButton(turn_id))
-    view.add_item(RerollButton(turn_id))
+    view.add_item(EditButton(turn_id, locale))
+    view.add_item(RerollButton(turn_id, locale))
     return view
 
 
-def running_view(turn_id: int) -> discord.ui.View:
+def running_view(turn_id: int, locale: str | None = None) -> discord.ui.View:
     view = discord.ui.View(timeout=None)
-    view.add_item(CancelButton(turn_id))
+    view.add_item(CancelButton(turn_id, locale))
     return view
 
 
 class _TurnButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"tp:(?P<action>[a-z]+):(?P<turn>\d+)"):
     """A button bound to one turn by its custom id; the actions live on the Images cog."""
 
-    LABEL = ""
+    LABEL: Message = ""
     EMOJI = ""
     STYLE = discord.ButtonStyle.secondary
     ID_FORMAT = ""
 
-    def __init__(self, turn_id: int) -> None:
+    def __init__(self, turn_id: int, locale: str | None = None) -> None:
+        # The label is in the language of the member who asked; the custom id alone drives the button.
         button: discord.ui.Button[Any] = discord.ui.Button(
-            label=self.LABEL, emoji=self.EMOJI, style=self.STYLE, custom_id=self.ID_FORMAT.format(turn=turn_id)
+            label=say(self.LABEL, locale), emoji=self.EMOJI, style=self.STYLE,
+            custom_id=self.ID_FORMAT.format(turn=turn_id),
         )
         super().__init__(button)
         self.turn_id = turn_id
@@ -65,21 +69,21 @@ class _TurnButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"tp:
 
 
 class EditButton(_TurnButton, template=r"tp:edit:(?P<turn>\d+)"):
-    LABEL, EMOJI, STYLE, ID_FORMAT = "Edit", "✏️", discord.ButtonStyle.primary, EDIT_ID
+    LABEL, EMOJI, STYLE, ID_FORMAT = tr("Edit"), "✏️", discord.ButtonStyle.primary, EDIT_ID
 
     async def callback(self, interaction: discord.Interaction) -> None:
         await self.actions(interaction).edit_from_button(interaction, self.turn_id)
 
 
 class RerollButton(_TurnButton, template=r"tp:reroll:(?P<turn>\d+)"):
-    LABEL, EMOJI, STYLE, ID_FORMAT = "Reroll", "🔁", discord.ButtonStyle.secondary, REROLL_ID
+    LABEL, EMOJI, STYLE, ID_FORMAT = tr("Reroll"), "🔁", discord.ButtonStyle.secondary, REROLL_ID
 
     async def callback(self, interaction: discord.Interaction) -> None:
         await self.actions(interaction).reroll_from_button(interaction, self.turn_id)
 
 
 class CancelButton(_TurnButton, template=r"tp:cancel:(?P<turn>\d+)"):
-    LABEL, EMOJI, STYLE, ID_FORMAT = "Cancel", "🛑", discord.ButtonStyle.danger, CANCEL_ID
+    LABEL, EMOJI, STYLE, ID_FORMAT = tr("Cancel"), "🛑", discord.ButtonStyle.danger, CANCEL_ID
 
     async def callback(self, interaction: discord.Interaction) -> None:
         await self.actions(interaction).cancel_from_button(interaction, self.turn_id)
@@ -93,8 +97,10 @@ class InstructionModal(discord.ui.Modal):
         placeholder="e.g. make it look like a watercolor",
     )
 
-    def __init__(self, title: str, on_instruction: Any) -> None:
-        super().__init__(title=title, timeout=600)
+    def __init__(self, title: Message, on_instruction: Any, locale: str | None = None) -> None:
+        super().__init__(title=say(title, locale), timeout=600)
+        self.instruction.label = say(tr("What should change?"), locale)
+        self.instruction.placeholder = say(tr("e.g. make it look like a watercolor"), locale)
         self._on_instruction = on_instruction
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
