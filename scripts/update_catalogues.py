@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import discord  # noqa: E402
-from babel.messages.catalog import Catalog  # noqa: E402
+from babel.messages.catalog import Catalog, Message  # noqa: E402
 from babel.messages.extract import extract_from_dir  # noqa: E402
 from babel.messages.frontend import parse_mapping_cfg  # noqa: E402
 from babel.messages.pofile import read_po, write_po  # noqa: E402
@@ -50,6 +50,11 @@ def template() -> Catalog:
     return catalog
 
 
+def translated(message: Message) -> bool:
+    forms = message.string if isinstance(message.string, tuple) else (message.string,)
+    return all(forms)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--add", metavar="LOCALE", help="start a catalogue for a new locale (gettext style: it, zh_TW)")
@@ -71,8 +76,8 @@ def main() -> int:
         catalog.last_translator = catalog.language_team = "threadpaint contributors"
         with path.open("wb") as out:
             write_po(out, catalog, width=120, ignore_obsolete=True, include_previous=False)
-        missing = sum(1 for message in catalog if message.id and not message.string)
-        print(f"{name}: {len(catalog) - 1} messages, {missing} untranslated")
+        missing = sum(1 for message in catalog if message.id and not translated(message))
+        print(f"{name}: {len(catalog)} messages, {missing} untranslated")
     return 0
 
 

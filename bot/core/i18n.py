@@ -7,7 +7,7 @@ of a `Text` is the English message (logs, tests, places without a member).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -59,9 +59,6 @@ class Text:
     def __str__(self) -> str:
         return self.render()
 
-    def __add__(self, other: object) -> str:
-        return str(self) + str(other)
-
 
 Message = str | Text
 
@@ -74,6 +71,12 @@ def tr(msgid: str, **params: Any) -> Text:
 def tr_n(singular: str, plural: str, count: int, **params: Any) -> Text:
     """A message with plural forms; `{count}` is available to the text."""
     return Text(singular, {"count": count, **params}, plural, count)
+
+
+def join_lines(lines: Sequence[Message]) -> Text:
+    """Several messages, one per line, rendered together in one language (no msgid of its own to translate)."""
+    names = [f"line{i}" for i in range(len(lines))]
+    return Text("\n".join("{" + name + "}" for name in names), dict(zip(names, lines, strict=True)))
 
 
 def render(value: Any, translations: Translations = ENGLISH) -> str:

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from bot.core.errors import InvalidInput
-from bot.core.i18n import tr
+from bot.core.i18n import tr, tr_n
 from bot.core.sizes import parse_size, size_problem
 
 SIZES = ("auto", "1024x1024", "1536x1024", "1024x1536")
@@ -74,10 +74,13 @@ def check_prompt(text: str, *, what: str = "prompt") -> str:
         raise InvalidInput(tr("The prompt is empty. Describe what you want to see.") if what == "prompt" else
                            tr("The instruction is empty. Describe what should change."))
     if len(stripped) > MAX_PROMPT_CHARS:
-        length = {"length": len(stripped), "limit": MAX_PROMPT_CHARS}
-        raise InvalidInput(tr("The prompt is {length} characters; the limit is {limit}.", **length)
+        raise InvalidInput(tr_n("The prompt is {count} character; the limit is {limit}.",
+                                "The prompt is {count} characters; the limit is {limit}.",
+                                len(stripped), limit=MAX_PROMPT_CHARS)
                            if what == "prompt" else
-                           tr("The instruction is {length} characters; the limit is {limit}.", **length))
+                           tr_n("The instruction is {count} character; the limit is {limit}.",
+                                "The instruction is {count} characters; the limit is {limit}.",
+                                len(stripped), limit=MAX_PROMPT_CHARS))
     return stripped
 
 

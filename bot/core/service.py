@@ -25,7 +25,7 @@ from bot.core.errors import (
     Upstream,
 )
 from bot.core.generation import Engine, Generator, Progress, response_id
-from bot.core.i18n import Message, Text, tr
+from bot.core.i18n import Message, Text, tr, tr_n
 from bot.core.images import DECODE_LIMIT, InputDecoder
 from bot.core.models import ChainRecord, Job, NewTurn, TurnResult
 from bot.core.ordering import ChainLocks
@@ -345,8 +345,8 @@ def _input_images(job: Job) -> int:
 
 def _duration(seconds: float) -> Text:
     if seconds >= 120:
-        return tr("{minutes} minutes", minutes=f"{seconds / 60:g}")
-    return tr("{seconds} seconds", seconds=f"{seconds:g}")
+        return tr_n("{value} minute", "{value} minutes", int(seconds / 60), value=f"{seconds / 60:g}")
+    return tr_n("{value} second", "{value} seconds", int(seconds), value=f"{seconds:g}")
 
 
 def _new_turn(job: Job) -> NewTurn:

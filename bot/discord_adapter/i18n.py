@@ -6,6 +6,7 @@ Discord sends each interaction's locale ("de", "es-ES", "pt-BR", ...); catalogue
 
 from __future__ import annotations
 
+import datetime
 import functools
 import io
 import re
@@ -13,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import discord
+from babel import Locale
+from babel.dates import format_date
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
@@ -75,6 +78,12 @@ def say(message: Any, locale: discord.Locale | str | None) -> str:
     if isinstance(message, Text):
         return message.render(translations(locale))
     return render(message)
+
+
+def month_and_year(when: datetime.date, locale: discord.Locale | str | None) -> str:
+    """"November 2026", "November 2026" in German, "2026年11月" in Japanese: Babel's CLDR data for the locale."""
+    name = catalogue_name(locale) or "en"
+    return format_date(when, "LLLL y", locale=Locale.parse(name))
 
 
 def for_member(interaction: discord.Interaction) -> str:

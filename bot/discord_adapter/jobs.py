@@ -17,7 +17,7 @@ from bot.core.budgets import BudgetPolicy
 from bot.core.capabilities import ImageCapabilities, capabilities_of
 from bot.core.errors import InvalidInput
 from bot.core.guild_settings import GuildSettings
-from bot.core.i18n import Message, tr
+from bot.core.i18n import Message, tr, tr_n
 from bot.core.images import MAX_PIXELS, MAX_UPLOAD_BYTES, TOO_MANY_PIXELS
 from bot.core.models import ImageRef, Job, JobKind, Turn
 from bot.core.options import ImageOptions, check_prompt
@@ -197,7 +197,8 @@ class JobStarter:
         if any(attachment.size > MAX_UPLOAD_BYTES for attachment in attachments):
             raise InvalidInput(tr("That image is larger than 20 MB; please attach a smaller one."))
         if len(attachments) > MAX_INPUT_IMAGES:
-            raise InvalidInput(tr("I can use at most {count} images at once.", count=MAX_INPUT_IMAGES))
+            raise InvalidInput(tr_n("I can use at most {count} image at once.",
+                                    "I can use at most {count} images at once.", MAX_INPUT_IMAGES))
         if mask is not None and not attachments:
             raise InvalidInput(tr("A mask needs the image it applies to: attach that image as `image` too."))
         if mask is not None and mask.size > MAX_UPLOAD_BYTES:

@@ -7,7 +7,7 @@ import logging
 import discord
 from discord import app_commands
 
-from bot.core.i18n import Message, tr
+from bot.core.i18n import Message, tr, tr_n
 from bot.discord_adapter.i18n import say
 from bot.discord_adapter.reply import send_private
 
@@ -55,8 +55,8 @@ def _input_message(error: app_commands.AppCommandError) -> Message:
     if isinstance(error, app_commands.TransformerError):
         limit = getattr(error.transformer, "max_value", None)
         if isinstance(error.value, str) and limit is not None and len(error.value) > limit:
-            return tr("That text is {length} characters long; the limit is {limit}.", length=len(error.value),
-                      limit=limit)
+            return tr_n("That text is {count} character long; the limit is {limit}.",
+                        "That text is {count} characters long; the limit is {limit}.", len(error.value), limit=limit)
         low, high = getattr(error.transformer, "min_value", None), limit
         if isinstance(error.value, int | float) and low is not None and high is not None:
             return tr("That number must be from {low} to {high}.", low=low, high=high)
