@@ -92,15 +92,14 @@ class CancelButton(_TurnButton, template=r"tp:cancel:(?P<turn>\d+)"):
 class InstructionModal(discord.ui.Modal):
     """Asks what to change; `on_instruction` runs with the text when the member submits."""
 
-    instruction: discord.ui.TextInput[InstructionModal] = discord.ui.TextInput(
-        label="What should change?", style=discord.TextStyle.paragraph, max_length=4000,
-        placeholder="e.g. make it look like a watercolor",
-    )
-
     def __init__(self, title: Message, on_instruction: Any, locale: str | None = None) -> None:
         super().__init__(title=say(title, locale), timeout=600)
-        self.instruction.label = say(tr("What should change?"), locale)
-        self.instruction.placeholder = say(tr("e.g. make it look like a watercolor"), locale)
+        # Built per modal, in the language of the member who opens it.
+        self.instruction: discord.ui.TextInput[InstructionModal] = discord.ui.TextInput(
+            label=say(tr("What should change?"), locale), style=discord.TextStyle.paragraph, max_length=4000,
+            placeholder=say(tr("e.g. make it look like a watercolor"), locale),
+        )
+        self.add_item(self.instruction)
         self._on_instruction = on_instruction
 
     async def on_submit(self, interaction: discord.Interaction) -> None:

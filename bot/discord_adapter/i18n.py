@@ -15,7 +15,7 @@ from typing import Any
 
 import discord
 from babel import Locale
-from babel.dates import format_date
+from babel.dates import format_skeleton
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
@@ -81,9 +81,9 @@ def say(message: Any, locale: discord.Locale | str | None) -> str:
 
 
 def month_and_year(when: datetime.date, locale: discord.Locale | str | None) -> str:
-    """"November 2026", "November 2026" in German, "2026年11月" in Japanese: Babel's CLDR data for the locale."""
+    """"November 2026", "noviembre de 2026", "2026年11月": the locale's own pattern, from Babel's CLDR data."""
     name = catalogue_name(locale) or "en"
-    return format_date(when, "LLLL y", locale=Locale.parse(name))
+    return format_skeleton("yMMMM", when, locale=Locale.parse(name))
 
 
 def for_member(interaction: discord.Interaction) -> str:

@@ -59,7 +59,7 @@ class ReplySurface:
         self.upload_limit = upload_limit
 
     async def start(self) -> None:
-        view = running_view(self.turn_id) if self.turn_id is not None else MISSING
+        view = running_view(self.turn_id, self.locale) if self.turn_id is not None else MISSING
         status = tr("🎨 {verb}… this usually takes 20–60 seconds.", verb=self.verb)
         if self.estimate:
             status = tr("🎨 {verb}… this usually takes 20–60 seconds. Estimated cost: at most {cost}.",
