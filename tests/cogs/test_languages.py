@@ -40,7 +40,9 @@ async def test_a_german_draw_reads_german_end_to_end(harness: Harness) -> None:
 
     final = shown[-1]
     [embed] = final.embeds
-    assert embed["description"] == "**Prompt**\neine Katze mit Schal\n\n**Überarbeiteter Prompt**\nEine gemütliche Katze"
+    assert embed["description"] == (
+        "**Prompt**\neine Katze mit Schal\n\n**Überarbeiteter Prompt**\nEine gemütliche Katze"
+    )
     assert re.fullmatch(r"Kosten: \$\d+\.\d+\.", embed["footer"]["text"]), embed["footer"]["text"]
     assert labels(final) == ["Bearbeiten", "Neu würfeln"]
     [hint] = [m for m in fd.messages.values() if m.channel_id == reply.id and m.author_id != fd.user_id]
