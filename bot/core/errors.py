@@ -10,7 +10,7 @@ from typing import Any
 
 import openai
 
-from bot.core.i18n import Message, Text, tr
+from bot.core.i18n import Message, Text, tr, tr_n
 from bot.core.usage import Usage
 
 
@@ -92,6 +92,14 @@ class Upstream(ImageError):
 
 class StreamBroken(ImageError):
     code = "stream_broken"
+
+
+def too_many_jobs(in_flight: int, limit: int) -> TooManyJobs:
+    return TooManyJobs(tr_n(
+        "You already have {count} image in progress (the limit is {limit}). Please wait for one to finish.",
+        "You already have {count} images in progress (the limit is {limit}). Please wait for one to finish.",
+        in_flight, limit=limit,
+    ))
 
 
 def blocked_message(details: Any) -> Text:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
+from bot.core.i18n import tr
 from bot.core.models import ChainKind, PendingDelivery, Turn
 from bot.core.ports import Store
 from bot.core.shards import ShardScope
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
-DELIVERED_LATE = "Delivered after the bot restarted."
+DELIVERED_LATE = tr("Delivered after the bot restarted.")
 
 
 @dataclass(frozen=True)
