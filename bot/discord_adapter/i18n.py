@@ -40,7 +40,13 @@ CONTEXTS = {
 
 def shipped() -> list[str]:
     """The catalogue names under bot/locales (gettext style: de, es_ES, pt_BR...)."""
-    return sorted(p.parents[1].name for p in LOCALES_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
+    return list(_shipped())
+
+
+@functools.cache
+def _shipped() -> tuple[str, ...]:
+    # Package data: fixed for the process's life, and asked for on every message rendered.
+    return tuple(sorted(p.parents[1].name for p in LOCALES_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po")))
 
 
 def catalogue_name(locale: discord.Locale | str | None) -> str | None:

@@ -284,7 +284,7 @@ async def test_a_job_that_never_finishes_fails_at_the_deadline(harness: Harness)
     harness.openai.queue_script(ImageScript(hold_final=never, trickle=0.05))
     draw = await harness.command(running, "draw", {"prompt": "forever", "quality": "low", "size": "1024x1024"})
     text = text_of(harness, draw)
-    assert text.startswith("❌ This image took too long: OpenAI had not finished it after 1 seconds, so I stopped")
+    assert text.startswith("❌ This image took too long: OpenAI had not finished it after 1 second, so I stopped")
     turn = await running.store.turn_for_interaction(draw.id)
     assert turn is not None and turn.status == "failed" and turn.error_code == "deadline"
     assert turn.cost_micros > 0 and text.endswith(f"so it cost {format_usd(turn.cost_micros)}.")
