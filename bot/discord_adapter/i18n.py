@@ -6,6 +6,7 @@ Discord sends each interaction's locale ("de", "es-ES", "pt-BR", ...); catalogue
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import functools
 import io
@@ -105,6 +106,11 @@ def server_locale(client: discord.Client, guild_id: int | None) -> str | None:
 
 class CatalogueTranslator(app_commands.Translator):
     """Command names, descriptions, options and choices from the same catalogues, for every shipped locale."""
+
+    async def load(self) -> None:
+        # discord.py calls this once, from setup_hook: parse every catalogue now, in a thread, not on the event
+        # loop in the middle of someone's job.
+        await asyncio.to_thread(lambda: [_load(name) for name in shipped()])
 
     async def translate(
         self, string: app_commands.locale_str, locale: discord.Locale, context: app_commands.TranslationContextTypes
