@@ -117,3 +117,26 @@ async def test_synced_commands_carry_names_and_descriptions_in_every_shipped_lan
                                                      "ja": "高", "pt-BR": "alta"}
     menu = commands["Edit image"]
     assert menu["name_localizations"]["de"] == "Bild bearbeiten"
+
+
+async def test_settings_replies_and_forget_answer_in_the_members_language(harness: Harness) -> None:
+    fd = harness.discord
+    running = await harness.start_bot(BUDGET_USER_DAILY_USD="0.05")
+    admin = await harness.command(
+        running, "threadpaint", {"scope": "member", "period": "daily", "dollars": "5000"},
+        subcommand="settings budget", locale="es-ES",
+    )
+    lines = fd.messages[admin.original_message_id].content.splitlines()
+    assert lines[0] == "✅ Presupuesto diario por miembro guardado."
+    assert "**Canales:** todos los canales" in lines
+    assert any(line.startswith("**Presupuesto por miembro:** $0.050 al día (el límite del bot; los $5,000.00 de este "
+                               "servidor no lo pueden subir), ") for line in lines), lines
+
+    forget = await fd.invoke_slash("forget", locale="fr")
+    await fd.wait_for(lambda: forget.original_message_id is not None, what="the /forget question")
+    question = fd.messages[forget.original_message_id]  # type: ignore[index]
+    assert question.content.startswith("**M'oublier ?** Cela supprime ce que j'ai enregistré sur toi")
+    assert labels(question) == ["M'oublier", "Annuler"]
+    await fd.invoke_component(question.id, "forget:cancel", locale="fr")
+    await running.tracker.wait(forget.id)
+    assert question.content == "Annulé. Rien n'a été supprimé."
