@@ -3,6 +3,7 @@ with the English placeholders and markdown, and renders in the member's language
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import string
 from datetime import date
@@ -112,6 +113,18 @@ def test_command_names_follow_discords_rules(name: str) -> None:
                 problems.append(text)
         elif message.context is not None and not 1 <= len(text) <= 100:  # descriptions, choices, menu names
             problems.append(text)
+    assert problems == []
+
+
+def test_every_tr_call_names_its_message_literally() -> None:
+    """pybabel extracts only literal ids: tr(f"...") or tr(variable) would reach members untranslated."""
+    problems = []
+    for path in sorted([*ROOT.glob("bot/**/*.py"), *ROOT.glob("cogs/*.py")]):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("tr", "tr_n"):
+                ids = node.args[:2] if node.func.id == "tr_n" else node.args[:1]
+                if not ids or not all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in ids):
+                    problems.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert problems == []
 
 
