@@ -32,13 +32,26 @@ log = logging.getLogger("bench")
 TARGETS = {
     "preview_p50_ms": 20.0,
     "preview_p99_ms": 100.0,
+    # Finals as fast as previews: the p50s at 50 jobs within 10 ms of each other.
+    "final_minus_preview_p50_ms": 10.0,
+    "final_p99_ms": 60.0,
     "ack_p99_ms": 200.0,
-    "loop_lag_max_ms": 100.0,
+    "loop_lag_max_ms": 100.0,  # runs of up to TARGET_LEVEL jobs
     "rss_per_job_mb": 15.0,
-    "idle_rss_mb": 150.0,
+    "peak_rss_mb": 300.0,  # at TARGET_LEVEL jobs
+    "idle_rss_mb": 130.0,
+    "cpu_s_per_job": 0.035,  # at TARGET_LEVEL jobs: one core serves about 1,700 jobs a minute
+    # A burst: BURST_LEVEL jobs arriving within one generation time.
+    "burst_ack_p99_ms": 1000.0,
+    "burst_loop_lag_ms": 250.0,
+    "first_pixels_ratio": 0.35,
     "ceiling_jobs_per_min": 600.0,
+    # Figures from runs where jobs were refused or lost measure something else: every job must finish.
+    "jobs_done_ratio": 1.0,
 }
+AT_LEAST = ("ceiling_jobs_per_min", "jobs_done_ratio")
 TARGET_LEVEL = 50  # the concurrency the latency targets are stated for
+BURST_LEVEL = 200
 
 
 @dataclass
@@ -114,6 +127,9 @@ class Bench:
             "PREVIEW_INTERVAL": str(self.options.preview_interval),
             "MAX_CONCURRENT_JOBS": str(max(200, *self.options.jobs, self.options.ceiling_jobs)),
             "MAX_JOBS_PER_USER": "100",
+            # The bench measures speed, not money: with the default caps most of a 50-job run would be refused.
+            **{f"BUDGET_{who}_{period}_USD": "unlimited"
+               for who in ("USER", "SERVER", "BOT") for period in ("DAILY", "MONTHLY")},
             "LOG_LEVEL": "INFO",
         }
         settings = Settings.from_env(env)
@@ -311,23 +327,34 @@ def machine() -> dict[str, Any]:
 def judge(result: dict[str, Any]) -> dict[str, Any]:
     """Each target with the measured value and whether it holds (None when that run was not made)."""
     at = next((r for r in result["runs"] if r["jobs"] == TARGET_LEVEL), None)
-    worst_lag = max((r["loop_lag_max_ms"] for r in result["runs"]), default=None)
+    burst = next((r for r in result["runs"] if r["jobs"] == BURST_LEVEL), None)
+    worst_lag = max((r["loop_lag_max_ms"] for r in result["runs"] if r["jobs"] <= TARGET_LEVEL), default=None)
     # Per-job memory is only meaningful with several jobs in flight; a lone job carries the fixed costs.
     many = [r for r in result["runs"] if r["jobs"] >= 10] or result["runs"]
     worst_rss = max((r["rss_per_job_mb"] for r in many), default=None)
     measured = {
         "preview_p50_ms": at["preview_overhead_ms"]["p50"] if at else None,
         "preview_p99_ms": at["preview_overhead_ms"]["p99"] if at else None,
+        "final_minus_preview_p50_ms": (
+            round(at["final_overhead_ms"]["p50"] - at["preview_overhead_ms"]["p50"], 2) if at else None
+        ),
+        "final_p99_ms": at["final_overhead_ms"]["p99"] if at else None,
         "ack_p99_ms": at["ack_ms"]["p99"] if at else None,
         "loop_lag_max_ms": worst_lag,
         "rss_per_job_mb": worst_rss,
+        "peak_rss_mb": at["peak_rss_mb"] if at else None,
         "idle_rss_mb": result["idle"]["idle_rss_mb"],
+        "cpu_s_per_job": at["cpu_s_per_job"] if at else None,
+        "burst_ack_p99_ms": burst["ack_ms"]["p99"] if burst else None,
+        "burst_loop_lag_ms": burst["loop_lag_max_ms"] if burst else None,
+        "first_pixels_ratio": result["first_pixels"]["ratio"],
         "ceiling_jobs_per_min": result["ceiling"]["jobs_per_min"],
+        "jobs_done_ratio": min(r["completed"] / r["jobs"] for r in [*result["runs"], result["ceiling"]]),
     }
     out = {}
     for name, target in TARGETS.items():
         value = measured[name]
-        ok = None if value is None else (value >= target if name == "ceiling_jobs_per_min" else value <= target)
+        ok = None if value is None else (value >= target if name in AT_LEAST else value <= target)
         out[name] = {"target": target, "measured": value, "ok": ok}
     return out
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from typing import TYPE_CHECKING
 
 import discord
@@ -13,14 +12,16 @@ from discord.ext import commands
 from bot.core.access import ImageAuthor
 from bot.core.errors import ImageError
 from bot.core.i18n import tr
-from bot.core.models import ImageRef, Turn
+from bot.core.models import Turn
 from bot.core.options import FIDELITIES
 from bot.core.sizes import ASPECTS
 from bot.discord_adapter.buttons import DYNAMIC_ITEMS, InstructionModal
 from bot.discord_adapter.i18n import for_member
 from bot.discord_adapter.jobs import MAX_INPUT_IMAGES, Chosen, JobStarter, opens_thread
+from bot.discord_adapter.references import result_reference
 from bot.discord_adapter.reply import send_private
 from bot.discord_adapter.surface import IMAGE_SUFFIXES
+from bot.discord_adapter.variations import Variations
 
 if TYPE_CHECKING:
     from bot.discord_adapter.host import ImageBot
@@ -50,7 +51,6 @@ CHOICES = {
 EDIT_CHOICES = {**CHOICES, "fidelity": _choices(*FIDELITIES)}
 Choice = app_commands.Choice[str]
 ALREADY_FINISHED = tr("That request has already finished.")
-RESULT_BUTTON = re.compile(r"tp:(?:edit|reroll):(?P<turn>\d+)")
 
 
 def _chosen(size: Choice | None, quality: Choice | None, background: Choice | None, format: Choice | None,
@@ -73,6 +73,8 @@ OPTION_HELP = {
     "format": "File format of the result",
     "compression": "0–100, jpeg and webp only (lower is smaller)",
 }
+RESULTS_HELP = "Links to my earlier results to use as images (Copy Message Link; up to 4, space-separated)"
+COUNT_HELP = "How many variations to draw at once, shown in a grid to pick from (1–4)"
 
 
 @app_commands.allowed_installs(guilds=True, users=False)
@@ -83,6 +85,7 @@ class Images(commands.Cog):
     def __init__(self, bot: ImageBot) -> None:
         self.bot = bot
         self.starter = JobStarter(bot)
+        self.variations = Variations(bot, self.starter)
         # Context menus can't be declared with a decorator inside a cog; this is discord.py's documented way.
         self.edit_image_menu = app_commands.ContextMenu(name="Edit image", callback=self.edit_image)
         self.edit_image_menu.allowed_installs = app_commands.AppInstallationType(guild=True, user=False)
@@ -97,7 +100,7 @@ class Images(commands.Cog):
         self.bot.remove_dynamic_items(*DYNAMIC_ITEMS)
 
     @app_commands.command(name="draw", description="Draw a new image from a description")
-    @app_commands.describe(prompt="What to draw", **OPTION_HELP)
+    @app_commands.describe(prompt="What to draw", count=COUNT_HELP, **OPTION_HELP)
     @app_commands.choices(**CHOICES)
     async def draw(
         self,
@@ -110,16 +113,21 @@ class Images(commands.Cog):
         compression: app_commands.Range[int, 0, 100] | None = None,
         aspect: Choice | None = None,
         resolution: Choice | None = None,
+        count: app_commands.Range[int, 1, 4] = 1,
     ) -> None:
         chosen = _chosen(size, quality, background, format, compression, aspect, resolution)
-        await self.starter.start(interaction, "draw", prompt, chosen)
+        if count > 1:
+            await self.variations.start(interaction, prompt, chosen, count)
+        else:
+            await self.starter.start(interaction, "draw", prompt, chosen)
 
     @app_commands.command(name="edit", description="Change the latest image in this thread, or an image you attach")
     @app_commands.describe(
         instruction="What to change", image="An image to edit instead", image2="A second image to combine",
         image3="A third image", image4="A fourth image",
         mask="A PNG the size of image: its transparent pixels mark where to repaint",
-        fidelity="high keeps faces and logos closer to the input (not every model offers it)", **OPTION_HELP,
+        fidelity="high keeps faces and logos closer to the input (not every model offers it)",
+        results=RESULTS_HELP, **OPTION_HELP,
     )
     @app_commands.choices(**EDIT_CHOICES)
     async def edit(
@@ -139,10 +147,11 @@ class Images(commands.Cog):
         resolution: Choice | None = None,
         fidelity: Choice | None = None,
         mask: discord.Attachment | None = None,
+        results: app_commands.Range[str, 1, 1000] | None = None,
     ) -> None:
         chosen = _chosen(size, quality, background, format, compression, aspect, resolution, fidelity)
         images = [a for a in (image, image2, image3, image4) if a is not None]
-        await self.starter.start(interaction, "edit", instruction, chosen, images, mask)
+        await self.starter.start(interaction, "edit", instruction, chosen, images, mask, result_links=results)
 
     async def edit_image(self, interaction: discord.Interaction, message: discord.Message) -> None:
         """The "Edit image" message command: ask what to change, then edit that message's image."""
@@ -165,7 +174,7 @@ class Images(commands.Cog):
             await send_private(interaction, error.user_message)
             return
 
-        reference = await self._result_reference(message)
+        reference = await result_reference(self.bot, message)
 
         async def submitted(modal_interaction: discord.Interaction, instruction: str) -> None:
             if reference is not None:  # one of our results: OpenAI has it, so send its id instead of its bytes
@@ -174,21 +183,6 @@ class Images(commands.Cog):
                 await self.starter.start(modal_interaction, "edit", instruction, NO_CHOICES, images)
 
         await interaction.response.send_modal(InstructionModal(tr("Edit image"), submitted, for_member(interaction)))
-
-    async def _result_reference(self, message: discord.Message) -> ImageRef | None:
-        """The image_generation_call behind one of the bot's own results, found through its buttons' turn id."""
-        if self.bot.user is None or message.author.id != self.bot.user.id:
-            return None  # only the bot's own messages carry trustworthy turn ids
-        for row in message.components:
-            for child in getattr(row, "children", []):
-                match = RESULT_BUTTON.fullmatch(getattr(child, "custom_id", None) or "")
-                if match is None:
-                    continue
-                turn = await self.bot.store.get_turn(int(match["turn"]))
-                if (turn is not None and turn.status == "done" and turn.image_call_id
-                        and turn.reply_message_id == message.id):
-                    return ImageRef(turn.image_call_id, message.channel.id, message.id)
-        return None
 
     async def edit_from_button(self, interaction: discord.Interaction, turn_id: int) -> None:
         turn = await self._result(interaction, turn_id)
@@ -230,6 +224,15 @@ class Images(commands.Cog):
             await interaction.response.defer()  # the job's own message says it was cancelled
         else:
             await send_private(interaction, ALREADY_FINISHED)
+
+    async def use_variation(self, interaction: discord.Interaction, turn_id: int) -> None:
+        await self.variations.use(interaction, turn_id)
+
+    async def reroll_variation(self, interaction: discord.Interaction, turn_id: int) -> None:
+        await self.variations.reroll(interaction, turn_id)
+
+    async def cancel_variations(self, interaction: discord.Interaction, turn_id: int) -> None:
+        await self.variations.cancel(interaction, turn_id)
 
     async def _result(self, interaction: discord.Interaction, turn_id: int) -> Turn | None:
         """The finished result a button belongs to, or None after telling the member why not."""

@@ -30,13 +30,16 @@ class CommandTracker:
         self.done: defaultdict[int, asyncio.Event] = defaultdict(asyncio.Event)
         self.errors: dict[int, BaseException] = {}
         self.seen: defaultdict[int, asyncio.Event] = defaultdict(asyncio.Event)
+        self.callbacks: dict[int, list[asyncio.Task[Any]]] = {}
         original = bot.tree.on_error
 
         async def completed(interaction: discord.Interaction, command: object) -> None:
             self.done[interaction.id].set()
 
         async def any_interaction(interaction: discord.Interaction) -> None:
-            # Components and modals have no completion event; they are handled once the library answered.
+            # Components and modals have no completion event. discord.py creates the task that runs their callback
+            # before it dispatches on_interaction, so it exists now (unless it already finished): remember it.
+            self.callbacks[interaction.id] = _callback_tasks(interaction.id)
             self.seen[interaction.id].set()
 
         async def on_error(interaction: discord.Interaction, error: discord.app_commands.AppCommandError) -> None:
@@ -51,7 +54,9 @@ class CommandTracker:
     async def wait_any(self, interaction_id: int, timeout: float = 10.0) -> None:
         """For buttons and modals: wait until the bot saw the interaction and finished every job it started."""
         await asyncio.wait_for(self.seen[interaction_id].wait(), timeout)
-        await asyncio.sleep(0.05)  # let the component callback admit its job
+        callbacks = self.callbacks.get(interaction_id, [])
+        if callbacks:  # a callback awaits the job it admitted (service.run), so this covers admission
+            await asyncio.wait_for(asyncio.wait(callbacks), timeout)
         await asyncio.wait_for(self._service_idle(), timeout)
 
     async def _service_idle(self) -> None:
@@ -61,6 +66,19 @@ class CommandTracker:
         await asyncio.wait_for(self.done[interaction_id].wait(), timeout)
         if interaction_id in self.errors:
             raise AssertionError(f"command raised: {self.errors[interaction_id]!r}")
+
+
+def _callback_tasks(interaction_id: int) -> list[asyncio.Task[Any]]:
+    """The pending discord.py tasks running a view item's or modal's callback for this interaction."""
+    found = []
+    for task in asyncio.all_tasks():
+        if not task.get_name().startswith("discord-ui-"):
+            continue
+        frame = getattr(task.get_coro(), "cr_frame", None)
+        interaction = frame.f_locals.get("interaction") if frame is not None else None
+        if isinstance(interaction, discord.Interaction) and interaction.id == interaction_id:
+            found.append(task)
+    return found
 
 
 @dataclass

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from bot.core.costs import format_usd
-from bot.core.i18n import Text, tr
+from bot.core.i18n import Text, tr, tr_n
 
 Scope = Literal["member", "server", "bot"]
 BOT_SUBJECT = 0  # the whole bot: every member, server and DM together
@@ -49,7 +49,7 @@ class BudgetLimit:
     limit: int
     since: datetime
 
-    def refusal(self, spent: int, estimate: int) -> Text:
+    def refusal(self, spent: int, estimate: int, *, images: int = 1) -> Text:
         if self.scope == "bot":
             # Members don't need the owner's totals: only that it is the bot's limit and when it resets.
             if self.period == "day":
@@ -59,21 +59,34 @@ class BudgetLimit:
                       "images until next month. Nothing was charged.")
         amounts = {"limit": format_usd(self.limit), "spent": format_usd(spent), "estimate": format_usd(estimate),
                    "left": format_usd(max(self.limit - spent, 0))}
+        # /draw count: the refusal names the total of the variations ("these 3 images together").
         if self.scope == "member":
             if self.period == "day":
-                return tr("This would go over your daily image budget of {limit}: {spent} is used and this image "
-                          "may cost up to {estimate} ({left} left). Try a lower quality or size, or wait for the "
-                          "budget to reset.", **amounts)
-            return tr("This would go over your monthly image budget of {limit}: {spent} is used and this image "
-                      "may cost up to {estimate} ({left} left). Try a lower quality or size, or wait for the "
-                      "budget to reset.", **amounts)
+                return tr_n("This would go over your daily image budget of {limit}: {spent} is used and this image "
+                            "may cost up to {estimate} ({left} left). Try a lower quality or size, or wait for the "
+                            "budget to reset.",
+                            "This would go over your daily image budget of {limit}: {spent} is used and these "
+                            "{count} images together may cost up to {estimate} ({left} left). Try a lower quality "
+                            "or size, or wait for the budget to reset.", images, **amounts)
+            return tr_n("This would go over your monthly image budget of {limit}: {spent} is used and this image "
+                        "may cost up to {estimate} ({left} left). Try a lower quality or size, or wait for the "
+                        "budget to reset.",
+                        "This would go over your monthly image budget of {limit}: {spent} is used and these "
+                        "{count} images together may cost up to {estimate} ({left} left). Try a lower quality "
+                        "or size, or wait for the budget to reset.", images, **amounts)
         if self.period == "day":
-            return tr("This would go over this server's daily image budget of {limit}: {spent} is used and this "
-                      "image may cost up to {estimate} ({left} left). Try a lower quality or size, or wait for the "
-                      "budget to reset.", **amounts)
-        return tr("This would go over this server's monthly image budget of {limit}: {spent} is used and this "
-                  "image may cost up to {estimate} ({left} left). Try a lower quality or size, or wait for the "
-                  "budget to reset.", **amounts)
+            return tr_n("This would go over this server's daily image budget of {limit}: {spent} is used and this "
+                        "image may cost up to {estimate} ({left} left). Try a lower quality or size, or wait for the "
+                        "budget to reset.",
+                        "This would go over this server's daily image budget of {limit}: {spent} is used and these "
+                        "{count} images together may cost up to {estimate} ({left} left). Try a lower quality or "
+                        "size, or wait for the budget to reset.", images, **amounts)
+        return tr_n("This would go over this server's monthly image budget of {limit}: {spent} is used and this "
+                    "image may cost up to {estimate} ({left} left). Try a lower quality or size, or wait for the "
+                    "budget to reset.",
+                    "This would go over this server's monthly image budget of {limit}: {spent} is used and these "
+                    "{count} images together may cost up to {estimate} ({left} left). Try a lower quality or size, "
+                    "or wait for the budget to reset.", images, **amounts)
 
 
 def limits_for(policy: BudgetPolicy, *, user_id: int, guild_id: int | None, now: datetime) -> list[BudgetLimit]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncGenerator, Callable
 from contextlib import aclosing
@@ -46,6 +47,18 @@ class Progress:
     partials: int = 0  # previews received
     reported: int = 0  # what OpenAI itself reported for a failed response, when it did
     response_id: str | None = None  # from response.created
+    stash: asyncio.Task[None] | None = None  # the finished image's outbox write, started as it arrived
+
+    async def stashed(self) -> bool:
+        """Whether the finished image is in the outbox already (its write, if any, is awaited here)."""
+        if self.stash is None:
+            return False
+        try:
+            await self.stash
+        except Exception:
+            log.warning("could not stash the finished image early; it is stored with the result", exc_info=True)
+            return False
+        return True
 
 
 class Engine(Protocol):
@@ -184,6 +197,11 @@ class Generator:
                         final = update
                         # The image exists and is paid for: from here on it is posted, and Cancel is too late.
                         self._on_image(turn_id)
+                        # Into the outbox now, while response.completed (the image again, megabytes) is on its way.
+                        progress.stash = asyncio.create_task(
+                            self._store.stash_image(turn_id, update.image, update.format), name=f"stash-{turn_id}"
+                        )
+                        progress.stash.add_done_callback(_retrieve)
                     elif isinstance(update, Completed):
                         if final is None:  # translate() guarantees a Final first; keep mypy and readers sure
                             raise Upstream(tr("OpenAI finished without making an image."))
@@ -205,6 +223,12 @@ class Generator:
         if final is not None and progress.response_id is not None:
             return final, Completed(progress.response_id, Usage()), [STREAM_BROKE_AFTER_IMAGE]
         raise Upstream(tr("OpenAI ended the response without finishing it. Please try again."))
+
+
+def _retrieve(task: asyncio.Task[None]) -> None:
+    # Progress.stashed() reports a failed stash; a job that failed meanwhile never asks, and has said why already.
+    if not task.cancelled():
+        task.exception()
 
 
 def response_id(turn: Turn | None) -> str | None:

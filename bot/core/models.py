@@ -65,6 +65,9 @@ class Job:
     parent_turn_id: int | None = None
     # Said on the result, before the cost (e.g. the size was mapped to the nearest one the model makes).
     notes: tuple[Message, ...] = ()
+    # /draw count: the request's group (its interaction id) and this job's cell number (1-based) in the grid.
+    variation_group: int | None = None
+    variation_index: int | None = None
 
 
 @dataclass(frozen=True)
@@ -106,12 +109,14 @@ class Turn:
     cost_micros: int = 0
     created_at: datetime | None = None
     finished_at: datetime | None = None
+    variation_group: int | None = None
+    variation_index: int | None = None
 
 
 @dataclass(frozen=True)
 class NewTurn:
     chain_id: int | None
-    interaction_id: int
+    interaction_id: int | None  # None for the 2nd.. variation of one command (the id is unique per turn)
     guild_id: int | None
     channel_id: int
     user_id: int
@@ -121,6 +126,8 @@ class NewTurn:
     had_input_image: bool
     reply_channel_id: int | None
     reply_message_id: int | None
+    variation_group: int | None = None
+    variation_index: int | None = None
 
 
 @dataclass(frozen=True)
@@ -150,3 +157,5 @@ class Delivery:
     parent_channel_id: int | None
     message_channel_id: int
     message_id: int
+    # A variation lands in its grid without becoming the head; it keeps its image until "Use" picks it.
+    moves_head: bool = True

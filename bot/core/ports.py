@@ -31,10 +31,26 @@ class Store(Protocol):
         """Admit a queued turn atomically (raising TooManyJobs or OverBudget); None for a duplicate delivery."""
         ...
 
+    async def create_turns(
+        self,
+        turns: Sequence[NewTurn],
+        *,
+        reserve: int = 0,
+        max_in_flight: int | None = None,
+        limits: Sequence[BudgetLimit] = (),
+    ) -> list[int] | None:
+        """Admit the variations of one command together: all or none, budgets checked against their total."""
+        ...
+
     async def start_turn(self, turn_id: int, parent_turn_id: int | None, previous_response_id: str | None) -> None: ...
 
-    async def save_result(self, turn_id: int, result: TurnResult, image: bytes, fmt: str) -> None:
-        """Store the paid-for image in the outbox and mark the turn delivering, in one transaction."""
+    async def stash_image(self, turn_id: int, image: bytes, fmt: str) -> None:
+        """Put a finished image in the outbox as soon as it arrives, before its response has completed."""
+        ...
+
+    async def save_result(self, turn_id: int, result: TurnResult, image: bytes | None, fmt: str) -> None:
+        """Store the paid-for image in the outbox (None: stash_image already did) and mark the turn delivering,
+        in one transaction."""
         ...
 
     async def complete_turn(self, turn_id: int, delivery: Delivery, *, owner_id: int, guild_id: int | None) -> None:

@@ -6,12 +6,12 @@ import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from bot.core import observe
-from bot.core.budgets import BudgetPolicy, limits_for
+from bot.core.budgets import BudgetLimit, BudgetPolicy, limits_for
 from bot.core.costs import PriceTable, format_usd
 from bot.core.delivery import Deliveries, costing, report
 from bot.core.errors import (
@@ -50,6 +50,18 @@ class DeadlineExceeded(Upstream):
     code = "deadline"
 
 
+class TimerHandle(Protocol):
+    def cancel(self) -> None: ...
+
+
+# call_later(delay, callback): the event loop's timer by default; tests pass a clock they move by hand.
+CallLater = Callable[[float, Callable[[], object]], TimerHandle]
+
+
+def loop_call_later(delay: float, callback: Callable[[], object]) -> TimerHandle:
+    return asyncio.get_running_loop().call_later(delay, callback)
+
+
 @dataclass(frozen=True)
 class Admission:
     turn_id: int
@@ -73,6 +85,7 @@ class ImageService:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         decode_limit: int = DECODE_LIMIT,
         job_deadline: float | None = None,
+        call_later: CallLater = loop_call_later,
         allow_low_moderation: bool = False,
     ) -> None:
         self._store = store
@@ -91,6 +104,7 @@ class ImageService:
         self.budgets = budgets or BudgetPolicy()
         self._clock = clock
         self._job_deadline = job_deadline
+        self.call_later = call_later  # the JOB_DEADLINE timer
         self._progress: dict[int, Progress] = {}  # by turn id, while running
         self._locks = ChainLocks()
         self._tasks: dict[int, asyncio.Task[Any]] = {}  # by turn id
@@ -148,12 +162,7 @@ class ImageService:
         Returns the turn and its estimate, or None for a repeated delivery of an interaction that already has a job.
         Nothing is charged here: the estimate is only held against budgets until the real cost is known.
         """
-        if not self.accepting:
-            self.observer.job_finished(observe.REFUSED)
-            raise Unavailable(RESTARTING)
-        policy = self.budgets.tightened_by(budgets) if budgets else self.budgets
-        reserve = self.estimate(job, _input_images(job))
-        limits = limits_for(policy, user_id=job.user_id, guild_id=job.guild_id, now=self._clock())
+        reserve, limits = self._admission_terms(job, budgets)
         try:
             turn_id = await self._store.create_turn(
                 _new_turn(job), reserve=reserve, max_in_flight=self._max_per_user, limits=limits
@@ -166,6 +175,36 @@ class ImageService:
         # The rest of this command (its reply, the job itself) logs under this job's id.
         observe.current_job.set(observe.JobTag(turn_id, job.interaction_id))
         return Admission(turn_id, reserve)
+
+    async def admit_variations(
+        self, job: Job, count: int, *, budgets: BudgetPolicy | None = None
+    ) -> list[tuple[Admission, Job]] | None:
+        """Queue `count` variations of a /draw as one request: all admitted or none, the budgets checked against
+        their total (the refusal names it), the member's limit on jobs in flight counting them once. Each then
+        runs (and waits for a slot) on its own."""
+        reserve, limits = self._admission_terms(job, budgets)
+        jobs = [replace(job, variation_group=job.interaction_id, variation_index=i + 1) for i in range(count)]
+        # The interaction id is unique per turn: only the first variation carries it (for repeat deliveries).
+        turns = [replace(_new_turn(j), interaction_id=None) if j.variation_index != 1 else _new_turn(j) for j in jobs]
+        try:
+            ids = await self._store.create_turns(turns, reserve=reserve, max_in_flight=self._max_per_user,
+                                                 limits=limits)
+        except ImageError as error:
+            self.observer.job_finished(observe.OVER_BUDGET if isinstance(error, OverBudget) else observe.REFUSED)
+            raise
+        if ids is None:
+            return None
+        observe.current_job.set(observe.JobTag(ids[0], job.interaction_id))
+        return [(Admission(turn_id, reserve), j) for turn_id, j in zip(ids, jobs, strict=True)]
+
+    def _admission_terms(self, job: Job, budgets: BudgetPolicy | None) -> tuple[int, list[BudgetLimit]]:
+        """What one job holds against the budgets, and the limits it is checked against (or why it can't run)."""
+        if not self.accepting:
+            self.observer.job_finished(observe.REFUSED)
+            raise Unavailable(RESTARTING)
+        policy = self.budgets.tightened_by(budgets) if budgets else self.budgets
+        reserve = self.estimate(job, _input_images(job))
+        return reserve, limits_for(policy, user_id=job.user_id, guild_id=job.guild_id, now=self._clock())
 
     async def run(self, turn_id: int, job: Job, surface: Surface) -> None:
         """Run an admitted job to the end; every failure is reported through the surface, never raised."""
@@ -208,7 +247,9 @@ class ImageService:
 
     async def _job(self, turn_id: int, job: Job, surface: Surface) -> None:
         try:
-            async with self._locks.hold(job.chain_id, surface.waiting):
+            # Variations never move the head, so they run side by side instead of one after another.
+            lock = job.chain_id if job.variation_group is None else None
+            async with self._locks.hold(lock, surface.waiting):
                 position = PreviewPacer(surface.queued, max(self._preview_interval, 1.0))
                 try:
                     async with self.queue.slot(_queue_key(job), position.offer):
@@ -269,7 +310,8 @@ class ImageService:
         result = TurnResult(completed.response_id, final.call_id, final.revised_prompt, completed.usage, cost)
         # The image is paid for: keep it durably before trying to post it anywhere, and never cancel it now.
         self._delivering.add(turn_id)
-        await self._store.save_result(turn_id, result, final.image, final.format)
+        stashed = await progress.stashed()
+        await self._store.save_result(turn_id, result, None if stashed else final.image, final.format)
         notes = [*job.notes, *notes, tr("Cost {cost}.", cost=format_usd(cost))]
         await self.deliver(turn_id, final, job.prompt, notes, surface, owner_id=job.user_id, guild_id=job.guild_id)
 
@@ -292,8 +334,15 @@ class ImageService:
         if self._job_deadline is None:
             return await generation
         try:
-            async with asyncio.timeout(self._job_deadline):
-                return await generation
+            async with asyncio.timeout(None) as timeout:
+                # Moving the timeout to "now" cancels the generation at the next turn of the loop.
+                timer = self.call_later(
+                    self._job_deadline, lambda: timeout.reschedule(asyncio.get_running_loop().time())
+                )
+                try:
+                    return await generation
+                finally:
+                    timer.cancel()
         except TimeoutError:
             raise DeadlineExceeded(
                 tr("This image took too long: OpenAI had not finished it after {duration}, so I stopped waiting. "
@@ -362,6 +411,8 @@ def _new_turn(job: Job) -> NewTurn:
         had_input_image=bool(job.input_images or job.references) or job.attachments > 0,
         reply_channel_id=job.reply_channel_id,
         reply_message_id=job.reply_message_id,
+        variation_group=job.variation_group,
+        variation_index=job.variation_index,
     )
 
 

@@ -42,6 +42,8 @@ async def translate(events: AsyncIterable[Any], *, requested_format: str) -> Asy
             yield Started(event.response.id)
         elif kind == "response.image_generation_call.partial_image":
             image = await decode_b64(event.partial_image_b64)
+            # The SDK's layers keep the event referenced until the next one arrives: only the bytes stay.
+            event.partial_image_b64 = ""
             yield Partial(event.partial_image_index, image, event.output_format or requested_format)
         elif kind == "response.output_item.done" and getattr(event.item, "type", None) == "image_generation_call":
             final = await _final_from_item(event.item, requested_format)
@@ -90,6 +92,7 @@ async def _final_from_item(item: Any, requested_format: str) -> Final | None:
     if not item.result:
         return None
     image = await decode_b64(item.result)
+    item.result = None  # as for previews: the decoded bytes are what the job keeps
     return Final(
         image, item.output_format or requested_format, item.id, item.revised_prompt,
         size=getattr(item, "size", None), quality=getattr(item, "quality", None),

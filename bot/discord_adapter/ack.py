@@ -98,6 +98,32 @@ async def admit_in_time(
     return admitted
 
 
+async def admit_variations_in_time(
+    ack: Ack, service: ImageService, plan: Awaitable[tuple[Job, BudgetPolicy]], count: int
+) -> list[Admitted] | None:
+    """admit_in_time for /draw count: the variations are admitted together or refused together."""
+
+    async def plan_and_admit() -> list[Admitted] | None:
+        job, budgets = await plan
+        return await service.admit_variations(job, count, budgets=budgets)
+
+    admitting = asyncio.ensure_future(plan_and_admit())
+    try:
+        await ack.defer_unless_done(admitting)
+    except discord.HTTPException:
+        try:
+            for admission, _ in await admitting or []:
+                await service.abandon(admission.turn_id, Unavailable(ACK_REFUSED))
+        except ImageError:
+            pass
+        raise
+    try:
+        return await admitting
+    except ImageError as error:
+        await ack.refuse(error.user_message)
+        return None
+
+
 async def _plan_and_admit(service: ImageService, plan: Awaitable[tuple[Job, BudgetPolicy]]) -> Admitted | None:
     job, budgets = await plan
     admission = await service.admit(job, budgets=budgets)

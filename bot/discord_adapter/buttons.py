@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Self
 
 import discord
@@ -20,6 +21,9 @@ log = logging.getLogger(__name__)
 EDIT_ID = "tp:edit:{turn}"
 REROLL_ID = "tp:reroll:{turn}"
 CANCEL_ID = "tp:cancel:{turn}"
+USE_ID = "tp:use:{turn}"
+VARIATION_REROLL_ID = "tp:vreroll:{turn}"
+CANCEL_ALL_ID = "tp:cancelall:{turn}"
 
 
 def result_view(turn_id: int, locale: str | None = None) -> discord.ui.View:
@@ -35,6 +39,23 @@ def running_view(turn_id: int, locale: str | None = None) -> discord.ui.View:
     return view
 
 
+def grid_view(cells: Sequence[tuple[int, bool]], locale: str | None = None) -> discord.ui.View:
+    """A finished grid: "Use n" for each finished cell, "Reroll n" for every cell; cells are (turn id, done)."""
+    view = discord.ui.View(timeout=None)
+    for number, (turn_id, done) in enumerate(cells, start=1):
+        if done:
+            view.add_item(UseButton(turn_id, locale, number))
+    for number, (turn_id, _) in enumerate(cells, start=1):
+        view.add_item(VariationRerollButton(turn_id, locale, number))
+    return view
+
+
+def running_grid_view(turn_id: int, locale: str | None = None) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(CancelAllButton(turn_id, locale))
+    return view
+
+
 class _TurnButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"tp:(?P<action>[a-z]+):(?P<turn>\d+)"):
     """A button bound to one turn by its custom id; the actions live on the Images cog."""
 
@@ -42,15 +63,22 @@ class _TurnButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"tp:
     EMOJI = ""
     STYLE = discord.ButtonStyle.secondary
     ID_FORMAT = ""
+    ROW: int | None = None
 
-    def __init__(self, turn_id: int, locale: str | None = None) -> None:
-        # The label is in the language of the member who asked; the custom id alone drives the button.
+    def __init__(self, turn_id: int, locale: str | None = None, number: int | None = None) -> None:
+        # The label is in the language of the member who asked; a grid's buttons carry their cell's number in it.
+        # The custom id alone drives the button.
+        label = self.LABEL if number is None else self.numbered(number)
         button: discord.ui.Button[Any] = discord.ui.Button(
-            label=say(self.LABEL, locale), emoji=self.EMOJI, style=self.STYLE,
-            custom_id=self.ID_FORMAT.format(turn=turn_id),
+            label=say(label, locale), emoji=self.EMOJI or None, style=self.STYLE,
+            custom_id=self.ID_FORMAT.format(turn=turn_id), row=self.ROW,
         )
         super().__init__(button)
         self.turn_id = turn_id
+
+    def numbered(self, number: int) -> Message:
+        """The label of cell `number`'s button in a grid."""
+        return self.LABEL
 
     @classmethod
     async def from_custom_id(
@@ -89,6 +117,33 @@ class CancelButton(_TurnButton, template=r"tp:cancel:(?P<turn>\d+)"):
         await self.actions(interaction).cancel_from_button(interaction, self.turn_id)
 
 
+class UseButton(_TurnButton, template=r"tp:use:(?P<turn>\d+)"):
+    LABEL, STYLE, ID_FORMAT, ROW = tr("Use"), discord.ButtonStyle.primary, USE_ID, 0
+
+    def numbered(self, number: int) -> Message:
+        return tr("Use {number}", number=number)
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await self.actions(interaction).use_variation(interaction, self.turn_id)
+
+
+class VariationRerollButton(_TurnButton, template=r"tp:vreroll:(?P<turn>\d+)"):
+    LABEL, STYLE, ID_FORMAT, ROW = tr("Reroll"), discord.ButtonStyle.secondary, VARIATION_REROLL_ID, 1
+
+    def numbered(self, number: int) -> Message:
+        return tr("Reroll {number}", number=number)
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await self.actions(interaction).reroll_variation(interaction, self.turn_id)
+
+
+class CancelAllButton(_TurnButton, template=r"tp:cancelall:(?P<turn>\d+)"):
+    LABEL, EMOJI, STYLE, ID_FORMAT = tr("Cancel"), "🛑", discord.ButtonStyle.danger, CANCEL_ALL_ID
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        await self.actions(interaction).cancel_variations(interaction, self.turn_id)
+
+
 class InstructionModal(discord.ui.Modal):
     """Asks what to change; `on_instruction` runs with the text when the member submits."""
 
@@ -106,4 +161,4 @@ class InstructionModal(discord.ui.Modal):
         await self._on_instruction(interaction, self.instruction.value)
 
 
-DYNAMIC_ITEMS = (EditButton, RerollButton, CancelButton)
+DYNAMIC_ITEMS = (EditButton, RerollButton, CancelButton, UseButton, VariationRerollButton, CancelAllButton)

@@ -25,6 +25,7 @@ from bot.core.service import Admission
 from bot.core.sizes import choose_size
 from bot.discord_adapter.ack import Ack, admit_in_time
 from bot.discord_adapter.i18n import for_member
+from bot.discord_adapter.references import linked_results
 from bot.discord_adapter.reply import Reply
 from bot.discord_adapter.surface import DRAWING, EDITING, ReplySurface
 from bot.ops.memory import MemoryReleaser
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_INPUT_IMAGES = 4  # /edit's image options; "Edit image" takes the first four of a message
+MASK_WITH_RESULTS = "A mask applies to an attached image; use it without `results`."
 
 
 class JobStarter:
@@ -51,16 +53,17 @@ class JobStarter:
         attachments: Sequence[discord.Attachment] = (),
         mask: discord.Attachment | None = None,
         references: tuple[ImageRef, ...] = (),
+        result_links: str | None = None,
     ) -> None:
         if not self.bot.service.claim(interaction.id):
             return  # Discord delivered this interaction twice; the first delivery is being handled
         ack = Ack(interaction, self.bot.metrics)
-        plan = self._plan(interaction, kind, text, chosen, attachments, mask, references)
+        plan = self.plan(interaction, kind, text, chosen, attachments, mask, references, result_links)
         admitted = await admit_in_time(ack, self.bot.service, plan)
         if admitted is None:
             return
         admission, job = admitted
-        reply = await self._reply_here(ack)
+        reply = await self.reply_here(ack)
         await self.run_admitted(admission, job, reply, interaction.filesize_limit, attachments, mask,
                                 locale=for_member(interaction))
 
@@ -82,14 +85,14 @@ class JobStarter:
             return
         admission, job = admitted
         if here:
-            reply = await self._reply_here(ack)
+            reply = await self.reply_here(ack)
         else:
             await ack.confirm(tr("On it: the new image will appear in {channel}.", channel=f"<#{chain_id}>"))
             channel = self.bot.get_channel(chain_id) or await self.bot.fetch_channel(chain_id)
             reply = Reply(_messageable(channel))
         await self.run_admitted(admission, job, reply, interaction.filesize_limit, locale=for_member(interaction))
 
-    async def _reply_here(self, ack: Ack) -> Reply:
+    async def reply_here(self, ack: Ack) -> Reply:
         """The job's reply is the interaction's own message (deferred now unless admission already did)."""
         await ack.defer()
         interaction = ack.interaction
@@ -112,9 +115,8 @@ class JobStarter:
 
     async def check_branch(self, interaction: discord.Interaction, source: Turn, server: GuildSettings) -> None:
         """Buttons and their modals: the turn must live where the button was pressed, then the usual rules."""
-        chain_id = source.chain_id
-        assert chain_id is not None
-        chain = await self.bot.service.chain(chain_id)
+        chain_id = source.chain_id  # None only for a variation that failed before any opened its thread
+        chain = await self.bot.service.chain(chain_id) if chain_id is not None else None
         in_thread = isinstance(interaction.channel, discord.Thread) or interaction.channel_id != chain_id
         check_access(server, Request(
             _member(interaction, in_thread=in_thread), _place(interaction), turn=turn_home(source),
@@ -175,7 +177,7 @@ class JobStarter:
         finally:
             self.memory.job_ended()
 
-    async def _plan(
+    async def plan(
         self,
         interaction: discord.Interaction,
         kind: JobKind,
@@ -184,11 +186,16 @@ class JobStarter:
         attachments: Sequence[discord.Attachment],
         mask: discord.Attachment | None = None,
         references: tuple[ImageRef, ...] = (),
+        result_links: str | None = None,
     ) -> tuple[Job, BudgetPolicy]:
         """Everything checked before the member is answered: costs nothing and raises ImageError."""
         channel_id = interaction.channel_id
         assert channel_id is not None  # slash commands always come from a channel
         server = await self.server_settings(interaction)
+        if result_links is not None:  # earlier results by link go first, as OpenAI sees them (by id)
+            if mask is not None:
+                raise InvalidInput(MASK_WITH_RESULTS)
+            references = (*references, *await linked_results(self.bot, interaction, result_links, MAX_INPUT_IMAGES))
         new_thread = opens_thread(interaction, kind, bool(attachments or references))
         await self.check_start(interaction, server, opens_thread=new_thread)
         prompt = check_prompt(text, what="prompt" if kind == "draw" else "instruction")
@@ -196,7 +203,7 @@ class JobStarter:
         options = options.validate()
         if any(attachment.size > MAX_UPLOAD_BYTES for attachment in attachments):
             raise InvalidInput(tr("That image is larger than 20 MB; please attach a smaller one."))
-        if len(attachments) > MAX_INPUT_IMAGES:
+        if len(attachments) + len(references) > MAX_INPUT_IMAGES:
             raise InvalidInput(tr_n("I can use at most {count} image at once.",
                                     "I can use at most {count} images at once.", MAX_INPUT_IMAGES))
         if mask is not None and not attachments:

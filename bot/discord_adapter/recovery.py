@@ -10,12 +10,13 @@ import discord
 
 from bot.core.i18n import tr
 from bot.core.models import ChainKind, PendingDelivery, Turn
-from bot.core.ports import Store
+from bot.core.ports import Store, Surface
 from bot.core.shards import ShardScope
 from bot.core.updates import Final
 from bot.discord_adapter.i18n import say, server_locale
 from bot.discord_adapter.reply import Reply
 from bot.discord_adapter.surface import DRAWING, EDITING, ReplySurface, interrupted_text
+from bot.discord_adapter.variations import RecoveredGrids
 
 if TYPE_CHECKING:
     from bot.discord_adapter.host import ImageBot
@@ -44,12 +45,20 @@ async def recover(bot: ImageBot, leftovers: Leftovers) -> tuple[int, int]:
     """Once connected: report the interrupted jobs and post the finished images that were never posted.
     Returns (interrupted jobs reported, finished images delivered)."""
     interrupted = leftovers.interrupted
+    grids = RecoveredGrids(bot, DEFAULT_UPLOAD_LIMIT)  # variations are reported in their cells of the grid
     for turn in interrupted:
-        await _report_interrupted(bot, turn)
+        cell = await grids.cell(turn)
+        if cell is None:
+            await _report_interrupted(bot, turn)
+            continue
+        try:
+            await cell.interrupted(turn.cost_micros)
+        except discord.HTTPException as exc:
+            log.warning("could not report interrupted turn %s: %s", turn.id, exc)
     delivered = 0
     for pending in leftovers.pending:
         turn = pending.turn
-        surface = await _surface_for(bot, turn)
+        surface: Surface = await grids.cell(turn) or await _surface_for(bot, turn)
         final = Final(pending.image, pending.format, turn.image_call_id or "", turn.revised_prompt)
         if await bot.service.deliver(
             turn.id, final, turn.prompt, [DELIVERED_LATE], surface, owner_id=turn.user_id, guild_id=turn.guild_id

@@ -108,10 +108,15 @@ class _Restorer:
 
 
 class ImageEvent(ServerSentEvent):
-    """A server-sent event big enough to carry an image: `json()` uses `loads` above."""
+    """A server-sent event big enough to carry an image: `json()` uses `loads` above, once (the SDK's stream
+    calls it once per event), and then lets go of the text."""
 
     def json(self) -> Any:
-        return loads(self.data)
+        parsed = loads(self._data)
+        # The SDK keeps this event referenced until the next one arrives (a second or more between image events);
+        # the parsed value has the image now, so its text, megabytes of it, can go.
+        self._data = ""
+        return parsed
 
 
 def _event_classes() -> dict[str, type[pydantic.BaseModel]]:
@@ -135,6 +140,9 @@ def validate_stream_event(data: object, cast_to: object) -> pydantic.BaseModel |
     if cls is None:
         return None
     try:
-        return cls.model_validate(data)
+        event = cls.model_validate(data)
     except pydantic.ValidationError:
         return None
+    # The SDK's stream keeps `data` referenced until the next event arrives; the event has every value now.
+    data.clear()
+    return event

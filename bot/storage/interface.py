@@ -28,6 +28,17 @@ class BotStore(Store, Protocol):
 
     async def outbox_size(self) -> int: ...
 
+    # ---- variations (/draw count)
+    async def variation_turns(self, group: int) -> list[Turn]: ...
+
+    async def kept_image(self, turn_id: int) -> tuple[bytes, str] | None:
+        """A finished variation's full-size image, kept until "Use" posts it."""
+        ...
+
+    async def choose_variation(self, turn_id: int, chain_id: int, channel_id: int, message_id: int) -> None:
+        """Make a variation its conversation's head, posted full size at channel_id/message_id."""
+        ...
+
     # ---- per-server settings
     async def get_guild_settings(self, guild_id: int) -> GuildSettings: ...
 

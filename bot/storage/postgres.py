@@ -31,6 +31,10 @@ from bot.storage.privacy import (
 )
 from bot.storage.rows import SELECT_TURNS, UNFINISHED, chain_from_row, turn_from_row, utc_text
 
+# As in bot.storage.sqlite: the image goes in once, stashed when it arrives or with the result.
+_STASH = (
+    "INSERT INTO outbox (turn_id, image, format, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (turn_id) DO NOTHING"
+)
 # From the spend ledger, as in bot.storage.sqlite.
 _SPENT_SUM = "SELECT COALESCE(SUM(held_micros + charged_micros), 0) FROM spend "
 _SPENT = {
@@ -98,17 +102,33 @@ class PostgresStore(PostgresBase):
         the server (and every budget's subject), so admissions touching the same counts are serialised across
         all connections and processes while unrelated members proceed in parallel.
         """
+        created = await self.create_turns([turn], reserve=reserve, max_in_flight=max_in_flight, limits=limits)
+        return created[0] if created else None
+
+    async def create_turns(
+        self,
+        turns: Sequence[NewTurn],
+        *,
+        reserve: int = 0,
+        max_in_flight: int | None = None,
+        limits: Sequence[BudgetLimit] = (),
+    ) -> list[int] | None:
+        """Admit the jobs of one command together (variations): all or none, each holding `reserve`, the budgets
+        checked against their total and the member's jobs in flight counting them as one request."""
+        first = turns[0]
+        total = reserve * len(turns)
         keys = lock_keys([
-            ("member", turn.user_id),
-            ("server", turn.guild_id),
+            ("member", first.user_id),
+            ("server", first.guild_id),
             *((limit.scope, limit.subject_id) for limit in limits),
         ])
+        ids: list[int] = []
         try:
             async with self._transaction(*keys) as conn:
                 if max_in_flight is not None:
                     in_flight = await self._scalar(
                         "SELECT count(*) FROM turns WHERE user_id = $1 AND status IN ('queued', 'running')",
-                        turn.user_id, conn=conn,
+                        first.user_id, conn=conn,
                     )
                     if in_flight >= max_in_flight:
                         raise too_many_jobs(in_flight, max_in_flight)
@@ -116,27 +136,29 @@ class PostgresStore(PostgresBase):
                     since = limit.since.astimezone(UTC).isoformat(timespec="milliseconds")
                     params = (since,) if limit.scope == "bot" else (limit.subject_id, since)
                     spent = await self._scalar(_SPENT[limit.scope], *params, conn=conn)
-                    if spent + reserve > limit.limit:
-                        raise OverBudget(limit.refusal(spent, reserve))
+                    if spent + total > limit.limit:
+                        raise OverBudget(limit.refusal(spent, total, images=len(turns)))
                 created = now_text()
-                turn_id = await conn.fetchval(
-                    "INSERT INTO turns (chain_id, interaction_id, guild_id, channel_id, user_id, kind, prompt, "
-                    "options, had_input_image, reply_channel_id, reply_message_id, status, cost_reserved_micros, "
-                    "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'queued', $12, $13) "
-                    "RETURNING id",
-                    turn.chain_id, turn.interaction_id, turn.guild_id, turn.channel_id, turn.user_id,
-                    turn.kind, turn.prompt, turn.options.to_json(), int(turn.had_input_image),
-                    turn.reply_channel_id, turn.reply_message_id, reserve, created,
-                )
-                await conn.execute(
-                    "INSERT INTO spend (turn_id, user_id, guild_id, held_micros, created_at) "
-                    "VALUES ($1, $2, $3, $4, $5)",
-                    turn_id, turn.user_id, turn.guild_id, reserve, created,
-                )
+                for turn in turns:
+                    turn_id = await conn.fetchval(
+                        "INSERT INTO turns (chain_id, interaction_id, guild_id, channel_id, user_id, kind, prompt, "
+                        "options, had_input_image, reply_channel_id, reply_message_id, status, "
+                        "cost_reserved_micros, created_at, variation_group, variation_index) VALUES ($1, $2, $3, "
+                        "$4, $5, $6, $7, $8, $9, $10, $11, 'queued', $12, $13, $14, $15) RETURNING id",
+                        turn.chain_id, turn.interaction_id, turn.guild_id, turn.channel_id, turn.user_id,
+                        turn.kind, turn.prompt, turn.options.to_json(), int(turn.had_input_image),
+                        turn.reply_channel_id, turn.reply_message_id, reserve, created,
+                        turn.variation_group, turn.variation_index,
+                    )
+                    await conn.execute(
+                        "INSERT INTO spend (turn_id, user_id, guild_id, held_micros, created_at) "
+                        "VALUES ($1, $2, $3, $4, $5)",
+                        turn_id, turn.user_id, turn.guild_id, reserve, created,
+                    )
+                    ids.append(int(turn_id))
         except asyncpg.UniqueViolationError:
             return None  # this interaction already has a job: Discord delivered it twice
-        assert turn_id is not None
-        return int(turn_id)
+        return ids
 
     async def start_turn(self, turn_id: int, parent_turn_id: int | None, previous_response_id: str | None) -> None:
         async with self._transaction() as conn:
@@ -152,13 +174,15 @@ class PostgresStore(PostgresBase):
                 channel_id, message_id, turn_id,
             )
 
-    async def save_result(self, turn_id: int, result: TurnResult, image: bytes, fmt: str) -> None:
+    async def stash_image(self, turn_id: int, image: bytes, fmt: str) -> None:
+        async with self._transaction() as conn:
+            await conn.execute(_STASH, turn_id, image, fmt, now_text())
+
+    async def save_result(self, turn_id: int, result: TurnResult, image: bytes | None, fmt: str) -> None:
         usage = result.usage  # the real cost replaces the reservation from here on
         async with self._transaction() as conn:
-            await conn.execute(
-                "INSERT INTO outbox (turn_id, image, format, created_at) VALUES ($1, $2, $3, $4)",
-                turn_id, image, fmt, now_text(),
-            )
+            if image is not None:
+                await conn.execute(_STASH, turn_id, image, fmt, now_text())
             await conn.execute(
                 "UPDATE turns SET status = 'delivering', response_id = $1, image_call_id = $2, revised_prompt = $3, "
                 "input_tokens = $4, output_tokens = $5, image_input_tokens = $6, image_output_tokens = $7, "
@@ -171,19 +195,44 @@ class PostgresStore(PostgresBase):
 
     async def complete_turn(self, turn_id: int, delivery: Delivery, *, owner_id: int, guild_id: int | None) -> None:
         now = now_text()
+        head = turn_id if delivery.moves_head else None
         async with self._transaction() as conn:
             await conn.execute(
                 "INSERT INTO threads (channel_id, guild_id, parent_channel_id, owner_id, kind, head_turn_id, "
                 "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
-                "ON CONFLICT (channel_id) DO UPDATE SET head_turn_id = excluded.head_turn_id, "
+                "ON CONFLICT (channel_id) DO UPDATE SET head_turn_id = COALESCE($6, threads.head_turn_id), "
                 "updated_at = excluded.updated_at",
                 delivery.chain_id, guild_id, delivery.parent_channel_id, owner_id, delivery.chain_kind,
-                turn_id, now, now,
+                head, now, now,
             )
             await conn.execute(
                 "UPDATE turns SET chain_id = $1, status = 'done', reply_channel_id = $2, reply_message_id = $3, "
                 "finished_at = $4 WHERE id = $5",
                 delivery.chain_id, delivery.message_channel_id, delivery.message_id, now, turn_id,
+            )
+            if delivery.moves_head:  # a variation keeps its image until "Use" posts it full size
+                await conn.execute("DELETE FROM outbox WHERE turn_id = $1", turn_id)
+
+    async def variation_turns(self, group: int) -> list[Turn]:
+        rows = await self._all(SELECT_TURNS + " WHERE variation_group = $1 ORDER BY id", group)
+        return [turn_from_row(row) for row in rows]
+
+    async def kept_image(self, turn_id: int) -> tuple[bytes, str] | None:
+        row = await self._one(
+            "SELECT image, format FROM outbox JOIN turns ON turns.id = outbox.turn_id "
+            "WHERE turn_id = $1 AND turns.status = 'done'", turn_id,
+        )
+        return (bytes(row["image"]), row["format"]) if row else None
+
+    async def choose_variation(self, turn_id: int, chain_id: int, channel_id: int, message_id: int) -> None:
+        async with self._transaction() as conn:
+            await conn.execute(
+                "UPDATE threads SET head_turn_id = $1, updated_at = $2 WHERE channel_id = $3",
+                turn_id, now_text(), chain_id,
+            )
+            await conn.execute(
+                "UPDATE turns SET reply_channel_id = $1, reply_message_id = $2 WHERE id = $3",
+                channel_id, message_id, turn_id,
             )
             await conn.execute("DELETE FROM outbox WHERE turn_id = $1", turn_id)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from typing import Any, Self
 
@@ -33,6 +33,8 @@ class PostgresBase:
     def __init__(self, pool: Any) -> None:
         self._pool = pool
         self._identify_turns: set[asyncio.Task[None]] = set()
+        # How long a turn is held; tests replace it to hold a turn until they let go.
+        self.identify_sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
 
     @classmethod
     async def open(cls, url: str, *, min_size: int = 1, max_size: int = 10) -> Self:
@@ -65,7 +67,7 @@ class PostgresBase:
 
         async def hold() -> None:
             try:
-                await asyncio.sleep(spacing)
+                await self.identify_sleep(spacing)
                 await conn.execute("SELECT pg_advisory_unlock($1)", key)
             finally:
                 await self._pool.release(conn)

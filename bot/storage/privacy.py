@@ -17,10 +17,13 @@ IN_FLIGHT = ("queued", "running", "delivering")
 FINISHED = ("done", "failed", "interrupted")
 
 # After deletions: a conversation whose head went (ON DELETE SET NULL) continues from its newest remaining image,
-# so /edit in someone's thread keeps working after another member's /forget. Same SQL on both databases.
+# so /edit in someone's thread keeps working after another member's /forget. A variation nobody chose yet (its
+# image still waits in the outbox) was never posted on its own, so it can't become the head. Same SQL on both
+# databases.
 REHEAD_ORPHANED_CHAINS = (
     "UPDATE threads SET head_turn_id = (SELECT max(id) FROM turns WHERE turns.chain_id = threads.channel_id "
-    "AND turns.status = 'done' AND turns.response_id IS NOT NULL) WHERE head_turn_id IS NULL"
+    "AND turns.status = 'done' AND turns.response_id IS NOT NULL "
+    "AND NOT EXISTS (SELECT 1 FROM outbox WHERE outbox.turn_id = turns.id)) WHERE head_turn_id IS NULL"
 )
 
 

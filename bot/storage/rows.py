@@ -16,7 +16,8 @@ SELECT_TURNS = "SELECT " + (  # noqa: S608 - a constant column list, nothing fro
     "id, chain_id, interaction_id, guild_id, channel_id, user_id, kind, prompt, options, parent_turn_id, "
     "previous_response_id, response_id, image_call_id, revised_prompt, status, error_code, error, "
     "reply_channel_id, reply_message_id, delivery_attempts, input_tokens, output_tokens, image_input_tokens, "
-    "image_output_tokens, cost_reserved_micros, cost_micros, created_at, finished_at"
+    "image_output_tokens, cost_reserved_micros, cost_micros, created_at, finished_at, variation_group, "
+    "variation_index"
 ) + " FROM turns"
 UNFINISHED = ("queued", "running")
 
@@ -72,4 +73,6 @@ def turn_from_row(row: Any) -> Turn:
         cost_micros=row["cost_micros"],
         created_at=_time(row["created_at"]),
         finished_at=_time(row["finished_at"]),
+        variation_group=row["variation_group"],
+        variation_index=row["variation_index"],
     )

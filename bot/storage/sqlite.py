@@ -33,6 +33,8 @@ _SPENT = {
 }
 
 
+# The image goes in once: stashed when it arrives (the usual way) or with the result.
+_STASH = "INSERT INTO outbox (turn_id, image, format, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (turn_id) DO NOTHING"
 # A job's end in the ledger: the held estimate goes, the charge stays (never lowered: a delivered image that
 # later fails to post is still paid for).
 _CHARGE = "UPDATE spend SET held_micros = 0, charged_micros = MAX(charged_micros, ?) WHERE turn_id = ?"
@@ -91,39 +93,60 @@ class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, LocalIdent
         Returns None when this interaction already has a job (Discord delivered it twice). Raises TooManyJobs
         or OverBudget. Checking and inserting in one IMMEDIATE transaction keeps limits exact under load.
         """
+        created = await self.create_turns([turn], reserve=reserve, max_in_flight=max_in_flight, limits=limits)
+        return created[0] if created else None
+
+    async def create_turns(
+        self,
+        turns: Sequence[NewTurn],
+        *,
+        reserve: int = 0,
+        max_in_flight: int | None = None,
+        limits: Sequence[BudgetLimit] = (),
+    ) -> list[int] | None:
+        """Admit the jobs of one command together (variations): all or none, each holding `reserve`, the budgets
+        checked against their total and the member's jobs in flight counting them as one request."""
+        total = reserve * len(turns)
+        ids: list[int] = []
         try:
             async with self._transaction() as conn:
+                user_id = turns[0].user_id
                 if max_in_flight is not None:
                     in_flight = await self._scalar(
                         "SELECT count(*) FROM turns WHERE user_id = ? AND status IN ('queued', 'running')",
-                        (turn.user_id,),
+                        (user_id,),
                     )
                     if in_flight >= max_in_flight:
                         raise too_many_jobs(in_flight, max_in_flight)
                 for limit in limits:
                     spent = await self._spent(limit)
-                    if spent + reserve > limit.limit:
-                        raise OverBudget(limit.refusal(spent, reserve))
+                    if spent + total > limit.limit:
+                        raise OverBudget(limit.refusal(spent, total, images=len(turns)))
                 created = now_text()
-                cursor = await conn.execute(
-                    "INSERT INTO turns (chain_id, interaction_id, guild_id, channel_id, user_id, kind, prompt, "
-                    "options, had_input_image, reply_channel_id, reply_message_id, status, cost_reserved_micros, "
-                    "created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
-                    (
-                        turn.chain_id, turn.interaction_id, turn.guild_id, turn.channel_id, turn.user_id,
-                        turn.kind, turn.prompt, turn.options.to_json(), int(turn.had_input_image),
-                        turn.reply_channel_id, turn.reply_message_id, reserve, created,
-                    ),
-                )
-                turn_id = cursor.lastrowid
-                await conn.execute(
-                    "INSERT INTO spend (turn_id, user_id, guild_id, held_micros, created_at) VALUES (?, ?, ?, ?, ?)",
-                    (turn_id, turn.user_id, turn.guild_id, reserve, created),
-                )
+                for turn in turns:
+                    cursor = await conn.execute(
+                        "INSERT INTO turns (chain_id, interaction_id, guild_id, channel_id, user_id, kind, prompt, "
+                        "options, had_input_image, reply_channel_id, reply_message_id, status, "
+                        "cost_reserved_micros, created_at, variation_group, variation_index) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
+                        (
+                            turn.chain_id, turn.interaction_id, turn.guild_id, turn.channel_id, turn.user_id,
+                            turn.kind, turn.prompt, turn.options.to_json(), int(turn.had_input_image),
+                            turn.reply_channel_id, turn.reply_message_id, reserve, created,
+                            turn.variation_group, turn.variation_index,
+                        ),
+                    )
+                    turn_id = cursor.lastrowid
+                    assert turn_id is not None
+                    ids.append(turn_id)
+                    await conn.execute(
+                        "INSERT INTO spend (turn_id, user_id, guild_id, held_micros, created_at) "
+                        "VALUES (?, ?, ?, ?, ?)",
+                        (turn_id, turn.user_id, turn.guild_id, reserve, created),
+                    )
         except aiosqlite.IntegrityError:
             return None  # this interaction already has a job: Discord delivered it twice
-        assert turn_id is not None
-        return turn_id
+        return ids
 
     async def _spent(self, limit: BudgetLimit) -> int:
         since = limit.since.astimezone(UTC).isoformat(timespec="milliseconds")
@@ -148,11 +171,14 @@ class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, LocalIdent
                 (channel_id, message_id, turn_id),
             )
 
-    async def save_result(self, turn_id: int, result: TurnResult, image: bytes, fmt: str) -> None:
+    async def stash_image(self, turn_id: int, image: bytes, fmt: str) -> None:
+        await self._write_all([(_STASH, (turn_id, image, fmt, now_text()))])
+
+    async def save_result(self, turn_id: int, result: TurnResult, image: bytes | None, fmt: str) -> None:
         usage = result.usage  # the real cost replaces the reservation from here on
+        stash: list[Statement] = [] if image is None else [(_STASH, (turn_id, image, fmt, now_text()))]
         await self._write_all([
-            ("INSERT INTO outbox (turn_id, image, format, created_at) VALUES (?, ?, ?, ?)",
-             (turn_id, image, fmt, now_text())),
+            *stash,
             ("UPDATE turns SET status = 'delivering', response_id = ?, image_call_id = ?, revised_prompt = ?, "
              "input_tokens = ?, output_tokens = ?, image_input_tokens = ?, image_output_tokens = ?, "
              "cost_micros = ?, cost_reserved_micros = 0 WHERE id = ?",
@@ -164,20 +190,45 @@ class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, LocalIdent
 
     async def complete_turn(self, turn_id: int, delivery: Delivery, *, owner_id: int, guild_id: int | None) -> None:
         now = now_text()
-        await self._write_all([
+        head = turn_id if delivery.moves_head else None
+        statements: list[Statement] = [
             ("INSERT INTO threads (channel_id, guild_id, parent_channel_id, owner_id, kind, head_turn_id, "
              "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-             "ON CONFLICT (channel_id) DO UPDATE SET head_turn_id = excluded.head_turn_id, "
+             "ON CONFLICT (channel_id) DO UPDATE SET head_turn_id = COALESCE(?, head_turn_id), "
              "updated_at = excluded.updated_at",
              (delivery.chain_id, guild_id, delivery.parent_channel_id, owner_id, delivery.chain_kind,
-              turn_id, now, now)),
+              head, now, now, head)),
             ("UPDATE turns SET chain_id = ?, status = 'done', reply_channel_id = ?, reply_message_id = ?, "
              "finished_at = ? WHERE id = ?",
              (delivery.chain_id, delivery.message_channel_id, delivery.message_id, now, turn_id)),
-            ("DELETE FROM outbox WHERE turn_id = ?", (turn_id,)),
-        ])
+        ]
+        if delivery.moves_head:  # a variation keeps its image until "Use" posts it full size
+            statements.append(("DELETE FROM outbox WHERE turn_id = ?", (turn_id,)))
+        await self._write_all(statements)
         if self._outbox is not None:
             self._outbox.checkpoint_soon()  # the image's pages just left the outbox: write the WAL back now
+
+    async def variation_turns(self, group: int) -> list[Turn]:
+        async with self._conn.execute(
+            SELECT_TURNS + " WHERE variation_group = ? ORDER BY id", (group,)
+        ) as cursor:
+            return [turn_from_row(row) for row in await cursor.fetchall()]
+
+    async def kept_image(self, turn_id: int) -> tuple[bytes, str] | None:
+        row = await self._one(
+            "SELECT image, format FROM outbox JOIN turns ON turns.id = outbox.turn_id "
+            "WHERE turn_id = ? AND turns.status = 'done'", (turn_id,)
+        )
+        return (bytes(row["image"]), row["format"]) if row else None
+
+    async def choose_variation(self, turn_id: int, chain_id: int, channel_id: int, message_id: int) -> None:
+        await self._write_all([
+            ("UPDATE threads SET head_turn_id = ?, updated_at = ? WHERE channel_id = ?",
+             (turn_id, now_text(), chain_id)),
+            ("UPDATE turns SET reply_channel_id = ?, reply_message_id = ? WHERE id = ?",
+             (channel_id, message_id, turn_id)),
+            ("DELETE FROM outbox WHERE turn_id = ?", (turn_id,)),
+        ])
 
     async def fail_turn(self, turn_id: int, code: str, error: str, *, charge: int = 0) -> None:
         async with self._transaction() as conn:

@@ -56,7 +56,9 @@ async def test_sync_registers_draw_and_edit_with_their_options(harness: Harness)
     commands = {c["name"]: c for c in harness.discord.synced_commands[harness.discord.guild_id]}
     assert {"draw", "edit"} <= set(commands)
     draw = {o["name"]: o for o in commands["draw"]["options"]}
-    assert list(draw) == ["prompt", "size", "quality", "background", "format", "compression", "aspect", "resolution"]
+    assert list(draw) == ["prompt", "size", "quality", "background", "format", "compression", "aspect", "resolution",
+                          "count"]
+    assert (draw["count"]["min_value"], draw["count"]["max_value"]) == (1, 4) and not draw["count"].get("required")
     assert draw["prompt"]["required"] and draw["prompt"]["max_length"] == 4000
     assert [c["value"] for c in draw["size"]["choices"]] == ["auto", "1024x1024", "1536x1024", "1024x1536"]
     assert [c["value"] for c in draw["quality"]["choices"]] == ["auto", "low", "medium", "high"]
@@ -70,7 +72,8 @@ async def test_sync_registers_draw_and_edit_with_their_options(harness: Harness)
     assert list(edit)[:2] == ["instruction", "image"] and edit["image"]["type"] == 11
     assert not edit["image"].get("required", False)
     assert list(edit) == ["instruction", "image", "image2", "image3", "image4", "size", "quality", "background",
-                          "format", "compression", "aspect", "resolution", "fidelity", "mask"]
+                          "format", "compression", "aspect", "resolution", "fidelity", "mask", "results"]
+    assert edit["results"]["type"] == 3 and edit["results"]["max_length"] == 1000
     assert all(edit[name]["type"] == 11 for name in ("image2", "image3", "image4", "mask"))
     assert [c["value"] for c in edit["fidelity"]["choices"]] == ["low", "high"]
 

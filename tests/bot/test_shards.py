@@ -15,8 +15,6 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.core.costs import PriceTable
-from bot.core.options import ImageOptions
 from bot.discord_adapter.surface import INTERRUPTED, interrupted_text
 from bot.storage import PostgresStore
 from tests.bot.test_crash import bot_process, responses_started
@@ -74,11 +72,9 @@ async def test_two_processes_share_one_members_budget_exactly(harness: Harness, 
     guild0, channel0 = fake.add_guild("Shard zero", shard=(0, 2))
     guild1, channel1 = fake.add_guild("Shard one", shard=(1, 2))
     limits = {"BUDGET_USER_DAILY_USD": "0.10", "MAX_JOBS_PER_USER": "20", "PARTIAL_IMAGES": "0"}
-    estimate = PriceTable.load(None).estimate(
-        ImageOptions(quality="low", size="1024x1024"), partial_images=0, input_images=0, model="gpt-5.4-mini",
-        image_model=None,
-    )
-    fits = 100_000 // estimate
+    # A low 1024x1024 without previews is estimated at 4,000 x 0.25 + 1,000 x 2 + 200 x 10 + 272 x 40 = 15,880
+    # micro-dollars: 100,000 // 15,880 = 6 fit in $0.10.
+    fits = 6
     per_server = 4
     # More than one process's share fits, but not everything: each process must take some, and without a shared
     # budget the two would admit all 2 * per_server.
@@ -104,20 +100,21 @@ async def test_two_processes_share_one_members_budget_exactly(harness: Harness, 
                               channel_id=channel0 if i % 2 == 0 else channel1)
             for i in range(2 * per_server)
         ))
+        def answered(draw: FakeInteraction) -> bool:
+            """Refused, or the final image is on the reply."""
+            if refusal(harness, draw):
+                return True
+            reply = fake.messages.get(draw.original_message_id or 0)
+            return reply is not None and bool(reply.attachments) and bool(reply.embeds)
+
+        await fake.wait_for(lambda: all(answered(d) for d in draws), timeout=60,
+                            what="every job to finish or be refused")
+        for process in (first, second):  # stopped first, so every turn the processes wrote is settled
+            process.send_signal(signal.SIGTERM)
+            await asyncio.wait_for(process.communicate(), 15)
+            assert process.returncode == 0
         store = await PostgresStore.open(database_url)
         try:
-            async def settled() -> bool:
-                done = [await store.turn_for_interaction(d.id) for d in draws]
-                finished = sum(1 for t in done if t is not None and t.status == "done")
-                refused = sum(1 for d in draws if refusal(harness, d))
-                return finished + refused == len(draws)
-
-            for _ in range(600):
-                if await settled():
-                    break
-                await asyncio.sleep(0.1)
-            else:
-                pytest.fail("the jobs did not all finish or get refused within 60 s")
             turns = [await store.turn_for_interaction(d.id) for d in draws]
             spent = await store.spend(since=datetime(2000, 1, 1, tzinfo=UTC), user_id=fake.user_id)
         finally:
@@ -135,10 +132,6 @@ async def test_two_processes_share_one_members_budget_exactly(harness: Harness, 
         for session in fake.gateway.sessions.values():
             seen = {int(i["guild_id"]) for i in session.dispatched("INTERACTION_CREATE")}
             assert seen == ({guild0} if session.shard == (0, 2) else {guild1})
-        for process in (first, second):
-            process.send_signal(signal.SIGTERM)
-            await asyncio.wait_for(process.communicate(), 15)
-            assert process.returncode == 0
 
 
 async def test_a_restarting_process_recovers_only_its_own_shards_jobs(harness: Harness, database_url: str) -> None:
@@ -165,13 +158,15 @@ async def test_a_restarting_process_recovers_only_its_own_shards_jobs(harness: H
             await fake.wait_for(lambda: fake.messages[doomed.original_message_id].content.startswith(str(INTERRUPTED)),
                                 timeout=20, what="shard 0's interrupted job to be reported")
             release.set()
+            await fake.wait_for(lambda: bool(fake.messages[survivor.original_message_id].embeds), timeout=30,
+                                what="shard 1's image")
+            for process in (restarted, other):  # stopped first, so the turns they wrote are settled
+                process.send_signal(signal.SIGTERM)
+                await asyncio.wait_for(process.communicate(), 15)
+                assert process.returncode == 0
             store = await PostgresStore.open(database_url)
             try:
-                for _ in range(300):
-                    turn = await store.turn_for_interaction(survivor.id)
-                    if turn is not None and turn.status in ("done", "failed", "interrupted"):
-                        break
-                    await asyncio.sleep(0.1)
+                turn = await store.turn_for_interaction(survivor.id)
                 assert turn is not None and turn.status == "done"  # not "interrupted" by the restart
                 final = fake.messages[survivor.original_message_id]
                 # The image and its buttons, not an interruption.
@@ -181,7 +176,3 @@ async def test_a_restarting_process_recovers_only_its_own_shards_jobs(harness: H
                 assert fake.messages[doomed.original_message_id].content == str(interrupted_text(killed.cost_micros))
             finally:
                 await store.close()
-            for process in (restarted, other):
-                process.send_signal(signal.SIGTERM)
-                await asyncio.wait_for(process.communicate(), 15)
-                assert process.returncode == 0

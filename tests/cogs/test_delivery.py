@@ -46,7 +46,12 @@ async def test_refused_edit_after_token_expiry_posts_a_new_message(harness: Harn
 async def test_unreachable_channel_gives_up_and_sends_the_image_by_dm(harness: Harness) -> None:
     fd = harness.discord
     running = await harness.start_bot(PARTIAL_IMAGES="0")
-    running.bot.service.sleep = no_wait  # the retries a few minutes apart happen at once
+    waits: list[float] = []
+
+    async def record(seconds: float) -> None:  # the retries a few minutes apart happen at once
+        waits.append(seconds)
+
+    running.bot.service.sleep = record
     harness.openai.queue_script(ImageScript(final_color=(200, 30, 30), event_delay=0.05))
     draw = await fd.invoke_slash("draw", {"prompt": "a red kite"})
     await fd.wait_for(lambda: len(fd.route_calls("PATCH", ORIGINAL)) >= 1, what="the status line")
@@ -68,6 +73,7 @@ async def test_unreachable_channel_gives_up_and_sends_the_image_by_dm(harness: H
             break
     assert turn is not None and turn.status == "failed" and turn.error_code == "delivery"
     assert turn.delivery_attempts == 3
+    assert waits == [60.0, 600.0]  # tried again 1 and 10 minutes later
     assert await running.store.outbox_size() == 0  # the member has it; nothing is left behind
     assert [m for m in fd.messages.values() if m.channel_id == fd.text_channel_id and m.attachments] == []
 
@@ -114,3 +120,21 @@ async def test_after_giving_up_the_reply_says_where_the_image_went(harness: Harn
     dm_channel = fd.dm_channel_id(fd.user_id)
     [dm] = [m for m in fd.messages.values() if m.channel_id == dm_channel]
     assert decode(dm.attachments[0].data).center[:3] == (0, 160, 60)
+
+
+async def test_a_reply_deleted_after_the_token_expired_gets_a_new_message(harness: Harness) -> None:
+    fd = harness.discord
+    running = await harness.start_bot(PARTIAL_IMAGES="0")
+    harness.openai.queue_script(ImageScript(final_color=(3, 100, 100), event_delay=0.05))
+    draw = await fd.invoke_slash("draw", {"prompt": "teal"})
+    await fd.wait_for(lambda: len(fd.route_calls("PATCH", ORIGINAL)) >= 1, what="the status line")
+    await expire_token(harness, running)  # from now on only the bot's own routes work
+    fd.messages[draw.original_message_id].deleted = True  # ... and a moderator deleted the reply
+    await running.tracker.wait(draw.id)
+
+    [posted] = [m for m in fd.messages.values() if m.attachments and m.embeds and not m.deleted]
+    assert posted.id != draw.original_message_id and posted.channel_id == fd.text_channel_id
+    assert decode(posted.attachments[0].data).center[:3] == (3, 100, 100)
+    assert [c.status for c in fd.route_calls("PATCH", MESSAGE)] == [404]  # it tried the old one first
+    turn = await running.store.turn_for_interaction(draw.id)
+    assert turn is not None and turn.status == "done" and turn.reply_message_id == posted.id

@@ -8,11 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.core.costs import OUTPUT_TOKENS, PARTIAL_IMAGE_TOKENS, format_usd
 from bot.core.guild_settings import GuildSettings
-from bot.core.options import ImageOptions
 from cogs.privacy import CONFIRM_ID
 from tests.bot.storage.test_privacy import add_turn
+from tests.clock import FakeClock, settle
 from tests.cogs.test_privacy import ask_to_forget
 from tests.fakes.discord_state import FakeInteraction
 from tests.fakes.openai_server import Fault, ImageScript
@@ -42,11 +41,13 @@ async def spent(running: RunningBot, user_id: int | None = None) -> int:
     return await running.store.spend(since=EPOCH, user_id=user_id)
 
 
+# A low 1024x1024 image's estimate, by hand from the built-in prices ($ per million tokens): mainline allowance
+# 4,000 x 0.25 + 1,000 x 2.00 = 3,000 micro-dollars; prompt 200 x 10 = 2,000; image (272 + 100 per preview) x 40.
+LOW_ESTIMATE = {2: 23_880, 0: 15_880}  # 5,000 + 472 x 40 = 18,880; 5,000 + 272 x 40 = 10,880
+
+
 def low_estimate(running: RunningBot, partials: int = 2) -> int:
-    return running.bot.service.prices.estimate(
-        ImageOptions(quality="low", size="1024x1024"), partial_images=partials, input_images=0,
-        model="gpt-5.4-mini", image_model=None,
-    )
+    return LOW_ESTIMATE[partials]
 
 
 # ---------------------------------------------------------------------------------------------- 1. no limit at all
@@ -74,6 +75,7 @@ async def test_the_bot_wide_cap_holds_exactly_under_concurrency(harness: Harness
     fd = harness.discord
     running = await harness.start_bot(MAX_JOBS_PER_USER="20", BUDGET_BOT_DAILY_USD="0.10", PARTIAL_IMAGES="0")
     fits = 100_000 // low_estimate(running, partials=0)
+    assert fits == 6  # 100,000 // 15,880
     interactions = await asyncio.gather(*(
         fd.invoke_slash("draw", {"prompt": f"n{i}", "quality": "low", "size": "1024x1024"},
                         user_id=fd.user_id if i % 2 else fd.other_user_id)
@@ -119,7 +121,8 @@ async def test_forget_and_retention_never_reduce_spend(harness: Harness) -> None
     first = await harness.command(running, "draw", {"prompt": "a fox", "quality": "low", "size": "1024x1024"})
     assert not first.ephemeral
     cost = await spent(running, fd.user_id)
-    assert cost > 40_000 - low_estimate(running)
+    # 120 x 0.25 + 40 x 2 (mainline) + 64 x 10 (image input) + 600 x 40 (image output) = 30 + 80 + 640 + 24,000
+    assert cost == 24_750 and cost > 40_000 - low_estimate(running)
 
     forget, question = await ask_to_forget(harness)
     await fd.invoke_component(question.id, CONFIRM_ID)
@@ -134,7 +137,7 @@ async def test_forget_and_retention_never_reduce_spend(harness: Harness) -> None
     assert await spent(running, fd.user_id) == cost
     usage = await harness.command(running, "usage")
     embed = fd.messages[usage.original_message_id].embeds[0]  # type: ignore[index]
-    assert any(f["name"] == "Today" and f["value"] == format_usd(cost) for f in embed["fields"])
+    assert any(f["name"] == "Today" and f["value"] == "$0.025" for f in embed["fields"])  # $0.02475
 
 
 # ---------------------------------------------------------------------------------------------- 4. early ends free
@@ -160,14 +163,12 @@ async def test_cancelled_after_previews_is_charged_and_says_so(harness: Harness)
     turn = await running.store.turn_for_interaction(draw.id)
     assert turn is not None and turn.status == "failed" and turn.cost_micros > 0
     # Both previews had arrived (the fake holds only the finished image): the whole image is charged.
-    charge = running.bot.service.prices.produced(
-        ImageOptions(quality="low", size="1024x1024"), partials_seen=2, input_images=0, model="gpt-5.4-mini",
-        image_model=None,
-    )
+    # Mainline allowance 3,000 + prompt 200 x 10 = 2,000 + (272 + 2 x 100) x 40 = 18,880 micro-dollars.
+    charge = 23_880
     turn = await running.store.turn_for_interaction(draw.id)
-    assert turn is not None and turn.status == "failed" and turn.cost_micros == charge > 0
-    assert text_of(harness, draw).endswith(f"Nothing was posted. OpenAI had already started on it, so it cost "
-                                           f"{format_usd(charge)}.")
+    assert turn is not None and turn.status == "failed" and turn.cost_micros == charge
+    assert text_of(harness, draw).endswith("Nothing was posted. OpenAI had already started on it, so it cost "
+                                           "$0.024.")
     assert await spent(running, fd.user_id) == charge
     # The cancelled job used the budget like the image it nearly was: a second one no longer fits.
     assert charge + low_estimate(running) > budget
@@ -185,12 +186,9 @@ async def test_failed_mid_stream_is_charged_but_blocked_before_is_free(harness: 
     harness.openai.add_fault(Fault.nested_error(after_event=5))  # after response.created, before any preview
     failed = await harness.command(running, "draw", {"prompt": "y", "quality": "low", "size": "1024x1024"})
     assert await spent(running, fd.user_id) > 0
-    charge = running.bot.service.prices.produced(
-        ImageOptions(quality="low", size="1024x1024"), partials_seen=0, input_images=0,
-        model="gpt-5.4-mini", image_model=None,
-    )
-    assert charge > 0 and await spent(running, fd.user_id) == charge
-    assert text_of(harness, failed).endswith(f"OpenAI had already started on it, so it cost {format_usd(charge)}.")
+    # No preview yet: the mainline allowance 4,000 x 0.25 + 1,000 x 2 = 3,000 and the prompt 200 x 10 = 2,000.
+    assert await spent(running, fd.user_id) == 5_000
+    assert text_of(harness, failed).endswith("OpenAI had already started on it, so it cost $0.005.")
 
 
 # ---------------------------------------------------------------------------------------------- 5. $0 images
@@ -199,16 +197,17 @@ async def test_failed_mid_stream_is_charged_but_blocked_before_is_free(harness: 
 async def test_a_delivered_image_is_never_cheaper_than_its_price(harness: Harness) -> None:
     fd = harness.discord
     running = await harness.start_bot()
-    prices = running.bot.service.prices
-    floor = (OUTPUT_TOKENS["low"]["1024x1024"] + 2 * PARTIAL_IMAGE_TOKENS) * prices.default_image.output / 1_000_000
-    for shape in ("absent", "partial"):
+    # The image's floor: (272 + 2 previews x 100) x $40 per million = 18,880 micro-dollars; the mainline's real
+    # usage (120 in x 0.25 + 40 out x 2 = 110) comes on top, and the tool's input when reported (64 x 10 = 640).
+    expected = {"absent": (18_990, "$0.019"), "partial": (19_630, "$0.020")}
+    for shape, (micros, shown) in expected.items():
         harness.openai.queue_script(ImageScript(tool_usage=shape))  # type: ignore[arg-type]
         draw = await harness.command(running, "draw", {"prompt": shape, "quality": "low", "size": "1024x1024"})
         turn = await running.store.turn_for_interaction(draw.id)
         assert turn is not None and turn.status == "done"
-        assert turn.cost_micros >= floor * 1_000_000, (shape, turn.cost_micros)
+        assert turn.cost_micros == micros, shape
         footer = fd.messages[draw.original_message_id].embeds[0]["footer"]["text"]  # type: ignore[index]
-        assert f"Cost {format_usd(turn.cost_micros)}." in footer
+        assert f"Cost {shown}." in footer
 
 
 # ---------------------------------------------------------------------------------------------- 6. DMs
@@ -279,18 +278,30 @@ async def test_a_server_cannot_lower_moderation_unless_the_owner_allows(harness:
 async def test_a_job_that_never_finishes_fails_at_the_deadline(harness: Harness) -> None:
     """An upstream that keeps sending something well inside the idle timeout but never finishes the image."""
     fd = harness.discord
-    running = await harness.start_bot(STREAM_IDLE_TIMEOUT="0.5", JOB_DEADLINE="1")
+    clock = FakeClock()
+    running = await harness.start_bot(JOB_DEADLINE="600", PARTIAL_IMAGES="1")
+    running.bot.service.call_later = clock.call_later
     never = asyncio.Event()
     harness.openai.queue_script(ImageScript(hold_final=never, trickle=0.05))
-    draw = await harness.command(running, "draw", {"prompt": "forever", "quality": "low", "size": "1024x1024"})
+    draw = await fd.invoke_slash("draw", {"prompt": "forever", "quality": "low", "size": "1024x1024"})
+    await fd.wait_for(lambda: bool(clock.timers) and draw.original_message_id is not None
+                      and bool(fd.messages[draw.original_message_id].attachments),
+                      what="the preview, under the job's deadline")
+    [timer] = clock.timers
+    assert timer.when == clock.now() + 600
+    clock.advance(599.9)
+    await settle()
+    assert not running.tracker.done[draw.id].is_set()  # still inside the deadline
+    clock.advance(0.1)
+    await running.tracker.wait(draw.id)
     text = text_of(harness, draw)
-    assert text.startswith("❌ This image took too long: OpenAI had not finished it after 1 second, so I stopped")
+    assert text.startswith("❌ This image took too long: OpenAI had not finished it after 10 minutes, so I stopped")
     turn = await running.store.turn_for_interaction(draw.id)
     assert turn is not None and turn.status == "failed" and turn.error_code == "deadline"
-    assert turn.cost_micros > 0 and text.endswith(f"so it cost {format_usd(turn.cost_micros)}.")
+    # The preview had arrived: 3,000 + 2,000 + (272 + 100) x 40 = 19,880 micro-dollars.
+    assert turn.cost_micros == 19_880 and text.endswith("so it cost $0.020.")
     assert running.bot.service.queue.running == 0
     never.set()
-    assert fd is harness.discord
 
 
 # ---------------------------------------------------------------------------------------------- allow-list
@@ -341,11 +352,10 @@ async def test_a_stream_shaped_like_the_real_service_draws_and_charges_the_floor
     assert reply.attachments and reply.embeds and not draw.ephemeral
     turn = await running.store.turn_for_interaction(draw.id)
     assert turn is not None and turn.status == "done"
-    prices = running.bot.service.prices
-    floor = prices.delivered(
-        turn.usage, size="1024x1024", quality="low", partial_images=2, model="gpt-5.4-mini", image_model=None,
-    )
-    assert turn.cost_micros == floor > prices.cost(turn.usage, model="gpt-5.4-mini", image_model=None)
+    # The usage says 472 // 3 = 157 image tokens; the image's floor is 272 + 2 x 100 = 472 tokens:
+    # 120 x 0.25 + 40 x 2 + 64 x 10 + 472 x 40 = 19,630 micro-dollars (the usage alone: 110 + 640 + 6,280 = 7,030).
+    assert turn.usage.image_output_tokens == 157
+    assert turn.cost_micros == 19_630
 
 
 async def test_buttons_on_old_results_in_unlisted_servers_do_no_work(harness: Harness) -> None:

@@ -118,6 +118,18 @@ async def test_rate_limit_that_persists_ends_in_a_clear_message(harness: Harness
     assert clock.slept == [30.0]  # one wait between the two tries, none after the last
 
 
+async def test_a_retry_after_over_a_minute_is_not_waited_for(harness: Harness) -> None:
+    clock = FakeClock()
+    running = await harness.start_bot(sleep=clock.sleep)
+    harness.openai.add_fault(Fault.rate_limited(retry_after=61, times=1))  # MAX_RETRY_AFTER is 60 s
+    draw = await harness.command(running, "draw", {"prompt": "a frog"})
+    assert len(posts(harness)) == 1
+    assert clock.slept == []  # the job is not held for a minute and more without a word
+    assert reply_text(harness, draw).startswith("❌ OpenAI is busy right now (rate limit)")
+    turn = await running.store.turn_for_interaction(draw.id)
+    assert turn is not None and turn.status == "failed" and turn.cost_micros == 0
+
+
 async def test_insufficient_quota_is_not_retried_and_tells_the_owner(
     harness: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:

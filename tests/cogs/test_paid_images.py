@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from bot.core.models import TurnResult
 from tests.fakes.images import decode
 from tests.fakes.openai_server import Fault, ImageScript
 from tests.harness import Harness
@@ -66,3 +67,34 @@ async def test_cancel_after_the_image_arrived_is_too_late_and_the_image_is_poste
     assert decode(reply.attachments[0].data).center[:3] == FINAL
     done = await running.store.get_turn(turn.id)
     assert done is not None and done.status == "done"
+
+
+async def test_the_finished_image_is_in_the_outbox_before_the_response_completes(harness: Harness) -> None:
+    running = await harness.start_bot()
+    release = asyncio.Event()
+    harness.openai.queue_script(ImageScript(final_color=FINAL, hold_completed=release))
+    stashed = asyncio.Event()
+    saved_with: list[bytes | None] = []
+    stash, save = running.store.stash_image, running.store.save_result
+
+    async def stash_image(turn_id: int, image: bytes, fmt: str) -> None:
+        await stash(turn_id, image, fmt)
+        stashed.set()
+
+    async def save_result(turn_id: int, result: TurnResult, image: bytes | None, fmt: str) -> None:
+        saved_with.append(image)
+        await save(turn_id, result, image, fmt)
+
+    running.store.stash_image = stash_image  # type: ignore[method-assign]
+    running.store.save_result = save_result  # type: ignore[method-assign]
+    draw = await harness.discord.invoke_slash("draw", {"prompt": "a pond"})
+    # The outbox write overlaps the wait for response.completed, which OpenAI is still holding back.
+    await asyncio.wait_for(stashed.wait(), 10)
+    assert not release.is_set() and await running.store.outbox_size() == 1
+    assert await running.store.pending_deliveries() == []  # not to be delivered before the response completes
+    release.set()
+    await running.tracker.wait(draw.id)
+
+    assert decode(harness.discord.messages[draw.original_message_id].attachments[0].data).center[:3] == FINAL
+    assert saved_with == [None]  # the result did not write the image a second time
+    assert await running.store.outbox_size() == 0

@@ -182,7 +182,7 @@ async def test_purge_deletes_finished_turns_older_than_retention(harness: Harnes
     assert await turn_ids(store) == set(kept) and set(gone).isdisjoint(await turn_ids(store))
 
 
-async def test_purge_runs_once_at_start_and_then_daily(harness: Harness) -> None:
+async def test_purge_runs_once_at_start_and_then_daily(harness: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
     # An old record in the database before the bot starts is gone shortly after start, without any command.
     store = await SqliteStore.open(harness.settings().database_path)
     try:
@@ -192,12 +192,19 @@ async def test_purge_runs_once_at_start_and_then_daily(harness: Harness) -> None
     finally:
         await store.close()
 
+    purged = asyncio.Event()
+    purge_before = SqliteStore.purge_before
+
+    async def observed(self: SqliteStore, cutoff: datetime) -> int:
+        try:
+            return await purge_before(self, cutoff)
+        finally:
+            purged.set()
+
+    monkeypatch.setattr(SqliteStore, "purge_before", observed)
     running = await harness.start_bot()
-    for _ in range(200):
-        if old not in await turn_ids(running.store):
-            break
-        await asyncio.sleep(0.02)
-    assert await turn_ids(running.store) == {recent}
+    await asyncio.wait_for(purged.wait(), 10)  # the first run, with no command
+    assert await turn_ids(running.store) == {recent}, f"{old} was kept"
     loop = privacy_cog(running).retention
     assert loop.is_running() and loop.hours == 24
 

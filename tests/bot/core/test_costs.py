@@ -22,6 +22,13 @@ def test_cost_from_usage_is_exact_and_rounds_up() -> None:
     assert table.cost(Usage(input_tokens=1), model="any", image_model=None) == 1  # never rounds down to free
 
 
+def test_fractions_of_a_micro_dollar_round_up() -> None:
+    prices = PriceTable()  # mainline input at $0.25 per million tokens: a quarter micro-dollar per token
+    assert prices.cost(Usage(input_tokens=1), model="m", image_model=None) == 1  # 0.25, up
+    assert prices.cost(Usage(input_tokens=5), model="m", image_model=None) == 2  # 1.25, up
+    assert prices.cost(Usage(input_tokens=8), model="m", image_model=None) == 2  # exactly 2
+
+
 def test_per_model_prices_win() -> None:
     table = PriceTable.from_json('{"image": {"gpt-image-2": {"text_input": 0, "image_input": 0, "output": 10}}}')
     usage = Usage(image_output_tokens=1_000_000)
@@ -29,13 +36,52 @@ def test_per_model_prices_win() -> None:
     assert table.cost(usage, model="m", image_model=None) == 40_000_000  # the default table
 
 
-@pytest.mark.parametrize("quality", ["low", "medium", "high", "auto"])
-def test_estimate_covers_the_image_it_describes(quality: str) -> None:
-    table = PriceTable()
-    options = ImageOptions(size="1024x1024", quality=quality)
-    estimate = table.estimate(options, partial_images=2, input_images=0, model="m", image_model=None)
-    tokens = {"low": 272, "medium": 1056, "high": 4160, "auto": 4160}[quality] + 200
-    assert estimate >= table.cost(Usage(1500, 300, 100, tokens), model="m", image_model=None)
+# Built-in prices in $ per million tokens, so micro-dollars = tokens x price: mainline allowance 4,000 in x 0.25 +
+# 1,000 out x 2.00 = 3,000; image input 200 (the prompt) x 10 = 2,000 (+ 1,500 x 10 = 15,000 per input image);
+# image output (the image's tokens + 100 per preview) x 40.
+@pytest.mark.parametrize(("quality", "size", "partials", "inputs", "micros"), [
+    ("low", "1024x1024", 2, 0, 23_880),  # 3,000 + 2,000 + (272 + 200) x 40 = 18,880
+    ("medium", "1024x1024", 2, 0, 55_240),  # 5,000 + (1,056 + 200) x 40 = 50,240
+    ("high", "1024x1024", 2, 0, 179_400),  # 5,000 + (4,160 + 200) x 40 = 174,400
+    ("auto", "1024x1024", 2, 0, 179_400),  # auto may pick high
+    ("low", "1024x1024", 0, 0, 15_880),  # 5,000 + 272 x 40 = 10,880
+    ("high", "1024x1536", 2, 0, 262_600),  # 5,000 + (6,240 + 200) x 40 = 257,600: the README's $0.26
+    ("auto", "auto", 2, 3, 307_600),  # 3,000 + (3 x 1,500 + 200) x 10 = 47,000 + (6,240 + 200) x 40 = 257,600
+    # 2.25 x 1024x1024: 4,160 x 2.25 = 9,360 tokens; 5,000 + (9,360 + 200) x 40 = 382,400
+    ("auto", "2048x1152", 2, 0, 387_400),
+    # 3840x2160 = 7.91015625 x 1024x1024: 4,160 x 7.91015625 = 32,906.25, rounded up to 32,907 tokens;
+    # 5,000 + (32,907 + 200) x 40 = 1,324,280: the README's "about $1.32" for 4K
+    ("auto", "3840x2160", 2, 0, 1_329_280),
+])
+def test_estimate_by_hand(quality: str, size: str, partials: int, inputs: int, micros: int) -> None:
+    options = ImageOptions(size=size, quality=quality)
+    estimate = PriceTable().estimate(options, partial_images=partials, input_images=inputs, model="m",
+                                     image_model=None)
+    assert estimate == micros
+
+
+@pytest.mark.parametrize(("partials_seen", "inputs", "micros"), [
+    (0, 0, 5_000),  # started, no preview: mainline 3,000 + prompt 200 x 10 = 2,000
+    (2, 0, 23_880),  # the previews arrived: + (272 + 2 x 100) x 40 = 18,880
+    (1, 1, 34_880),  # 3,000 + (1,500 + 200) x 10 = 17,000 + (272 + 100) x 40 = 14,880
+])
+def test_produced_by_hand(partials_seen: int, inputs: int, micros: int) -> None:
+    options = ImageOptions(size="1024x1024", quality="low")
+    produced = PriceTable().produced(options, partials_seen=partials_seen, input_images=inputs, model="m",
+                                     image_model=None)
+    assert produced == micros
+
+
+def test_delivered_is_never_below_the_images_price() -> None:
+    prices = PriceTable()
+    # low 1024x1024 with 2 previews is 472 output tokens: a response reporting fewer is raised to 472.
+    short = Usage(input_tokens=120, output_tokens=40, image_input_tokens=64, image_output_tokens=157)
+    # 120 x 0.25 + 40 x 2 + 64 x 10 + 472 x 40 = 30 + 80 + 640 + 18,880
+    assert prices.delivered(short, size="1024x1024", quality="low", partial_images=2, model="m",
+                            image_model=None) == 19_630
+    full = Usage(input_tokens=120, output_tokens=40, image_input_tokens=64, image_output_tokens=600)
+    assert prices.delivered(full, size="1024x1024", quality="low", partial_images=2, model="m",
+                            image_model=None) == 24_750  # 750 + 600 x 40
 
 
 def test_format_usd() -> None:

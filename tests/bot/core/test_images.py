@@ -143,3 +143,13 @@ async def test_decoder_runs_at_most_its_limit_at_once() -> None:
     release.set()
     results = await asyncio.gather(*tasks)
     assert peak == 2 and [r.data for r in results] == [bytes([i]) for i in range(6)]
+
+
+def test_uploads_over_20_mb_are_refused_by_their_size() -> None:
+    png = io.BytesIO()
+    Image.new("RGB", (8, 8), (10, 20, 30)).save(png, "PNG")
+    cap = 20 * 1024 * 1024  # the README's 20 MB (binary megabytes, as Discord counts them)
+    at_cap = png.getvalue() + b"\0" * (cap - len(png.getvalue()))  # trailing bytes after IEND: still a PNG
+    assert normalise(at_cap).data  # exactly 20 MB is accepted
+    with pytest.raises(InvalidInput, match="the limit is 20 MB"):
+        normalise(at_cap + b"\0")

@@ -39,4 +39,4 @@ def test_edit_body_with_image_and_model() -> None:
 def test_safety_identifier_is_stable_and_opaque() -> None:
     # printf 'threadpaint:42' | sha256sum | cut -c1-32: the same member always maps to the same opaque value.
     assert safety_identifier(42) == "e4815a421922a7df9c70d1d20feda1b3"
-    assert safety_identifier(43) != safety_identifier(42)
+    assert safety_identifier(43) == "61ca516ae9e7aad7f1eb9acd7396d8a5"  # printf 'threadpaint:43' | sha256sum

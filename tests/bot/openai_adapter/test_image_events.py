@@ -107,8 +107,9 @@ async def test_a_real_stream_gives_the_sdk_s_events() -> None:
     assert sum(isinstance(e, ImageEvent) for e in ours) == 4
     assert len(ours) == len(sdk) > 10
     for mine, theirs in zip(ours, sdk, strict=True):
-        assert mine.json() == theirs.json()
-        event = validate_stream_event(mine.json(), ResponseStreamEvent)
+        parsed = mine.json()  # once, as the SDK does: an image event lets go of its text when parsed
+        assert parsed == theirs.json()
+        event = validate_stream_event(parsed, ResponseStreamEvent)
         expected = construct_type(type_=ResponseStreamEvent, value=theirs.json())
         assert event is not None and type(event) is type(expected)
         assert event.model_dump() == expected.model_dump()  # type: ignore[attr-defined]

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import itertools
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -22,6 +20,8 @@ from bot.core.options import ImageOptions
 from bot.core.shards import ShardScope
 from bot.core.usage import Usage
 from bot.storage import BotStore
+from bot.storage.identify import LocalIdentifySpacing
+from bot.storage.postgres_base import PostgresBase
 from tests.bot.storage.conftest import StoreFactory
 from tests.bot.storage.test_privacy import sql
 
@@ -124,6 +124,25 @@ async def test_restart_interrupts_unfinished_and_keeps_undelivered_images(store:
     [pending] = await store.pending_deliveries()
     assert pending.turn.id == delivering and pending.image == b"\x89PNG..." and pending.format == "png"
     assert await store.interrupt_unfinished() == []
+
+
+async def test_an_image_stashed_on_arrival_is_the_one_delivered(store: BotStore) -> None:
+    early = await store.create_turn(new_turn(1))
+    late = await store.create_turn(new_turn(2))
+    assert early and late
+    for turn_id in (early, late):
+        await store.start_turn(turn_id, None, None)
+    await store.stash_image(early, b"arrived first", "webp")
+    assert await store.pending_deliveries() == []  # not delivering yet: its response has not completed
+    await store.stash_image(early, b"arrived first", "webp")  # harmless twice
+    await store.save_result(early, TurnResult("r1", "ig1", None, Usage()), None, "webp")
+    # Stashed and given again with the result (a retried stash): the image goes in once.
+    await store.stash_image(late, b"late image", "png")
+    await store.save_result(late, TurnResult("r2", "ig2", None, Usage()), b"late image", "png")
+
+    pending = {p.turn.id: (p.image, p.format, p.turn.status) for p in await store.pending_deliveries()}
+    assert pending == {early: (b"arrived first", "webp", "delivering"), late: (b"late image", "png", "delivering")}
+    assert await store.outbox_size() == 2
 
 
 async def test_recovery_in_a_shard_scope_leaves_other_processes_jobs_alone(store_factory: StoreFactory) -> None:
@@ -301,22 +320,42 @@ async def test_concurrent_guild_settings_updates_are_not_lost(store_factory: Sto
     assert (await first.get_guild_settings(1)).allowed_channel_ids == frozenset(channels)
 
 
+class HeldWaits:
+    """A sleep that records what it was asked for and returns only when the test lets go (zero returns at once)."""
+
+    def __init__(self) -> None:
+        self.asked: list[float] = []
+        self.go = asyncio.Event()
+
+    async def sleep(self, seconds: float) -> None:
+        self.asked.append(seconds)
+        await asyncio.sleep(0)
+        if seconds > 0:
+            await self.go.wait()
+
+
+def hold_identify_waits(store: BotStore, waits: HeldWaits) -> None:
+    assert isinstance(store, LocalIdentifySpacing | PostgresBase)
+    store.identify_sleep = waits.sleep
+    if isinstance(store, LocalIdentifySpacing):
+        store.identify_clock = lambda: 1000.0  # time stands still: only the held waits move it on
+
+
 async def test_identify_turns_are_spaced_across_stores_sharing_the_database(store_factory: StoreFactory) -> None:
     first, second = await store_factory(), await store_factory()
     # SQLite is one process's file: its spacing holds within one store; PostgreSQL's holds across stores.
     other = second if store_factory.backend == "postgres" else first
-    started = time.monotonic()
-    moments: list[tuple[int, float]] = []
-
-    async def identify(store: BotStore, bucket: int) -> None:
-        await store.wait_to_identify(bucket, 0.4)
-        moments.append((bucket, time.monotonic() - started))
-
-    await asyncio.gather(identify(first, 0), identify(other, 0), identify(first, 0), identify(other, 1))
-    same_bucket = sorted(t for b, t in moments if b == 0)
-    assert [round(later - earlier, 1) >= 0.4 for earlier, later in itertools.pairwise(same_bucket)] == [True, True]
-    [other_bucket] = [t for b, t in moments if b == 1]
-    assert other_bucket < 0.3  # another bucket does not wait
+    waits = HeldWaits()
+    for store in (first, second):
+        hold_identify_waits(store, waits)
+    await first.wait_to_identify(0, 0.4)  # the bucket's first turn goes at once
+    queued = asyncio.create_task(other.wait_to_identify(0, 0.4))
+    await other.wait_to_identify(1, 0.4)  # another bucket does not wait for bucket 0
+    await other.wait_to_identify(2, 0.4)
+    assert not queued.done()  # bucket 0's next turn waits until the first turn's 0.4 s are over
+    assert {round(w, 6) for w in waits.asked if w > 0} == {0.4}  # held for exactly the spacing
+    waits.go.set()
+    await asyncio.wait_for(queued, 10)
 
 
 async def test_abandoned_delivery_fails_the_turn_and_keeps_the_image_only_when_asked(store: BotStore) -> None:
@@ -397,3 +436,31 @@ async def test_fail_and_interrupt_charge_what_was_made(store: BotStore) -> None:
     await store.fail_turn(blocked, "moderation_blocked", "x")
     assert (await store.get_turn(failed)).cost_micros == 12_000  # type: ignore[union-attr]
     assert await store.spend(since=datetime(2000, 1, 1, tzinfo=UTC)) == 19_000
+
+
+async def test_variations_are_admitted_together_and_keep_their_image_until_chosen(store: BotStore) -> None:
+    group = 700
+    turns = [dataclasses.replace(new_turn(group if i == 1 else None, chain_id=None),  # type: ignore[arg-type]
+                                 variation_group=group, variation_index=i) for i in (1, 2, 3)]
+    with pytest.raises(OverBudget, match=r"these 3 images together may cost up to \$0\.30"):
+        await store.create_turns(turns, reserve=100_000, limits=[budget(250_000)])
+    assert await store.variation_turns(group) == []  # all or none
+    # The member's limit on jobs in flight counts the request once.
+    ids = await store.create_turns(turns, reserve=100_000, max_in_flight=1, limits=[budget(300_000)])
+    assert ids is not None and len(ids) == 3
+    assert await store.create_turns(turns, reserve=1) is None  # a repeat delivery of the same command
+    stored = await store.variation_turns(group)
+    assert [(t.id, t.variation_group, t.variation_index) for t in stored] == [(ids[i], group, i + 1) for i in range(3)]
+
+    for turn_id in ids[:2]:
+        await store.start_turn(turn_id, None, None)
+        await store.save_result(turn_id, TurnResult(f"resp_{turn_id}", "ig", None, Usage()), b"img%d" % turn_id, "png")
+        await store.complete_turn(turn_id, Delivery(900, "thread", 800, 800, 901, moves_head=False), owner_id=5,
+                                  guild_id=1)
+    assert await store.get_head(900) is None  # landed in the grid, not chosen
+    assert await store.kept_image(ids[0]) == (b"img%d" % ids[0], "png")
+    await store.choose_variation(ids[1], 900, 900, 1234)
+    head = await store.get_head(900)
+    assert head is not None and head.id == ids[1] and head.reply_message_id == 1234
+    assert await store.kept_image(ids[1]) is None and await store.kept_image(ids[0]) is not None
+    assert await store.pending_deliveries() == []  # a kept variation is not an undelivered image
