@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_INPUT_IMAGES = 4  # /edit's image options; "Edit image" takes the first four of a message
-MASK_WITH_RESULTS = "A mask applies to an attached image; use it without `results`."
+MASK_WITH_RESULTS = tr("A mask applies to an attached image; use it without `results`.")
 
 
 class JobStarter:
