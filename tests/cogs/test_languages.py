@@ -140,3 +140,44 @@ async def test_settings_replies_and_forget_answer_in_the_members_language(harnes
     await fd.invoke_component(question.id, "forget:cancel", locale="fr")
     await running.tracker.wait(forget.id)
     assert question.content == "Annulé. Rien n'a été supprimé."
+
+
+async def test_a_german_draw_with_count_shows_a_german_grid_and_german_buttons(harness: Harness) -> None:
+    fd = harness.discord
+    running = await harness.start_bot()
+    for colour in PARTIALS:
+        harness.openai.queue_script(ImageScript(final_color=colour, event_delay=0.01))
+
+    draw = await harness.command(running, "draw", {"prompt": "ein Leuchtturm", "quality": "low", "count": 2},
+                                 locale="de")
+
+    grid = fd.messages[draw.original_message_id]
+    drawn = [v for v in grid.versions() if v.attachments]
+    running_grid = drawn[0]
+    assert re.fullmatch(r"🎨 Zeichne 2 Varianten… das dauert meist 20–60 Sekunden\. Geschätzte Kosten: höchstens "
+                        r"\$\d+\.\d+ für alle zusammen\.", running_grid.content), running_grid.content
+    assert labels(running_grid) == ["Abbrechen"]
+    lines = grid.content.split("\n")
+    assert lines[:2] == ["**2 Varianten von:** ein Leuchtturm",
+                         "Drücke bei einer auf **Verwenden**, um mit ihr weiterzumachen; **Neu würfeln** erstellt "
+                         "sie noch einmal."]
+    notes = [re.fullmatch(r"\*\*(\d):\*\* Kosten: \$\d+\.\d+\.", line) for line in lines[2:]]
+    assert [note[1] if note else line for note, line in zip(notes, lines[2:], strict=True)] == ["1", "2"]
+    assert labels(grid) == ["Nr. 1 verwenden", "Nr. 2 verwenden", "Nr. 1 neu würfeln", "Nr. 2 neu würfeln"]
+    [hint] = [m for m in fd.messages.values() if m.channel_id == grid.id and m.author_id != fd.user_id]
+    assert hint.content == ("Drücke unter dem Raster auf **Verwenden**, um eine Variante auszuwählen: Sie wird hier in "
+                            "voller Größe gepostet, und **/edit** in diesem Thread macht mit ihr weiter.")
+
+    # Use answers in German, and the image it posts carries German buttons.
+    [first, _] = sorted(await running.store.variation_turns(draw.id), key=lambda t: t.variation_index or 0)
+    use = await fd.invoke_component(grid.id, f"tp:use:{first.id}", locale="de")
+    await running.tracker.wait_any(use.id)
+    assert use.ephemeral and use.original_message_id is not None
+    assert fd.messages[use.original_message_id].content == (
+        f"Variante 1 ist jetzt das Bild, mit dem **/edit** in <#{grid.id}> weitermacht."
+    )
+    [posted] = [m for m in fd.messages.values() if m.channel_id == grid.id and m.attachments]
+    assert labels(posted) == ["Bearbeiten", "Neu würfeln"]
+    assert posted.embeds[0]["description"] == (
+        "**Prompt**\nein Leuchtturm\n\n**Überarbeiteter Prompt**\nA detailed rendering of: ein Leuchtturm"
+    )
