@@ -93,6 +93,28 @@ class Level:
     errors: int
 
 
+def bot_environment(info: dict[str, Any], options: BenchOptions, folder: str) -> dict[str, str]:
+    """The bot's settings for a bench run: the fakes' addresses, room for every job, and no money caps."""
+    return {
+        "DISCORD_TOKEN": info["discord_token"],
+        "OPENAI_API_KEY": info["openai_api_key"],
+        "OPENAI_BASE_URL": info["openai_base_url"],
+        "DISCORD_API_BASE_URL": info["discord_api_base"],
+        "DISCORD_GATEWAY_URL": info["discord_gateway_url"],
+        "DATABASE_URL": f"sqlite:///{Path(folder) / 'threadpaint.db'}",
+        "HEALTH_FILE": str(Path(folder) / "threadpaint.health"),
+        "OPENAI_MODEL": "gpt-5.4-mini",
+        "PARTIAL_IMAGES": str(options.partials),
+        "PREVIEW_INTERVAL": str(options.preview_interval),
+        "MAX_CONCURRENT_JOBS": str(max(200, *options.jobs, options.ceiling_jobs)),
+        "MAX_JOBS_PER_USER": "100",
+        # The bench measures speed, not money: with the default caps most of a 50-job run would be refused.
+        **{f"BUDGET_{who}_{period}_USD": "unlimited"
+           for who in ("USER", "SERVER", "BOT") for period in ("DAILY", "MONTHLY")},
+        "LOG_LEVEL": "INFO",
+    }
+
+
 class Bench:
     def __init__(self, options: BenchOptions, log_stream: IO[str]) -> None:
         self.options = options
@@ -113,25 +135,7 @@ class Bench:
 
     async def start(self) -> dict[str, float]:
         await self.fakes.start()
-        info = self.fakes.info
-        env = {
-            "DISCORD_TOKEN": info["discord_token"],
-            "OPENAI_API_KEY": info["openai_api_key"],
-            "OPENAI_BASE_URL": info["openai_base_url"],
-            "DISCORD_API_BASE_URL": info["discord_api_base"],
-            "DISCORD_GATEWAY_URL": info["discord_gateway_url"],
-            "DATABASE_URL": f"sqlite:///{Path(self._tmp.name) / 'threadpaint.db'}",
-            "HEALTH_FILE": str(Path(self._tmp.name) / "threadpaint.health"),
-            "OPENAI_MODEL": "gpt-5.4-mini",
-            "PARTIAL_IMAGES": str(self.options.partials),
-            "PREVIEW_INTERVAL": str(self.options.preview_interval),
-            "MAX_CONCURRENT_JOBS": str(max(200, *self.options.jobs, self.options.ceiling_jobs)),
-            "MAX_JOBS_PER_USER": "100",
-            # The bench measures speed, not money: with the default caps most of a 50-job run would be refused.
-            **{f"BUDGET_{who}_{period}_USD": "unlimited"
-               for who in ("USER", "SERVER", "BOT") for period in ("DAILY", "MONTHLY")},
-            "LOG_LEVEL": "INFO",
-        }
+        env = bot_environment(self.fakes.info, self.options, self._tmp.name)
         settings = Settings.from_env(env)
         # As in production (python -m bot): the bot's handler with its redaction, at INFO, to a file.
         self._handler = setup_logging(

@@ -113,7 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     setup_logging(
         settings.log_level,
-        secrets=(settings.discord_token.get(), settings.openai_api_key.get(), settings.database_password or ""),
+        secrets=(
+            settings.discord_token.get(), settings.openai_api_key.get(), settings.database_password or "",
+            settings.server_keys_secret.get() if settings.server_keys_secret else "",
+        ),
         fmt=settings.log_format,
     )
     point_discord_at(settings)

@@ -24,7 +24,9 @@ from bot.core.shards import ShardScope
 from bot.discord_adapter.endpoints import point_discord_at
 from bot.discord_adapter.host import ImageBot
 from bot.discord_adapter.i18n import CatalogueTranslator
+from bot.discord_adapter.log_channel import LogChannel
 from bot.discord_adapter.recovery import Leftovers, collect, recover
+from bot.discord_adapter.server_keys import KeyVault
 from bot.discord_adapter.tree import ThreadpaintTree
 from bot.openai_adapter.client import build_openai_client
 from bot.ops.checks import check_money, model_warnings
@@ -145,6 +147,10 @@ class ThreadpaintBot(ImageBot):
             job_deadline=self.settings.job_deadline,
             allow_low_moderation=self.settings.allow_low_moderation,
         )
+        self.log_channel = LogChannel(self, self.store)
+        secret = self.settings.server_keys_secret
+        self.key_vault = KeyVault(secret.get()) if secret else None
+        self._spawn(self.log_channel.run(), "log-channel")
         money = check_money(self.settings)
         (log.warning if money.warning else log.info)("spending caps: %s", money.message)
         self.metrics.watch(self.service)

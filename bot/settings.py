@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 from collections.abc import Mapping, MutableMapping
@@ -108,6 +109,9 @@ class Settings:
     leave_unlisted_guilds: bool = False
     allow_dms: bool = True
     allow_low_moderation: bool = False
+    # A Fernet key (32 bytes, URL-safe base64) encrypting servers' own OpenAI keys; None: servers can't set one.
+    server_keys_secret: Secret | None = None
+    server_key_fallback: bool = True  # a server that removed its own key goes back to the owner's
     job_deadline: float = DEFAULT_JOB_DEADLINE
     prices_file: str | None = None
     log_format: str = "text"
@@ -191,6 +195,8 @@ class Settings:
             leave_unlisted_guilds=_bool(get("LEAVE_UNLISTED_GUILDS"), "LEAVE_UNLISTED_GUILDS", False),
             allow_dms=_bool(get("ALLOW_DMS"), "ALLOW_DMS", True),
             allow_low_moderation=_bool(get("ALLOW_LOW_MODERATION"), "ALLOW_LOW_MODERATION", False),
+            server_keys_secret=_fernet_key(get("SERVER_KEYS_SECRET")),
+            server_key_fallback=_bool(get("SERVER_KEY_FALLBACK"), "SERVER_KEY_FALLBACK", True),
             job_deadline=_float(get("JOB_DEADLINE"), "JOB_DEADLINE", DEFAULT_JOB_DEADLINE, low=0.1, high=86400.0),
             prices_file=get("PRICES_FILE"),
             log_format=_log_format(get("LOG_FORMAT") or "text"),
@@ -306,6 +312,22 @@ def _snowflakes(value: str | None, name: str) -> frozenset[int] | None:
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
+
+
+def _fernet_key(value: str | None) -> Secret | None:
+    """SERVER_KEYS_SECRET: what cryptography's Fernet.generate_key() prints. The value is never echoed."""
+    if value is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(value.encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        raw = b""
+    if len(raw) != 32:
+        raise ConfigError(
+            "SERVER_KEYS_SECRET must be a Fernet key (32 bytes, URL-safe base64); make one with: python -c "
+            "\"from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())\""
+        )
+    return Secret(value)
 
 
 def _bool(value: str | None, name: str, default: bool) -> bool:

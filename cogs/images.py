@@ -172,6 +172,7 @@ class Images(commands.Cog):
             )
         except ImageError as error:
             await send_private(interaction, error.user_message)
+            await self._log_refusal(interaction, error)
             return
 
         reference = await result_reference(self.bot, message)
@@ -244,8 +245,16 @@ class Images(commands.Cog):
             await self.starter.check_branch(interaction, turn, await self.starter.server_settings(interaction))
         except ImageError as error:
             await send_private(interaction, error.user_message)
+            await self._log_refusal(interaction, error)
             return None
         return turn
+
+    async def _log_refusal(self, interaction: discord.Interaction, error: ImageError) -> None:
+        """Refused before there was anything to type (a button, "Edit image"): the server's log channel hears it."""
+        if interaction.channel_id is not None:
+            await self.bot.log_channel.refusal(
+                interaction.guild_id, interaction.user.id, interaction.channel_id, error.user_message, "",
+            )
 
 
 async def setup(bot: ImageBot) -> None:

@@ -22,7 +22,33 @@ from bot.core.guild_settings import (
 )
 from bot.core.i18n import Message, join_lines, tr, tr_n
 from bot.core.options import FORMATS, QUALITIES, SIZES
+from bot.core.role_budgets import with_role_budget
+from bot.core.text import shorten
 from bot.discord_adapter.i18n import say
+from bot.discord_adapter.server_keys import (
+    KEY_REMOVED,
+    KEY_REMOVED_NO_FALLBACK,
+    KEY_SAVED,
+    KEYS_OFF,
+    NO_KEY_TO_REMOVE,
+    KeyModal,
+    check_key,
+    key_line,
+)
+from bot.discord_adapter.settings_text import (
+    EVERYONE_BUDGET,
+    LOG_CANNOT_POST,
+    LOG_NEEDS_CHANNEL,
+    LOG_OFF,
+    LOG_ON,
+    ROLE_BUDGET_SAVED,
+    SPOILER_NEEDS_CHANNEL,
+    SPOILER_SAVED,
+    edit_rules,
+    missing_log_permissions,
+    rules_headline,
+    rules_listing,
+)
 from bot.storage import BotStore
 
 if TYPE_CHECKING:
@@ -42,6 +68,7 @@ LOW_MODERATION_OFF = tr(
 BAD_VALUE = tr("One of the options has a value I can't use. Please check it and try again.")
 # Role and channel mentions in the summary must never ping anyone.
 QUIET = discord.AllowedMentions.none()
+MESSAGE_LIMIT = 2000
 
 
 def _choices(values: tuple[str, ...]) -> list[app_commands.Choice[str]]:
@@ -185,6 +212,132 @@ class Settings(commands.GroupCog, group_name="threadpaint", group_description="t
         }
         await self._apply(interaction, change, saved[(scope, period)])
 
+    @settings.command(name="words", description="Words and patterns members can't use in prompts")
+    @app_commands.describe(
+        action="add or remove a rule, list them, or clear the list",
+        word="A word or phrase; * matches any letters inside a word (bad*, *bad)",
+    )
+    async def words(
+        self, interaction: discord.Interaction, action: Literal["add", "remove", "list", "clear"],
+        word: app_commands.Range[str, 1, 100] | None = None,
+    ) -> None:
+        if action == "list":
+            store = await self._store_for(interaction)
+            if store is not None:
+                settings = await store.get_guild_settings(self._guild_id(interaction))
+                await self._send(interaction, rules_listing(settings.blocked_words))
+            return
+        try:
+            change = edit_rules(action, word)
+        except InvalidInput as error:
+            await self._refuse(interaction, error.user_message)
+            return
+        await self._apply(interaction, change, rules_headline(action, word))
+
+    @settings.command(name="spoiler", description="Post results as spoilers (blurred until clicked)")
+    @app_commands.describe(
+        where="the whole server, one channel (and its threads), or every age-restricted channel",
+        on="true to blur results there, false to stop", channel="The channel, for where:channel",
+    )
+    @app_commands.choices(where=[
+        app_commands.Choice(name="the whole server", value="server"),
+        app_commands.Choice(name="one channel", value="channel"),
+        app_commands.Choice(name="channels marked age-restricted", value="age_restricted"),
+    ])
+    async def spoiler(
+        self, interaction: discord.Interaction, where: str, on: bool,
+        channel: discord.TextChannel | discord.ForumChannel | None = None,
+    ) -> None:
+        if where == "channel":
+            if channel is None:
+                await self._refuse(interaction, SPOILER_NEEDS_CHANNEL)
+                return
+            change = _edit_ids("spoiler_channel_ids", "add" if on else "remove", channel.id, channel.mention,
+                               "channel")
+        elif where == "age_restricted":
+            change = _setter(spoiler_age_restricted=on)
+        else:
+            change = _setter(spoiler=on)
+        await self._apply(interaction, change, SPOILER_SAVED)
+
+    @settings.command(name="role-budget", description="A role's own daily or monthly limit for each member")
+    @app_commands.describe(
+        role="Members with this role get its limit (the most generous of their roles)",
+        period="daily or monthly",
+        dollars="Dollars like 5 or 2.50; none removes the role's limit for this period",
+    )
+    async def role_budget(
+        self, interaction: discord.Interaction, role: discord.Role, period: Literal["daily", "monthly"],
+        dollars: app_commands.Range[str, 1, 32],
+    ) -> None:
+        if role.is_default():
+            await self._refuse(interaction, EVERYONE_BUDGET)
+            return
+        try:
+            micros = parse_dollars(dollars)
+        except InvalidInput as error:
+            await self._refuse(interaction, error.user_message)
+            return
+
+        def change(s: GuildSettings) -> GuildSettings:
+            return with_role_budget(s, role.id, period, micros, role.mention)
+
+        await self._apply(interaction, change, ROLE_BUDGET_SAVED.format(role=role.mention, period=period))
+
+    @settings.command(name="log", description="Post finished images, refusals and safety blocks to a channel")
+    @app_commands.describe(channel="The log channel (members' mentions in it never ping)",
+                           off="true to stop logging")
+    async def log(
+        self, interaction: discord.Interaction, channel: discord.TextChannel | None = None, off: bool = False,
+    ) -> None:
+        if off:
+            await self._apply(interaction, _setter(log_channel_id=None), LOG_OFF)
+            return
+        if channel is None:
+            await self._refuse(interaction, LOG_NEEDS_CHANNEL)
+            return
+        missing = missing_log_permissions(channel)
+        if missing:
+            await self._refuse(interaction, LOG_CANNOT_POST.format(channel=channel.mention, missing=missing))
+            return
+        await self._apply(interaction, _setter(log_channel_id=channel.id), LOG_ON.format(channel=channel.mention))
+
+    @settings.command(name="key", description="This server's own OpenAI key, billed instead of the bot owner's")
+    @app_commands.describe(action="set: type the key in a private form; remove: stop using it")
+    async def key(self, interaction: discord.Interaction, action: Literal["set", "remove"]) -> None:
+        vault = self.bot.key_vault
+        if vault is None:
+            await self._refuse(interaction, KEYS_OFF)
+            return
+        store = await self._store_for(interaction)
+        if store is None:
+            return
+        if action == "set":
+            await interaction.response.send_modal(KeyModal(self._key_entered))
+            return
+        guild_id = self._guild_id(interaction)
+        if (await store.get_server_key(guild_id))[1] is None:
+            await self._refuse(interaction, NO_KEY_TO_REMOVE)
+            return
+        await store.set_server_key(guild_id, None, interaction.user.id)
+        log.info("guild %s removed its own OpenAI key (by %s)", guild_id, interaction.user.id)
+        removed = KEY_REMOVED if self.bot.settings.server_key_fallback else KEY_REMOVED_NO_FALLBACK
+        await self._reply(interaction, await store.get_guild_settings(guild_id), removed)
+
+    async def _key_entered(self, interaction: discord.Interaction, key: str) -> None:
+        store, vault = await self._store_for(interaction), self.bot.key_vault
+        if store is None or vault is None:
+            return
+        try:
+            await check_key(self.bot.openai, key)  # once, now: a typo is caught before any member's job
+        except InvalidInput as error:
+            await self._refuse(interaction, error.user_message)
+            return
+        guild_id = self._guild_id(interaction)
+        await store.set_server_key(guild_id, vault.seal(key), interaction.user.id)
+        log.info("guild %s set its own OpenAI key (by %s)", guild_id, interaction.user.id)
+        await self._reply(interaction, await store.get_guild_settings(guild_id), KEY_SAVED)
+
     # ------------------------------------------------------------------------------------------ plumbing
 
     async def _store_for(self, interaction: discord.Interaction) -> BotStore | None:
@@ -236,11 +389,16 @@ class Settings(commands.GroupCog, group_name="threadpaint", group_description="t
                 "guild_monthly_micros": bot_settings.budget_guild_monthly,
             },
         )
+        assert interaction.guild_id is not None  # _store_for has refused DMs already
+        lines.append(await key_line(self.bot.store, interaction.guild_id, enabled=self.bot.key_vault is not None,
+                                    fallback=bot_settings.server_key_fallback))
         await self._send(interaction, join_lines([headline, "", *lines] if headline else lines))
 
     @staticmethod
     async def _send(interaction: discord.Interaction, text: Message) -> None:
-        await interaction.response.send_message(say(text, interaction.locale), ephemeral=True, allowed_mentions=QUIET)
+        # Every list at its longest could pass Discord's 2000 characters; the end is cut rather than the reply lost.
+        await interaction.response.send_message(shorten(say(text, interaction.locale), MESSAGE_LIMIT), ephemeral=True,
+                                                allowed_mentions=QUIET)
 
     @staticmethod
     def _guild_id(interaction: discord.Interaction) -> int:

@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from bot.discord_adapter.host import ImageBot
 
 TOP_SPENDERS = 5
+# Which OpenAI key paid (README "A server's own OpenAI key"): shown only when a server's own key paid anything.
+SERVERS_KEYS_PAID = tr("Of this month, paid with servers' own OpenAI keys")
+SERVER_KEY_PAID = tr("Of the server's month, paid with its own OpenAI key")
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,9 @@ async def own_spend_embed(
     embed = discord.Embed(title=say(tr("Your image spend"), locale), colour=discord.Colour.blurple())
     embed.add_field(name=say(tr("Today"), locale), value=format_usd(today))
     embed.add_field(name=month_and_year(since.month, locale), value=format_usd(month))
+    own_keys = await store.spend(since=since.month, user_id=user_id, paid_by="server")
+    if own_keys:
+        embed.add_field(name=say(SERVERS_KEYS_PAID, locale), value=format_usd(own_keys), inline=False)
     embed.set_footer(text=say(tr("UTC days and months, all servers. Failed or blocked images cost nothing."), locale))
     return embed
 
@@ -77,6 +83,9 @@ async def add_server_spend(
     embed.add_field(name=say(tr("Server today"), locale), value=format_usd(today), inline=False)
     embed.add_field(name=say(tr("Server, {month}", month=month_and_year(since.month, locale)), locale),
                     value=format_usd(month))
+    own_key = await store.spend(since=since.month, guild_id=guild_id, paid_by="server")
+    if own_key:
+        embed.add_field(name=say(SERVER_KEY_PAID, locale), value=format_usd(own_key), inline=False)
     top = await store.top_spenders(guild_id, since.month, limit=TOP_SPENDERS)
     lines = [f"{rank}. <@{user_id}> {format_usd(micros)}" for rank, (user_id, micros) in enumerate(top, 1)]
     embed.add_field(name=say(tr("Top spenders this month"), locale),

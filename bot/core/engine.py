@@ -33,9 +33,14 @@ class OpenAIImageEngine:
         self._idle_timeout = idle_timeout
         self._sleep = sleep
 
-    async def generate(self, body: dict[str, Any], on_retry: OnRetry | None = None) -> AsyncGenerator[Update, None]:
+    async def generate(
+        self, body: dict[str, Any], on_retry: OnRetry | None = None, api_key: str | None = None,
+    ) -> AsyncGenerator[Update, None]:
+        """api_key: a server's own key for this job (its own budgets apply, not the owner's caps); None: the bot's."""
         requested_format = body["tools"][0].get("output_format", "png")
-        stream = await self._open(body, on_retry)
+        # with_options shares the connection pool; only the Authorization header differs.
+        client = self._client if api_key is None else self._client.with_options(api_key=api_key)
+        stream = await self._open(client, body, on_retry)
         try:
             async with stream:
                 events = _idle_limited(stream, self._idle_timeout)
@@ -49,11 +54,11 @@ class OpenAIImageEngine:
             log.warning("openai stream failed: %s (%s)", type(exc).__name__, error)
             raise error from exc
 
-    async def _open(self, body: dict[str, Any], on_retry: OnRetry | None) -> Any:
+    async def _open(self, client: openai.AsyncOpenAI, body: dict[str, Any], on_retry: OnRetry | None) -> Any:
         attempt = 0
         while True:
             try:
-                return await self._client.responses.create(**body)
+                return await client.responses.create(**body)
             except openai.OpenAIError as exc:
                 error = from_openai(exc)
                 delay = self._retry.delay(exc, error, attempt)

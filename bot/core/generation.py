@@ -62,7 +62,9 @@ class Progress:
 
 
 class Engine(Protocol):
-    def generate(self, body: dict[str, Any], on_retry: OnRetry | None = None) -> AsyncGenerator[Update, None]: ...
+    def generate(
+        self, body: dict[str, Any], on_retry: OnRetry | None = None, api_key: str | None = None,
+    ) -> AsyncGenerator[Update, None]: ...
 
 
 class Generator:
@@ -184,7 +186,7 @@ class Generator:
         final: Final | None = None
         try:
             # aclosing: leaving the loop at Completed must close the HTTP stream now, not at garbage collection.
-            async with aclosing(self._engine.generate(body, retrying)) as updates:
+            async with aclosing(self._engine.generate(body, retrying, job.api_key)) as updates:
                 async for update in updates:
                     if isinstance(update, Started) and not progress.started:
                         progress.started, progress.response_id = True, update.response_id

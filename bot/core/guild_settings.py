@@ -17,6 +17,7 @@ from bot.core.costs import MICROS, format_usd
 from bot.core.errors import InvalidInput
 from bot.core.i18n import Message, Text, tr, tr_n
 from bot.core.options import FORMATS, QUALITIES, SIZES
+from bot.core.wordlist import MAX_RULES, normalise
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +35,13 @@ MAX_BUDGET_MICROS = 1_000_000 * MICROS
 MAX_SERVER_BUDGET_MICROS = 10_000 * MICROS
 # How many allowed channels or roles a refusal names; the rest are counted, not listed.
 MENTIONED_IN_REFUSAL = 5
+ROLE_BUDGETS_SHOWN = 3  # in the settings summary; the rest are counted
 _ONE_MICRO = Decimal(1) / MICROS
 _SCOPES = {"member": "user", "server": "guild"}
 BUDGET_FIELDS = ("user_daily_micros", "user_monthly_micros", "guild_daily_micros", "guild_monthly_micros")
+ID_LIST_FIELDS = ("allowed_channel_ids", "allowed_role_ids", "spoiler_channel_ids")
+# A role's own member budget: (role id, daily micro-dollars, monthly micro-dollars); None = not set for that period.
+RoleBudget = tuple[int, int | None, int | None]
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,13 @@ class GuildSettings:
     user_monthly_micros: int | None = None
     guild_daily_micros: int | None = None
     guild_monthly_micros: int | None = None
+    # Rules of bot.core.wordlist, stored normalised, in the order they were added.
+    blocked_words: tuple[str, ...] = ()
+    spoiler: bool = False  # every result on the server is posted as a spoiler
+    spoiler_channel_ids: frozenset[int] = frozenset()  # ... or only in these channels (and their threads)
+    spoiler_age_restricted: bool = False  # ... and always in channels Discord marks age-restricted
+    role_budgets: tuple[RoleBudget, ...] = ()  # sorted by role id; the member's most generous role applies
+    log_channel_id: int | None = None  # finished images, refusals and safety blocks are posted here
 
     def __post_init__(self) -> None:
         # Fail where a bad value is made, not later inside /draw: every field has one check in _VALID.
@@ -66,6 +78,9 @@ class GuildSettings:
         data = asdict(self)
         data["allowed_channel_ids"] = sorted(self.allowed_channel_ids)
         data["allowed_role_ids"] = sorted(self.allowed_role_ids)
+        data["spoiler_channel_ids"] = sorted(self.spoiler_channel_ids)
+        data["blocked_words"] = list(self.blocked_words)
+        data["role_budgets"] = [list(entry) for entry in self.role_budgets]
         return json.dumps(data, sort_keys=True)
 
     @classmethod
@@ -92,10 +107,15 @@ class GuildSettings:
 
 
 def _decode(name: str, value: Any) -> Any:
-    """JSON has lists, not sets; anything that is not a list of ints is left for the validity check to reject."""
-    is_id_list = name in ("allowed_channel_ids", "allowed_role_ids") and isinstance(value, list)
-    if is_id_list and all(_is_int(v) for v in value):
+    """JSON has lists, not sets or tuples; anything of the wrong shape is left for the validity check to reject."""
+    if not isinstance(value, list):
+        return value
+    if name in ID_LIST_FIELDS and all(_is_int(v) for v in value):
         return frozenset(value)
+    if name == "blocked_words":
+        return tuple(value)
+    if name == "role_budgets" and all(isinstance(v, list) for v in value):
+        return tuple(tuple(v) for v in value)
     return value
 
 
@@ -105,6 +125,28 @@ def _is_int(value: object) -> TypeGuard[int]:
 
 def _ids(value: object) -> bool:
     return isinstance(value, frozenset) and len(value) <= MAX_LISTED and all(_is_int(v) and v > 0 for v in value)
+
+
+def _rules(value: object) -> bool:
+    if not isinstance(value, tuple) or len(value) > MAX_RULES or len(set(value)) != len(value):
+        return False
+    try:
+        return all(isinstance(rule, str) and normalise(rule) == rule for rule in value)
+    except InvalidInput:
+        return False
+
+
+def _role_budgets(value: object) -> bool:
+    if not isinstance(value, tuple) or len(value) > MAX_LISTED:
+        return False
+    budget = _optional_int(MAX_BUDGET_MICROS)
+    for entry in value:
+        if not (isinstance(entry, tuple) and len(entry) == 3 and _is_int(entry[0]) and entry[0] > 0):
+            return False
+        if not (budget(entry[1]) and budget(entry[2])) or entry[1:] == (None, None):
+            return False
+    role_ids = [entry[0] for entry in value]
+    return role_ids == sorted(set(role_ids))
 
 
 def _choice(allowed: tuple[str, ...]) -> Callable[[object], bool]:
@@ -125,6 +167,12 @@ _VALID: dict[str, Callable[[object], bool]] = {
     "partial_images": _optional_int(MAX_PARTIAL_IMAGES),
     "edit_policy": lambda value: value in EDIT_POLICIES,
     "edit_others_images": lambda value: isinstance(value, bool),
+    "blocked_words": _rules,
+    "spoiler": lambda value: isinstance(value, bool),
+    "spoiler_channel_ids": _ids,
+    "spoiler_age_restricted": lambda value: isinstance(value, bool),
+    "role_budgets": _role_budgets,
+    "log_channel_id": lambda value: value is None or (_is_int(value) and value > 0),
     **dict.fromkeys(BUDGET_FIELDS, _optional_int(MAX_BUDGET_MICROS)),
 }
 
@@ -228,7 +276,73 @@ def summary_lines(s: GuildSettings, *, bot_partial_images: int, bot_budgets: Map
            tr("own messages and my results")),
         tr("**Member budget:** {budget}", budget=_budget_text(s, "user", bot_budgets)),
         tr("**Server budget:** {budget}", budget=_budget_text(s, "guild", bot_budgets)),
+        tr("**Role budgets:** {budgets}", budgets=_role_budgets_text(s, bot_budgets)),
+        tr("**Blocked words:** {rules}", rules=_rules_text(s)),
+        tr("**Spoilers:** {rule}", rule=_spoiler_text(s)),
+        tr("**Log channel:** {channel}", channel=f"<#{s.log_channel_id}>" if s.log_channel_id else tr("off")),
     ]
+
+
+def spoilered(s: GuildSettings, *, channel_id: int, parent_channel_id: int | None, age_restricted: bool) -> bool:
+    """Whether a result posted here goes out as a spoiler; a thread follows its parent channel's setting."""
+    if s.spoiler or (s.spoiler_age_restricted and age_restricted):
+        return True
+    return bool({channel_id, parent_channel_id} & s.spoiler_channel_ids)
+
+
+def _role_budgets_text(s: GuildSettings, bot_budgets: Mapping[str, int | None]) -> Message:
+    if not s.role_budgets:
+        return tr("none (every member has the member budget)")
+    parts: list[Message] = []
+    # Only a few are spelled out: with 25 channels and 25 roles listed too, the summary must stay one message.
+    for role, daily, monthly in s.role_budgets[:ROLE_BUDGETS_SHOWN]:
+        limits = [
+            _capped(value, bot_budgets.get(field), unit)
+            for value, field, unit in ((daily, "user_daily_micros", "day"), (monthly, "user_monthly_micros", "month"))
+            if value is not None
+        ]
+        parts.append(tr("{role} {daily} and {monthly}", role=f"<@&{role}>", daily=limits[0], monthly=limits[1])
+                     if len(limits) == 2 else tr("{role} {limit}", role=f"<@&{role}>", limit=limits[0]))
+    listed = _joined(parts, "; ")
+    hidden = len(s.role_budgets) - len(parts)
+    if hidden:
+        return tr_n("{budgets} and {count} more (a member gets their most generous role's)",
+                    "{budgets} and {count} more (a member gets their most generous role's)", hidden, budgets=listed)
+    return tr("{budgets} (a member gets their most generous role's)", budgets=listed)
+
+
+def _joined(parts: list[Message], separator: str) -> Message:
+    # One Text holding every part, so each renders in the reader's language.
+    names = [f"part{i}" for i in range(len(parts))]
+    return Text(separator.join("{" + name + "}" for name in names), dict(zip(names, parts, strict=True)))
+
+
+def _capped(value: int, owner: int | None, unit: str) -> Text:
+    if owner is not None and owner < value:
+        if unit == "day":
+            return tr("{amount} a day (the bot's limit)", amount=format_usd(owner))
+        return tr("{amount} a month (the bot's limit)", amount=format_usd(owner))
+    return tr("{amount} a day", amount=format_usd(value)) if unit == "day" else tr("{amount} a month",
+                                                                                    amount=format_usd(value))
+
+
+def _rules_text(s: GuildSettings) -> Message:
+    count = len(s.blocked_words)
+    if not count:
+        return tr("none")
+    return tr_n("{count} rule (`/threadpaint settings words action:list` shows them)",
+                "{count} rules (`/threadpaint settings words action:list` shows them)", count)
+
+
+def _spoiler_text(s: GuildSettings) -> Message:
+    if s.spoiler:
+        return tr("every result on this server")
+    channels = tr("results in {channels}", channels=_mentions(s.spoiler_channel_ids, "<#{}>")) \
+        if s.spoiler_channel_ids else None
+    aged = tr("results in age-restricted channels") if s.spoiler_age_restricted else None
+    if channels is not None and aged is not None:
+        return tr("{first} and {second}", first=channels, second=aged)
+    return channels or aged or tr("off")
 
 
 def _listed(ids: frozenset[int], template: str, empty: Text) -> Message:

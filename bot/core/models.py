@@ -17,6 +17,9 @@ ChainKind = Literal["thread", "channel"]
 TurnStatus = Literal["queued", "running", "delivering", "done", "failed", "interrupted"]
 
 
+PaidBy = Literal["owner", "server"]  # the bot owner's OPENAI_API_KEY, or the server's own key
+
+
 @dataclass(frozen=True)
 class InputImage:
     data: bytes
@@ -68,6 +71,10 @@ class Job:
     # /draw count: the request's group (its interaction id) and this job's cell number (1-based) in the grid.
     variation_group: int | None = None
     variation_index: int | None = None
+    # Post the previews and the result as spoiler attachments (the server's spoiler settings for where it lands).
+    spoiler: bool = False
+    # The server's own OpenAI key pays (README "A server's own key"); never shown, logged or stored in the clear.
+    api_key: str | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -128,6 +135,7 @@ class NewTurn:
     reply_message_id: int | None
     variation_group: int | None = None
     variation_index: int | None = None
+    paid_by: PaidBy = "owner"  # whose OpenAI key pays: the owner's caps count only "owner"
 
 
 @dataclass(frozen=True)

@@ -203,6 +203,9 @@ class ImageService:
             self.observer.job_finished(observe.REFUSED)
             raise Unavailable(RESTARTING)
         policy = self.budgets.tightened_by(budgets) if budgets else self.budgets
+        if job.api_key is not None:
+            # The server's own key pays: the owner's bot-wide caps are about the owner's money, not this.
+            policy = replace(policy, bot_daily=None, bot_monthly=None)
         reserve = self.estimate(job, _input_images(job))
         return reserve, limits_for(policy, user_id=job.user_id, guild_id=job.guild_id, now=self._clock())
 
@@ -413,6 +416,7 @@ def _new_turn(job: Job) -> NewTurn:
         reply_message_id=job.reply_message_id,
         variation_group=job.variation_group,
         variation_index=job.variation_index,
+        paid_by="server" if job.api_key is not None else "owner",
     )
 
 

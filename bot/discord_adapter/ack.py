@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import discord
@@ -74,7 +74,8 @@ class Ack:
 
 
 async def admit_in_time(
-    ack: Ack, service: ImageService, plan: Awaitable[tuple[Job, BudgetPolicy]]
+    ack: Ack, service: ImageService, plan: Awaitable[tuple[Job, BudgetPolicy]],
+    refused: Callable[[str], Awaitable[None]] | None = None,
 ) -> Admitted | None:
     """Plan and admit a job, acknowledging in time; on a refusal tell the member privately and return None.
 
@@ -91,6 +92,8 @@ async def admit_in_time(
         admitted = await admitting
     except ImageError as error:
         await ack.refuse(error.user_message)
+        if refused is not None:
+            await refused(error.user_message)  # after the member was told: the server's log channel
         return None
     if admitted is not None:
         # The service tagged the admission task's context; the rest of this command logs under the job too.

@@ -14,6 +14,8 @@ import openai
 from discord.ext import commands
 
 from bot.core.service import ImageService
+from bot.discord_adapter.log_channel import LogChannel
+from bot.discord_adapter.server_keys import KeyVault
 from bot.ops.metrics import Metrics
 from bot.settings import Settings
 from bot.storage import BotStore
@@ -27,6 +29,8 @@ class ImageBot(commands.AutoShardedBot):
     store: BotStore
     clock: Callable[[], datetime.datetime]
     recovered: asyncio.Event
+    log_channel: LogChannel  # servers' log channels: one paced queue for the whole bot
+    key_vault: KeyVault | None  # servers' own OpenAI keys; None when the owner set no SERVER_KEYS_SECRET
 
     @property
     def openai(self) -> openai.AsyncOpenAI:

@@ -21,12 +21,15 @@ from bot.core.i18n import Message, tr, tr_n
 from bot.core.images import MAX_PIXELS, MAX_UPLOAD_BYTES, TOO_MANY_PIXELS
 from bot.core.models import ImageRef, Job, JobKind, Turn
 from bot.core.options import ImageOptions, check_prompt
+from bot.core.role_budgets import policy_for
 from bot.core.service import Admission
 from bot.core.sizes import choose_size
 from bot.discord_adapter.ack import Ack, admit_in_time
 from bot.discord_adapter.i18n import for_member
 from bot.discord_adapter.references import linked_results
 from bot.discord_adapter.reply import Reply
+from bot.discord_adapter.server_keys import job_key
+from bot.discord_adapter.server_rules import check_words, spoiler_here
 from bot.discord_adapter.surface import DRAWING, EDITING, ReplySurface
 from bot.ops.memory import MemoryReleaser
 
@@ -59,7 +62,7 @@ class JobStarter:
             return  # Discord delivered this interaction twice; the first delivery is being handled
         ack = Ack(interaction, self.bot.metrics)
         plan = self.plan(interaction, kind, text, chosen, attachments, mask, references, result_links)
-        admitted = await admit_in_time(ack, self.bot.service, plan)
+        admitted = await admit_in_time(ack, self.bot.service, plan, self._log_refusal(interaction, text))
         if admitted is None:
             return
         admission, job = admitted
@@ -80,7 +83,7 @@ class JobStarter:
         here = interaction.channel_id == chain_id
         ack = Ack(interaction, self.bot.metrics, private=not here)
         plan = self._plan_branch(interaction, source, kind, text, parent_turn_id)
-        admitted = await admit_in_time(ack, self.bot.service, plan)
+        admitted = await admit_in_time(ack, self.bot.service, plan, self._log_refusal(interaction, text))
         if admitted is None:
             return
         admission, job = admitted
@@ -105,13 +108,21 @@ class JobStarter:
         assert chain_id is not None
         server = await self.server_settings(interaction)
         await self.check_branch(interaction, source, server)
+        prompt = check_prompt(text, what="instruction")
+        check_words(server, prompt, "prompt" if kind == "draw" else "instruction")
+        # The result lands in the conversation, which may not be where the button was pressed.
+        where = interaction.channel if interaction.channel_id == chain_id else self.bot.get_channel(chain_id)
+        if where is None:  # an archived thread isn't cached; a thread's spoiler setting is its parent's anyway
+            chain = await self.bot.service.chain(chain_id)
+            where = self.bot.get_channel(chain.parent_channel_id) if chain and chain.parent_channel_id else None
         job = Job(
             interaction_id=interaction.id, user_id=interaction.user.id, guild_id=interaction.guild_id,
-            channel_id=chain_id, kind=kind, prompt=check_prompt(text, what="instruction"),
+            channel_id=chain_id, kind=kind, prompt=prompt,
             options=source.options, chain_id=chain_id, moderation=server.moderation,
             partial_images=server.partial_images, branch=True, parent_turn_id=parent_turn_id,
+            spoiler=spoiler_here(server, where), api_key=await self.server_key(interaction),
         )
-        return job, budget_policy(server)
+        return job, budget_policy(server, interaction)
 
     async def check_branch(self, interaction: discord.Interaction, source: Turn, server: GuildSettings) -> None:
         """Buttons and their modals: the turn must live where the button was pressed, then the usual rules."""
@@ -163,6 +174,7 @@ class JobStarter:
             estimate=admission.estimate,
             timer=self.bot.metrics.timer(job.interaction_id),
             locale=locale,
+            spoiler=job.spoiler,
         )
         await surface.start()
         channel_id = getattr(reply.channel, "id", job.channel_id)
@@ -176,6 +188,14 @@ class JobStarter:
             await service.run(turn_id, job, surface)
         finally:
             self.memory.job_ended()
+        await self.bot.log_channel.turn_ended(turn_id)
+
+    def _log_refusal(self, interaction: discord.Interaction, text: str) -> Callable[[str], Awaitable[None]]:
+        async def refused(reason: str) -> None:
+            channel_id = interaction.channel_id
+            assert channel_id is not None  # commands and components always come from a channel
+            await self.bot.log_channel.refusal(interaction.guild_id, interaction.user.id, channel_id, reason, text)
+        return refused
 
     async def plan(
         self,
@@ -198,7 +218,9 @@ class JobStarter:
             references = (*references, *await linked_results(self.bot, interaction, result_links, MAX_INPUT_IMAGES))
         new_thread = opens_thread(interaction, kind, bool(attachments or references))
         await self.check_start(interaction, server, opens_thread=new_thread)
-        prompt = check_prompt(text, what="prompt" if kind == "draw" else "instruction")
+        what = "prompt" if kind == "draw" else "instruction"
+        prompt = check_prompt(text, what=what)
+        check_words(server, prompt, what)  # before anything else is looked at, let alone paid for
         options, notes = chosen.resolve_for(server, self.capabilities())
         options = options.validate()
         if any(attachment.size > MAX_UPLOAD_BYTES for attachment in attachments):
@@ -237,8 +259,10 @@ class JobStarter:
             attachments=len(attachments),
             references=references,
             notes=notes,
+            spoiler=spoiler_here(server, interaction.channel),
+            api_key=await self.server_key(interaction),
         )
-        return job, budget_policy(server)
+        return job, budget_policy(server, interaction)
 
     async def _chain_for(self, interaction: discord.Interaction, kind: JobKind, has_image: bool) -> int | None:
         """The conversation this command continues, or None to open a new thread on the reply."""
@@ -255,6 +279,12 @@ class JobStarter:
         return capabilities_of(
             settings.image_model, any_size_models=settings.any_size_models, fidelity_models=settings.fidelity_models
         )
+
+    async def server_key(self, interaction: discord.Interaction) -> str | None:
+        """The server's own OpenAI key for this job, None for the owner's; raises InvalidInput when neither."""
+        bot = self.bot
+        return await job_key(bot.store, bot.key_vault, interaction.guild_id,
+                             fallback=bot.settings.server_key_fallback)
 
     async def server_settings(self, interaction: discord.Interaction) -> GuildSettings:
         if interaction.guild_id is None:
@@ -306,13 +336,9 @@ class Chosen:
         )
 
 
-def budget_policy(server: GuildSettings) -> BudgetPolicy:
-    return BudgetPolicy(
-        user_daily=server.user_daily_micros,
-        user_monthly=server.user_monthly_micros,
-        guild_daily=server.guild_daily_micros,
-        guild_monthly=server.guild_monthly_micros,
-    )
+def budget_policy(server: GuildSettings, interaction: discord.Interaction) -> BudgetPolicy:
+    """The server's limits for this member (their roles' budgets included), before the owner's caps."""
+    return policy_for(server, _role_ids(interaction.user))
 
 
 def check_access(server: GuildSettings, request: Request) -> None:

@@ -15,6 +15,7 @@ from bot.core.shards import ShardScope
 from bot.core.updates import Final
 from bot.discord_adapter.i18n import say, server_locale
 from bot.discord_adapter.reply import Reply
+from bot.discord_adapter.server_rules import spoiler_here
 from bot.discord_adapter.surface import DRAWING, EDITING, ReplySurface, interrupted_text
 from bot.discord_adapter.variations import RecoveredGrids
 
@@ -97,6 +98,7 @@ async def _surface_for(bot: ImageBot, turn: Turn) -> ReplySurface:
     chain = await bot.store.get_chain(turn.chain_id) if turn.chain_id is not None else None
     kind: ChainKind = chain.kind if chain else "channel"
     guild = getattr(channel, "guild", None)
+    server = await bot.store.get_guild_settings(turn.guild_id) if turn.guild_id is not None else None
     return ReplySurface(
         bot,
         Reply(channel, message_id=turn.reply_message_id),
@@ -108,4 +110,5 @@ async def _surface_for(bot: ImageBot, turn: Turn) -> ReplySurface:
         turn_id=turn.id,
         # The member's own locale went with the process; the server's language is the nearest guess.
         locale=server_locale(bot, turn.guild_id),
+        spoiler=server is not None and spoiler_here(server, channel),  # as it would have been before the restart
     )

@@ -26,6 +26,7 @@ INTERRUPTED = tr("⚠️ This request was interrupted because the bot restarted.
 DRAWING, EDITING = tr("Drawing"), tr("Editing")
 DM_UPLOAD_LIMIT = 10 * 1024 * 1024  # Discord's upload limit outside servers with boosts
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
+SPOILER_PREFIX = "SPOILER_"
 
 
 class ReplySurface:
@@ -43,10 +44,12 @@ class ReplySurface:
         estimate: int | None = None,
         timer: JobTimer | None = None,
         locale: str | None = None,
+        spoiler: bool = False,
     ) -> None:
         # The member's language (interaction.locale), kept for the job's life: retries and deliveries after the
         # interaction token expired still speak it.
         self.locale = locale
+        self.spoiler = spoiler  # previews and result as spoiler attachments, the image kept out of the embed
         self.estimate = estimate
         self.timer = timer  # times the first preview and the final result for metrics
         self.client = client
@@ -87,7 +90,7 @@ class ReplySurface:
 
     async def preview(self, partial: Partial, expected: int) -> None:
         fitted = await fit_for_upload_async(partial.image, partial.format, self.upload_limit)
-        name = f"preview_{partial.index + 1}.{_ext(fitted.format)}"
+        name = self._named(f"preview_{partial.index + 1}.{_ext(fitted.format)}")
         progress = (tr("🎨 {verb}… preview {number} of {expected}", verb=self.verb, number=partial.index + 1,
                        expected=expected) if expected else tr("🎨 {verb}… preview", verb=self.verb))
         await self.reply.edit(content=self.say(progress), uploads=[Upload(name, fitted.data)])
@@ -96,11 +99,13 @@ class ReplySurface:
 
     async def deliver(self, final: Final, prompt: str, notes: list[Message]) -> Delivery:
         fitted = await fit_for_upload_async(final.image, final.format, self.upload_limit)
-        name = f"threadpaint.{_ext(fitted.format)}"
+        name = self._named(f"threadpaint.{_ext(fitted.format)}")
         description = caption(prompt, final.revised_prompt, label=self.say(tr("Prompt")),
                               revised_label=self.say(tr("Revised prompt")))
         embed = discord.Embed(description=description, colour=EMBED_COLOUR)
-        embed.set_image(url=f"attachment://{name}")
+        if not self.spoiler:
+            # An image inside an embed is never blurred: a spoiler stays a plain attachment below the caption.
+            embed.set_image(url=f"attachment://{name}")
         footer = [*notes, fitted.note] if fitted.note else notes
         if footer:
             embed.set_footer(text=shorten(" ".join(self.say(note) for note in footer), 2048))
@@ -141,7 +146,8 @@ class ReplySurface:
                            "any more). Here it is.\n**Prompt:** {prompt}", prompt=shorten(escape(prompt), 1500)))
         try:
             user = self.client.get_user(user_id) or await self.client.fetch_user(user_id)
-            await user.send(text, file=Upload(f"threadpaint.{_ext(fitted.format)}", fitted.data).file())
+            upload = Upload(self._named(f"threadpaint.{_ext(fitted.format)}"), fitted.data)
+            await user.send(text, file=upload.file())
         except discord.HTTPException as exc:
             log.warning("could not send the image to member %s by DM: %s", user_id, exc)
             return False
@@ -149,6 +155,10 @@ class ReplySurface:
 
     async def interrupted(self, cost: int = 0) -> None:
         await self.reply.edit(content=self.say(interrupted_text(cost)), embed=None, uploads=[], view=None)
+
+    def _named(self, filename: str) -> str:
+        # Discord blurs an attachment whose name starts with SPOILER_ until it is clicked.
+        return f"{SPOILER_PREFIX}{filename}" if self.spoiler else filename
 
     async def fetch_image(self, channel_id: int, message_id: int) -> bytes | None:
         return await fetch_message_image(self.client, channel_id, message_id)

@@ -31,7 +31,15 @@ from bot.discord_adapter.buttons import grid_view, result_view, running_grid_vie
 from bot.discord_adapter.i18n import for_member, say, server_locale
 from bot.discord_adapter.jobs import Chosen, JobStarter, budget_policy
 from bot.discord_adapter.reply import Reply, Upload, send_private
-from bot.discord_adapter.surface import DRAWING, EMBED_COLOUR, ReplySurface, fetch_message_image, interrupted_text
+from bot.discord_adapter.server_rules import check_words, spoiler_here
+from bot.discord_adapter.surface import (
+    DRAWING,
+    EMBED_COLOUR,
+    SPOILER_PREFIX,
+    ReplySurface,
+    fetch_message_image,
+    interrupted_text,
+)
 
 if TYPE_CHECKING:
     from bot.discord_adapter.host import ImageBot
@@ -57,7 +65,7 @@ class Grid:
         self, bot: ImageBot, reply: Reply, *, prompt: str, size: str, turns: list[int], chain_id: int | None,
         chain_kind: ChainKind, parent_channel_id: int | None, upload_limit: int,
         base: bytes | None = None, notes: dict[int, Message] | None = None, done: set[int] | None = None,
-        locale: str | None = None,
+        locale: str | None = None, spoiler: bool = False,
     ) -> None:
         # The language of the member who asked (after a restart: the server's); every member sees the same grid.
         self.locale = locale
@@ -75,6 +83,7 @@ class Grid:
         self.chain_kind = chain_kind
         self.parent_channel_id = parent_channel_id
         self.upload_limit = upload_limit
+        self.spoiler = spoiler  # the server's spoiler rule for where the grid is: every cell is hidden alike
         self.estimate = 0
         self._lock = asyncio.Lock()
         self._pacer: PreviewPacer[int] = PreviewPacer(self._paced, bot.settings.preview_interval)
@@ -96,8 +105,11 @@ class Grid:
             fitted = await fit_for_upload_async(png, "png", self.upload_limit)
             view = (grid_view([(turn, i in self.done) for i, turn in enumerate(self.turns)], self.locale)
                     if not self.running else running_grid_view(self.turns[min(self.running)], self.locale))
-            return await self.reply.edit(content=self._text(), uploads=[Upload("variations.png", fitted.data)],
-                                         embed=None, view=view)
+            upload = Upload(self._named("variations.png"), fitted.data)
+            return await self.reply.edit(content=self._text(), uploads=[upload], embed=None, view=view)
+
+    def _named(self, filename: str) -> str:
+        return f"{SPOILER_PREFIX}{filename}" if self.spoiler else filename
 
     def say(self, message: Message) -> str:
         return say(message, self.locale)
@@ -214,7 +226,7 @@ class Variations:
         grid = Grid(self.bot, reply, prompt=job.prompt, size=job.options.size, turns=[a.turn_id for a, _ in admitted],
                     chain_id=job.chain_id, chain_kind=chain.kind if chain else "channel",
                     parent_channel_id=getattr(reply.channel, "parent_id", None),
-                    upload_limit=interaction.filesize_limit, locale=for_member(interaction))
+                    upload_limit=interaction.filesize_limit, locale=for_member(interaction), spoiler=job.spoiler)
         grid.estimate = sum(admission.estimate for admission, _ in admitted)
         assert job.variation_group is not None
         await self._run(grid, job.variation_group, [(a.turn_id, j) for a, j in admitted])
@@ -249,7 +261,9 @@ class Variations:
         if kept is not None:
             try:
                 channel = self.bot.get_channel(turn.chain_id) or await self.bot.fetch_channel(turn.chain_id)
-                message = await self._post(channel, turn, *kept, interaction.filesize_limit, for_member(interaction))
+                server = await self.starter.server_settings(interaction)
+                message = await self._post(channel, turn, *kept, interaction.filesize_limit, for_member(interaction),
+                                           spoiler=spoiler_here(server, channel))
             except (discord.HTTPException, TypeError) as exc:
                 log.warning("could not post variation %s in %s: %s", turn.id, turn.chain_id, exc)
                 await send_private(interaction, NOT_POSTED)
@@ -265,7 +279,7 @@ class Variations:
                                            number=turn.variation_index, channel=f"<#{turn.chain_id}>"))
 
     async def _post(
-        self, channel: object, turn: Turn, image: bytes, fmt: str, limit: int, locale: str | None
+        self, channel: object, turn: Turn, image: bytes, fmt: str, limit: int, locale: str | None, *, spoiler: bool
     ) -> discord.Message:
         if not isinstance(channel, discord.abc.Messageable):
             raise TypeError(f"cannot post in {type(channel).__name__}")
@@ -274,7 +288,10 @@ class Variations:
         description = caption(turn.prompt, turn.revised_prompt, label=say(tr("Prompt"), locale),
                               revised_label=say(tr("Revised prompt"), locale))
         embed = discord.Embed(description=description, colour=EMBED_COLOUR)
-        embed.set_image(url=f"attachment://{name}")
+        if spoiler:  # an image inside an embed is never blurred: a spoiler stays a plain attachment
+            name = f"{SPOILER_PREFIX}{name}"
+        else:
+            embed.set_image(url=f"attachment://{name}")
         if fitted.note:
             embed.set_footer(text=say(fitted.note, locale))
         return await channel.send(embed=embed, file=Upload(name, fitted.data).file(),
@@ -311,13 +328,15 @@ class Variations:
     ) -> tuple[Job, BudgetPolicy]:
         server = await self.starter.server_settings(interaction)
         await self.starter.check_branch(interaction, replace(turn, chain_id=chain_id), server)
+        check_words(server, turn.prompt, "prompt")  # the list may have grown since the grid was drawn
         job = Job(
             interaction_id=interaction.id, user_id=interaction.user.id, guild_id=interaction.guild_id,
             channel_id=turn.channel_id, kind="draw", prompt=turn.prompt, options=turn.options, chain_id=chain_id,
             moderation=server.moderation, partial_images=server.partial_images,
             variation_group=turn.variation_group, variation_index=turn.variation_index,
+            spoiler=spoiler_here(server, interaction.channel), api_key=await self.starter.server_key(interaction),
         )
-        return job, budget_policy(server)
+        return job, budget_policy(server, interaction)
 
     async def cancel(self, interaction: discord.Interaction, turn_id: int) -> None:
         """Cancel: every variation of the grid that is still queued or running."""

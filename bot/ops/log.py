@@ -70,6 +70,12 @@ class RedactingFilter(logging.Filter):
         self._learned: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()  # handlers call filters outside their lock; aiosqlite logs from a thread
 
+    def add(self, secret: str) -> None:
+        """Also redact this secret from now on (a server's own OpenAI key, once the bot has read it)."""
+        if secret and len(secret) >= _MIN_SECRET:
+            # A new set rather than an update: scrub may be iterating the old one in another thread.
+            self._secrets = self._secrets | {secret, quote(secret, safe="")}
+
     def scrub(self, text: str) -> str:
         """Return ``text`` with every secret this filter knows or recognises replaced."""
         text = _URL_TOKEN.sub(self._url_token, text)
@@ -229,3 +235,10 @@ def setup_logging(
         logger = logging.getLogger(noisy)
         logger.setLevel(logging.NOTSET if level == "DEBUG" else max(logging.WARNING, root.level))
     return handler
+
+
+def redact_also(secret: str) -> None:
+    """Teach every installed bot handler one more secret (secrets learnt while running, like servers' keys)."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(handler, BotLogHandler):
+            handler.redactor.add(secret)

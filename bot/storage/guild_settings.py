@@ -43,6 +43,19 @@ class GuildSettingsQueries(SqliteBase):
             await conn.execute(_UPSERT, (guild_id, settings.to_json(), updated_by, now_text()))
         return settings
 
+    async def get_server_key(self, guild_id: int) -> tuple[bool, str | None]:
+        row = await self._one("SELECT ciphertext FROM server_keys WHERE guild_id = ?", (guild_id,))
+        return (row is not None, row["ciphertext"] if row else None)
+
+    async def set_server_key(self, guild_id: int, ciphertext: str | None, updated_by: int) -> None:
+        async with self._transaction() as conn:
+            await conn.execute(
+                "INSERT INTO server_keys (guild_id, ciphertext, updated_by, updated_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (guild_id) DO UPDATE SET ciphertext = excluded.ciphertext, "
+                "updated_by = excluded.updated_by, updated_at = excluded.updated_at",
+                (guild_id, ciphertext, updated_by, now_text()),
+            )
+
 
 def _parse(guild_id: int, text: str | None) -> GuildSettings:
     if text is None:

@@ -40,7 +40,7 @@ _SPENT_SUM = "SELECT COALESCE(SUM(held_micros + charged_micros), 0) FROM spend "
 _SPENT = {
     "member": _SPENT_SUM + "WHERE user_id = $1 AND created_at >= $2",
     "server": _SPENT_SUM + "WHERE guild_id = $1 AND created_at >= $2",
-    "bot": _SPENT_SUM + "WHERE created_at >= $1",
+    "bot": _SPENT_SUM + "WHERE paid_by = 'owner' AND created_at >= $1",
 }
 _CHARGE = "UPDATE spend SET held_micros = 0, charged_micros = GREATEST(charged_micros, $1) WHERE turn_id = $2"
 _CHARGE_CRASHED = (
@@ -151,9 +151,9 @@ class PostgresStore(PostgresBase):
                         turn.variation_group, turn.variation_index,
                     )
                     await conn.execute(
-                        "INSERT INTO spend (turn_id, user_id, guild_id, held_micros, created_at) "
-                        "VALUES ($1, $2, $3, $4, $5)",
-                        turn_id, turn.user_id, turn.guild_id, reserve, created,
+                        "INSERT INTO spend (turn_id, user_id, guild_id, held_micros, created_at, paid_by) "
+                        "VALUES ($1, $2, $3, $4, $5, $6)",
+                        turn_id, turn.user_id, turn.guild_id, reserve, created, turn.paid_by,
                     )
                     ids.append(int(turn_id))
         except asyncpg.UniqueViolationError:
@@ -319,6 +319,19 @@ class PostgresStore(PostgresBase):
 
     # ------------------------------------------------------------------------------------------ server settings
 
+    async def get_server_key(self, guild_id: int) -> tuple[bool, str | None]:
+        row = await self._one("SELECT ciphertext FROM server_keys WHERE guild_id = $1", guild_id)
+        return (row is not None, row["ciphertext"] if row else None)
+
+    async def set_server_key(self, guild_id: int, ciphertext: str | None, updated_by: int) -> None:
+        async with self._transaction(advisory_key("guild_settings", guild_id)) as conn:
+            await conn.execute(
+                "INSERT INTO server_keys (guild_id, ciphertext, updated_by, updated_at) VALUES ($1, $2, $3, $4) "
+                "ON CONFLICT (guild_id) DO UPDATE SET ciphertext = excluded.ciphertext, "
+                "updated_by = excluded.updated_by, updated_at = excluded.updated_at",
+                guild_id, ciphertext, updated_by, now_text(),
+            )
+
     async def get_guild_settings(self, guild_id: int) -> GuildSettings:
         row = await self._one(_GUILD_SELECT, guild_id)
         return parse_guild_settings(guild_id, row["settings"] if row else None)
@@ -396,8 +409,11 @@ class PostgresStore(PostgresBase):
 
     # ------------------------------------------------------------------------------------------ usage
 
-    async def spend(self, *, since: datetime, user_id: int | None = None, guild_id: int | None = None) -> int:
-        """Micro-dollars spent on turns created at or after `since`, by one member and/or in one server."""
+    async def spend(
+        self, *, since: datetime, user_id: int | None = None, guild_id: int | None = None, paid_by: str | None = None,
+    ) -> int:
+        """Micro-dollars spent on turns created at or after `since`, by one member and/or in one server (and/or
+        paid by one kind of key)."""
         where = ["created_at >= $1"]
         params: list[object] = [utc_text(since)]
         if user_id is not None:
@@ -406,6 +422,9 @@ class PostgresStore(PostgresBase):
         if guild_id is not None:
             params.append(guild_id)
             where.append(f"guild_id = ${len(params)}")
+        if paid_by is not None:
+            params.append(paid_by)
+            where.append(f"paid_by = ${len(params)}")
         # Only fixed column conditions are joined; every value is a parameter.
         sql = "SELECT coalesce(sum(charged_micros), 0) FROM spend WHERE " + " AND ".join(where)  # noqa: S608
         return await self._scalar(sql, *params)

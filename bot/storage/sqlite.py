@@ -24,12 +24,12 @@ from bot.storage.sqlite_outbox import Statement
 from bot.storage.usage import UsageQueries
 
 # Money used in a period, from the spend ledger (which /forget and retention never touch): what finished jobs
-# cost plus the estimates held for unfinished ones. The bot's own cap counts every row.
+# cost plus the estimates held for unfinished ones. The bot's own cap counts every row the owner's key paid.
 _SPENT_SUM = "SELECT COALESCE(SUM(held_micros + charged_micros), 0) FROM spend "
 _SPENT = {
     "member": _SPENT_SUM + "WHERE user_id = ? AND created_at >= ?",
     "server": _SPENT_SUM + "WHERE guild_id = ? AND created_at >= ?",
-    "bot": _SPENT_SUM + "WHERE created_at >= ?",
+    "bot": _SPENT_SUM + "WHERE paid_by = 'owner' AND created_at >= ?",  # servers' own keys aren't the owner's
 }
 
 
@@ -140,9 +140,9 @@ class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, LocalIdent
                     assert turn_id is not None
                     ids.append(turn_id)
                     await conn.execute(
-                        "INSERT INTO spend (turn_id, user_id, guild_id, held_micros, created_at) "
-                        "VALUES (?, ?, ?, ?, ?)",
-                        (turn_id, turn.user_id, turn.guild_id, reserve, created),
+                        "INSERT INTO spend (turn_id, user_id, guild_id, held_micros, created_at, paid_by) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        (turn_id, turn.user_id, turn.guild_id, reserve, created, turn.paid_by),
                     )
         except aiosqlite.IntegrityError:
             return None  # this interaction already has a job: Discord delivered it twice

@@ -12,8 +12,11 @@ from bot.storage.rows import utc_text
 
 
 class UsageQueries(SqliteBase):
-    async def spend(self, *, since: datetime, user_id: int | None = None, guild_id: int | None = None) -> int:
-        """Micro-dollars charged for jobs started at or after `since`, by one member and/or in one server."""
+    async def spend(
+        self, *, since: datetime, user_id: int | None = None, guild_id: int | None = None, paid_by: str | None = None,
+    ) -> int:
+        """Micro-dollars charged for jobs started at or after `since`, by one member and/or in one server (and/or
+        paid by one kind of key: "owner" or "server")."""
         where = ["created_at >= ?"]
         params: list[object] = [utc_text(since)]
         if user_id is not None:
@@ -22,6 +25,9 @@ class UsageQueries(SqliteBase):
         if guild_id is not None:
             where.append("guild_id = ?")
             params.append(guild_id)
+        if paid_by is not None:
+            where.append("paid_by = ?")
+            params.append(paid_by)
         row = await self._one(
             # Only fixed column conditions are joined; every value is a parameter.
             "SELECT coalesce(sum(charged_micros), 0) FROM spend WHERE " + " AND ".join(where),  # noqa: S608

@@ -92,3 +92,20 @@ def test_uploads_benchmark_reports_memory_and_time() -> None:
     result = json.loads(proc.stdout)
     assert result["accepted"] == 2 and result["count"] == 2 and result["megapixels"] == 0.4
     assert result["peak_rss_mb"] >= result["rss_before_mb"] > 0 and result["wall_s"] >= 0
+
+
+def test_the_bench_bot_has_room_for_every_job_and_no_money_caps(tmp_path: Path) -> None:
+    # With the default caps ($5 a day for the whole bot) a 50-job run once had 32 jobs refused, and the figures
+    # silently measured refusals.
+    from bench.__main__ import parse
+    from bench.runner import bot_environment
+    from bot.settings import Settings
+
+    options = parse([])
+    info = {"discord_token": "t", "openai_api_key": "sk-bench", "openai_base_url": "http://127.0.0.1:9/v1",
+            "discord_api_base": "http://127.0.0.1:9/api/v10", "discord_gateway_url": "ws://127.0.0.1:9/"}
+    settings = Settings.from_env(bot_environment(info, options, str(tmp_path)))
+    caps = (settings.budget_user_daily, settings.budget_user_monthly, settings.budget_guild_daily,
+            settings.budget_guild_monthly, settings.budget_bot_daily, settings.budget_bot_monthly)
+    assert caps == (None,) * 6
+    assert settings.max_concurrent_jobs >= max(*options.jobs, options.ceiling_jobs)

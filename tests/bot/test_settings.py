@@ -187,3 +187,17 @@ def test_money_settings_errors_are_one_line(name: str, value: str, message: str)
     with pytest.raises(ConfigError) as caught:
         Settings.from_env({**BASE, name: value})
     assert str(caught.value) == message and "\n" not in message
+
+
+def test_server_keys_secret_must_be_a_fernet_key() -> None:
+    from cryptography.fernet import Fernet
+
+    secret = Fernet.generate_key().decode()
+    settings = Settings.from_env({**BASE, "SERVER_KEYS_SECRET": secret, "SERVER_KEY_FALLBACK": "false"})
+    assert settings.server_keys_secret is not None and settings.server_keys_secret.get() == secret
+    assert settings.server_key_fallback is False
+    assert Settings.from_env(BASE).server_keys_secret is None and Settings.from_env(BASE).server_key_fallback
+    for bad in ("not-a-key", "c2hvcnQ=", secret[:-4]):
+        with pytest.raises(ConfigError, match="SERVER_KEYS_SECRET must be a Fernet key") as caught:
+            Settings.from_env({**BASE, "SERVER_KEYS_SECRET": bad})
+        assert bad not in str(caught.value)

@@ -61,6 +61,7 @@ class DiscordWorld:
         }
         # The permissions a member's interactions carry (computed for the channel); default: all of them.
         self.member_permissions: dict[int, int] = {}
+        self.member_roles: dict[int, list[int]] = {}  # a member's role ids (ids of roles in self.roles)
         self.guild_id = snowflake()
         self.bot_role_id = snowflake()
         self.roles = [
@@ -123,7 +124,7 @@ class DiscordWorld:
         return int(gid) if gid else None
 
     def member(self, user_id: int, *, permissions: int | None = None) -> dict[str, Any]:
-        roles = [self.bot_role_id] if user_id == self.app_id else []
+        roles = [self.bot_role_id] if user_id == self.app_id else list(self.member_roles.get(user_id, []))
         return member_payload(self.users[user_id], roles, permissions=permissions)
 
     @property

@@ -550,6 +550,7 @@ class FakeOpenAI:
         """`image_bytes`: make noise-textured images about this many bytes long (cached per colour) instead of
         solid colours, which compress to a few KB; for benchmarks with realistic payloads."""
         self.api_key = api_key
+        self.other_keys: set[str] = set()  # more keys it accepts, as other OpenAI projects' (servers' own keys)
         self.pixel_scale = pixel_scale
         self.image_bytes = image_bytes
         self._images: dict[tuple[Color, tuple[int, int], str, int], bytes] = {}
@@ -673,7 +674,7 @@ class FakeOpenAI:
         response.headers.setdefault("x-request-id", f"req_{uuid.uuid4().hex}")
 
     def _check_auth(self, request: web.Request) -> None:
-        if request.headers.get("Authorization") != f"Bearer {self.api_key}":
+        if request.headers.get("Authorization") not in {f"Bearer {key}" for key in (self.api_key, *self.other_keys)}:
             raise _ApiError(
                 401,
                 _error_obj(

@@ -37,6 +37,14 @@ settings_strategy = st.builds(
     user_monthly_micros=budgets,
     guild_daily_micros=budgets,
     guild_monthly_micros=budgets,
+    blocked_words=st.lists(st.from_regex(r"[a-z]{1,8}(\*[a-z]{1,8})?", fullmatch=True), max_size=5,
+                           unique=True).map(tuple),
+    spoiler=st.booleans(),
+    spoiler_channel_ids=ids,
+    spoiler_age_restricted=st.booleans(),
+    log_channel_id=st.none() | st.integers(1, 2**63 - 1),
+    role_budgets=st.dictionaries(st.integers(1, 2**63 - 1), st.tuples(budgets, st.integers(0, MAX_BUDGET_MICROS)),
+                                 max_size=MAX_LISTED).map(lambda d: tuple((r, *d[r]) for r in sorted(d))),
 )
 
 
@@ -185,4 +193,8 @@ def test_summary_shows_values_and_bot_defaults() -> None:
         "**Edit image:** own messages and my results",
         "**Member budget:** $1.00 (bot default) a day, unlimited (bot default) a month",
         "**Server budget:** unlimited (bot default) a day, $25.00 a month",
+        "**Role budgets:** none (every member has the member budget)",
+        "**Blocked words:** none",
+        "**Spoilers:** off",
+        "**Log channel:** off",
     ]

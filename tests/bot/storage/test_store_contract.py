@@ -290,6 +290,19 @@ async def test_guild_settings_default_set_and_update(store_factory: StoreFactory
     assert await reopened.get_guild_settings(1) == updated
 
 
+async def test_community_settings_survive_a_reopen(store_factory: StoreFactory) -> None:
+    """Blocked words, spoilers, role budgets and the log channel live in the same row on both backends."""
+    store = await store_factory()
+    community = GuildSettings(
+        blocked_words=("kitten*", "red fox"), spoiler_channel_ids=frozenset({5}), spoiler_age_restricted=True,
+        role_budgets=((7, 2_000_000, None), (8, None, 30_000_000)), log_channel_id=77,
+    )
+    await store.set_guild_settings(1, community, 42)
+    await store.close()
+    reopened = await store_factory()
+    assert await reopened.get_guild_settings(1) == community
+
+
 async def test_a_failed_guild_settings_change_writes_nothing(store: BotStore) -> None:
     await store.set_guild_settings(1, GuildSettings(default_quality="low"), 42)
 
