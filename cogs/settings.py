@@ -37,15 +37,15 @@ from bot.discord_adapter.server_keys import (
 )
 from bot.discord_adapter.settings_text import (
     EVERYONE_BUDGET,
-    LOG_CANNOT_POST,
     LOG_NEEDS_CHANNEL,
     LOG_OFF,
-    LOG_ON,
-    ROLE_BUDGET_SAVED,
     SPOILER_NEEDS_CHANNEL,
     SPOILER_SAVED,
     edit_rules,
+    log_cannot_post,
+    log_on,
     missing_log_permissions,
+    role_budget_saved,
     rules_headline,
     rules_listing,
 )
@@ -282,7 +282,7 @@ class Settings(commands.GroupCog, group_name="threadpaint", group_description="t
         def change(s: GuildSettings) -> GuildSettings:
             return with_role_budget(s, role.id, period, micros, role.mention)
 
-        await self._apply(interaction, change, ROLE_BUDGET_SAVED.format(role=role.mention, period=period))
+        await self._apply(interaction, change, role_budget_saved(role.mention, period))
 
     @settings.command(name="log", description="Post finished images, refusals and safety blocks to a channel")
     @app_commands.describe(channel="The log channel (members' mentions in it never ping)",
@@ -298,9 +298,9 @@ class Settings(commands.GroupCog, group_name="threadpaint", group_description="t
             return
         missing = missing_log_permissions(channel)
         if missing:
-            await self._refuse(interaction, LOG_CANNOT_POST.format(channel=channel.mention, missing=missing))
+            await self._refuse(interaction, log_cannot_post(channel.mention, missing))
             return
-        await self._apply(interaction, _setter(log_channel_id=channel.id), LOG_ON.format(channel=channel.mention))
+        await self._apply(interaction, _setter(log_channel_id=channel.id), log_on(channel.mention))
 
     @settings.command(name="key", description="This server's own OpenAI key, billed instead of the bot owner's")
     @app_commands.describe(action="set: type the key in a private form; remove: stop using it")
@@ -313,7 +313,7 @@ class Settings(commands.GroupCog, group_name="threadpaint", group_description="t
         if store is None:
             return
         if action == "set":
-            await interaction.response.send_modal(KeyModal(self._key_entered))
+            await interaction.response.send_modal(KeyModal(self._key_entered, interaction.locale))
             return
         guild_id = self._guild_id(interaction)
         if (await store.get_server_key(guild_id))[1] is None:

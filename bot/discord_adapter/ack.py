@@ -75,7 +75,7 @@ class Ack:
 
 async def admit_in_time(
     ack: Ack, service: ImageService, plan: Awaitable[tuple[Job, BudgetPolicy]],
-    refused: Callable[[str], Awaitable[None]] | None = None,
+    refused: Callable[[Message], Awaitable[None]] | None = None,
 ) -> Admitted | None:
     """Plan and admit a job, acknowledging in time; on a refusal tell the member privately and return None.
 

@@ -190,8 +190,8 @@ class JobStarter:
             self.memory.job_ended()
         await self.bot.log_channel.turn_ended(turn_id)
 
-    def _log_refusal(self, interaction: discord.Interaction, text: str) -> Callable[[str], Awaitable[None]]:
-        async def refused(reason: str) -> None:
+    def _log_refusal(self, interaction: discord.Interaction, text: str) -> Callable[[Message], Awaitable[None]]:
+        async def refused(reason: Message) -> None:
             channel_id = interaction.channel_id
             assert channel_id is not None  # commands and components always come from a channel
             await self.bot.log_channel.refusal(interaction.guild_id, interaction.user.id, channel_id, reason, text)

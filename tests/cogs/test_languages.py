@@ -181,3 +181,23 @@ async def test_a_german_draw_with_count_shows_a_german_grid_and_german_buttons(h
     assert posted.embeds[0]["description"] == (
         "**Prompt**\nein Leuchtturm\n\n**Überarbeiteter Prompt**\nA detailed rendering of: ein Leuchtturm"
     )
+
+
+async def test_blocked_words_and_their_setting_read_german_for_a_german_member(harness: Harness) -> None:
+    running = await harness.start_bot()
+    added = await harness.command(running, "threadpaint", {"action": "add", "word": "Sturm*"},
+                                  subcommand="settings words", locale="de")
+    assert added.ephemeral
+    lines = harness.discord.messages[added.original_message_id].content.splitlines()
+    assert lines[0] == ("✅ Gesperrt: **sturm\\***. Prompts und Anweisungen, die es verwenden, werden abgelehnt, "
+                        "bevor etwas bezahlt wird.")
+    assert "**Gesperrte Wörter:** 1 Regel (`/threadpaint settings words action:list` zeigt sie)" in lines
+    assert "**Spoiler:** aus" in lines and "**Log-Kanal:** aus" in lines
+
+    draw = await harness.command(running, "draw", {"prompt": "ein STURMTIEF über dem Meer"}, locale="de")
+    assert draw.ephemeral
+    assert harness.discord.messages[draw.original_message_id].content == (
+        "Dein Prompt enthält ein Wort, das dieser Server gesperrt hat (Regel: **sturm\\***), daher zeichne ich ihn "
+        "nicht. Es wurde nichts berechnet."
+    )
+    assert not [r for r in harness.openai.requests if r.path == "/v1/responses"]  # refused before anything was paid
