@@ -3,8 +3,11 @@ the synced commands carry their names and descriptions in every shipped language
 
 from __future__ import annotations
 
+import asyncio
 import re
 
+from tests.cogs.test_log_channel import Pace
+from tests.cogs.test_settings import add_text_channel, channel_option
 from tests.fakes.discord_state import FakeMessage
 from tests.fakes.openai_server import Fault, ImageScript
 from tests.harness import Harness
@@ -201,3 +204,23 @@ async def test_blocked_words_and_their_setting_read_german_for_a_german_member(h
         "nicht. Es wurde nichts berechnet."
     )
     assert not [r for r in harness.openai.requests if r.path == "/v1/responses"]  # refused before anything was paid
+
+
+async def test_log_channel_posts_read_in_the_servers_language_not_the_members(harness: Harness) -> None:
+    fd = harness.discord
+    fd.preferred_locale = "de"  # a German server; the member below writes in English
+    logs = add_text_channel(harness, "bot-log")
+    running = await harness.start_bot()
+    running.bot.log_channel.sleep = Pace()  # no real pause between posts
+    await harness.command(running, "threadpaint", {"channel": channel_option(logs)}, subcommand="settings log")
+    await harness.command(running, "threadpaint", {"action": "add", "word": "storm"}, subcommand="settings words")
+
+    draw = await harness.command(running, "draw", {"prompt": "a storm"}, locale="en-US")
+    assert harness.discord.messages[draw.original_message_id].content.startswith("Your prompt contains a word")
+    await asyncio.wait_for(running.bot.log_channel.wait_idle(), 10)
+    [post] = [m for m in fd.messages.values() if m.channel_id == logs]
+    assert post.content == (
+        f"✋ <@{fd.user_id}> wurde in <#{fd.text_channel_id}> abgewiesen: Dein Prompt enthält ein Wort, das dieser "
+        "Server gesperrt hat (Regel: **storm**), daher zeichne ich ihn nicht. Es wurde nichts berechnet.\n"
+        "**Prompt:** a storm"
+    )
