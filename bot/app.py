@@ -23,6 +23,7 @@ from bot.core.service import ImageService
 from bot.core.shards import ShardScope
 from bot.discord_adapter.endpoints import point_discord_at
 from bot.discord_adapter.host import ImageBot
+from bot.discord_adapter.i18n import CatalogueTranslator
 from bot.discord_adapter.log_channel import LogChannel
 from bot.discord_adapter.recovery import Leftovers, collect, recover
 from bot.discord_adapter.server_keys import KeyVault
@@ -153,6 +154,7 @@ class ThreadpaintBot(ImageBot):
         money = check_money(self.settings)
         (log.warning if money.warning else log.info)("spending caps: %s", money.message)
         self.metrics.watch(self.service)
+        await self.tree.set_translator(CatalogueTranslator())
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         if self.settings.dev_guild_id:

@@ -12,8 +12,10 @@ from discord.ext import commands
 
 from bot.core.contact_sheet import Tile, render_contact_sheet
 from bot.core.costs import format_usd
+from bot.core.i18n import Text, tr, tr_n
 from bot.core.models import Turn
 from bot.core.text import escape, shorten
+from bot.discord_adapter.i18n import say
 from bot.discord_adapter.reply import send_private
 from bot.discord_adapter.surface import fetch_message_image
 from bot.storage.privacy import ChainHistory
@@ -21,11 +23,11 @@ from bot.storage.privacy import ChainHistory
 if TYPE_CHECKING:
     from bot.discord_adapter.host import ImageBot
 
-NO_CONVERSATION = (
+NO_CONVERSATION = tr(
     "There's no conversation here. Use /history inside a thread I opened on an image "
     "(or a channel where I posted results)."
 )
-TITLE = "Conversation history"
+TITLE = tr("Conversation history")
 # Discord's embed limits; the total counts title, description, field names and values, and the footer.
 EMBED_TOTAL = 6000
 FIELD_VALUE = 1024
@@ -55,7 +57,7 @@ class History(commands.Cog):
         # Private: prompts and costs are shown on request, not posted into the conversation for everyone. Fetching
         # the images for the contact sheet takes longer than Discord's 3 seconds, so acknowledge first.
         await interaction.response.defer(ephemeral=True, thinking=True)
-        embed = history_embed(chain, interaction.guild_id)
+        embed = history_embed(chain, interaction.guild_id, interaction.locale)
         sheet = await render_contact_sheet(await self._tiles(chain))
         embed.set_image(url=f"attachment://{SHEET_NAME}")
         await interaction.edit_original_response(
@@ -81,27 +83,32 @@ class History(commands.Cog):
         ]
 
 
-def history_embed(chain: ChainHistory, guild_id: int | None) -> discord.Embed:
+def history_embed(
+    chain: ChainHistory, guild_id: int | None, locale: discord.Locale | str | None = None
+) -> discord.Embed:
     """One field per turn, each given an equal share of the 6000-character embed budget."""
-    footer = footer_text(chain)
+    footer = say(footer_text(chain), locale)
+    title = say(TITLE, locale)
     turns = chain.turns[-MAX_FIELDS:]
-    embed = discord.Embed(title=TITLE, colour=discord.Colour.blurple())
+    embed = discord.Embed(title=title, colour=discord.Colour.blurple())
     embed.set_footer(text=footer)
     names = [field_name(index, turn) for index, turn in enumerate(turns, chain.total - len(turns) + 1)]
-    share = (EMBED_TOTAL - len(TITLE) - len(footer)) // len(turns)
+    share = (EMBED_TOTAL - len(title) - len(footer)) // len(turns)
     for name, turn in zip(names, turns, strict=True):
-        embed.add_field(name=name, value=field_value(turn, guild_id, min(FIELD_VALUE, share - len(name))),
-                        inline=False)
+        value = field_value(turn, guild_id, min(FIELD_VALUE, share - len(name)), locale)
+        embed.add_field(name=name, value=value, inline=False)
     # The shares are exact unless a field hit its minimum text; then the oldest turns make room.
     while len(embed) > EMBED_TOTAL and len(embed.fields) > 1:
         embed.remove_field(0)
     return embed
 
 
-def footer_text(chain: ChainHistory) -> str:
-    shown = len(chain.turns)
-    head = f"{chain.total} turns" if shown == chain.total else f"newest {shown} of {chain.total} turns"
-    return f"{head} · total cost {format_usd(chain.total_cost_micros)}"
+def footer_text(chain: ChainHistory) -> Text:
+    shown, cost = len(chain.turns), format_usd(chain.total_cost_micros)
+    if shown == chain.total:
+        return tr_n("{count} turn · total cost {cost}", "{count} turns · total cost {cost}", chain.total, cost=cost)
+    return tr_n("newest {shown} of {count} turn · total cost {cost}", "newest {shown} of {count} turns · total cost "
+                "{cost}", chain.total, shown=shown, cost=cost)
 
 
 def field_name(number: int, turn: Turn) -> str:
@@ -109,12 +116,13 @@ def field_name(number: int, turn: Turn) -> str:
     return shorten(f"{number}. {turn.kind}{when}", FIELD_NAME)
 
 
-def field_value(turn: Turn, guild_id: int | None, budget: int) -> str:
+def field_value(turn: Turn, guild_id: int | None, budget: int, locale: discord.Locale | str | None = None) -> str:
     """Who and cost, the prompt and revised prompt (shortened to share `budget`), and the link."""
     head = f"<@{turn.user_id}> · {format_usd(turn.cost_micros)}"
     link = result_link(turn, guild_id)
-    tail = f"\n[Open the result]({link})" if link else ""
-    prompt_label, revised_label = "\n**Prompt:** ", "\n**Revised:** "
+    tail = "\n" + say(tr("[Open the result]({link})", link=link), locale) if link else ""
+    prompt_label = "\n" + say(tr("**Prompt:**"), locale) + " "
+    revised_label = "\n" + say(tr("**Revised:**"), locale) + " "
     room = max(budget - len(head) - len(tail) - len(prompt_label), MIN_TEXT)
     # Escaped: a prompt must not be able to fake the "Open the result" link or mention anyone.
     own, revised_text = escape(turn.prompt), escape(turn.revised_prompt or "")

@@ -11,10 +11,12 @@ from discord.ext import commands
 
 from bot.core.access import ImageAuthor
 from bot.core.errors import ImageError
+from bot.core.i18n import tr
 from bot.core.models import Turn
 from bot.core.options import FIDELITIES
 from bot.core.sizes import ASPECTS
 from bot.discord_adapter.buttons import DYNAMIC_ITEMS, InstructionModal
+from bot.discord_adapter.i18n import for_member
 from bot.discord_adapter.jobs import MAX_INPUT_IMAGES, Chosen, JobStarter, opens_thread
 from bot.discord_adapter.references import result_reference
 from bot.discord_adapter.reply import send_private
@@ -48,6 +50,7 @@ CHOICES = {
 }
 EDIT_CHOICES = {**CHOICES, "fidelity": _choices(*FIDELITIES)}
 Choice = app_commands.Choice[str]
+ALREADY_FINISHED = tr("That request has already finished.")
 
 
 def _chosen(size: Choice | None, quality: Choice | None, background: Choice | None, format: Choice | None,
@@ -154,7 +157,7 @@ class Images(commands.Cog):
         """The "Edit image" message command: ask what to change, then edit that message's image."""
         images = [a for a in message.attachments if a.filename.lower().endswith(IMAGE_SUFFIXES)][:MAX_INPUT_IMAGES]
         if not images:
-            await send_private(interaction, "That message has no image I can edit (PNG, JPEG, WebP or GIF).")
+            await send_private(interaction, tr("That message has no image I can edit (PNG, JPEG, WebP or GIF)."))
             return
         author: ImageAuthor = "other"
         if message.author.id == interaction.user.id:
@@ -180,7 +183,7 @@ class Images(commands.Cog):
             else:
                 await self.starter.start(modal_interaction, "edit", instruction, NO_CHOICES, images)
 
-        await interaction.response.send_modal(InstructionModal("Edit image", submitted))
+        await interaction.response.send_modal(InstructionModal(tr("Edit image"), submitted, for_member(interaction)))
 
     async def edit_from_button(self, interaction: discord.Interaction, turn_id: int) -> None:
         turn = await self._result(interaction, turn_id)
@@ -190,15 +193,17 @@ class Images(commands.Cog):
         async def submitted(modal_interaction: discord.Interaction, instruction: str) -> None:
             await self.starter.start_branch(modal_interaction, turn, "edit", instruction, turn.id)
 
-        await interaction.response.send_modal(InstructionModal("Edit this image", submitted))
+        await interaction.response.send_modal(
+            InstructionModal(tr("Edit this image"), submitted, for_member(interaction))
+        )
 
     async def reroll_from_button(self, interaction: discord.Interaction, turn_id: int) -> None:
         turn = await self._result(interaction, turn_id)
         if turn is None:
             return
         if turn.kind == "edit" and turn.parent_turn_id is None:
-            await send_private(interaction, "This edit started from an uploaded image, so it can't be rerolled. "
-                                            "Use Edit, or run /edit with the image again.")
+            await send_private(interaction, tr("This edit started from an uploaded image, so it can't be rerolled. "
+                                               "Use Edit, or run /edit with the image again."))
             return
         parent = turn.parent_turn_id if turn.kind == "edit" else None
         await self.starter.start_branch(interaction, turn, turn.kind, turn.prompt, parent)
@@ -206,7 +211,7 @@ class Images(commands.Cog):
     async def cancel_from_button(self, interaction: discord.Interaction, turn_id: int) -> None:
         turn = await self.bot.store.get_turn(turn_id)
         if turn is None:
-            await send_private(interaction, "That request has already finished.")
+            await send_private(interaction, ALREADY_FINISHED)
             return
         try:
             await self.starter.check_cancel(interaction, turn)  # first: a stranger learns nothing about the job
@@ -214,12 +219,12 @@ class Images(commands.Cog):
             await send_private(interaction, error.user_message)
             return
         if turn.status not in ("queued", "running"):
-            await send_private(interaction, "That request has already finished.")
+            await send_private(interaction, ALREADY_FINISHED)
             return
         if self.bot.service.cancel(turn_id, interaction.user.id):
             await interaction.response.defer()  # the job's own message says it was cancelled
         else:
-            await send_private(interaction, "That request has already finished.")
+            await send_private(interaction, ALREADY_FINISHED)
 
     async def use_variation(self, interaction: discord.Interaction, turn_id: int) -> None:
         await self.variations.use(interaction, turn_id)
@@ -234,7 +239,7 @@ class Images(commands.Cog):
         """The finished result a button belongs to, or None after telling the member why not."""
         turn = await self.bot.store.get_turn(turn_id)
         if turn is None or turn.status != "done" or turn.chain_id is None or turn.response_id is None:
-            await send_private(interaction, "That image is no longer available (it may have been forgotten).")
+            await send_private(interaction, tr("That image is no longer available (it may have been forgotten)."))
             return None
         try:
             await self.starter.check_branch(interaction, turn, await self.starter.server_settings(interaction))

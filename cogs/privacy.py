@@ -10,7 +10,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands, tasks
 
+from bot.core.i18n import Text, join_lines, tr, tr_n
 from bot.core.privacy import delete_stored_responses
+from bot.discord_adapter.i18n import say
 from bot.storage import BotStore
 from bot.storage.privacy import ForgetResult
 
@@ -21,24 +23,29 @@ log = logging.getLogger(__name__)
 
 CONFIRM_TIMEOUT = 60.0
 CONFIRM_ID, CANCEL_ID = "forget:confirm", "forget:cancel"
-QUESTION = (
+QUESTION = tr(
     "**Forget me?** This deletes what I stored about you: your prompts, the revised prompts, the records of "
     "your images and their costs, and the whole conversation of every thread I opened on one of your images "
     "(other members' turns in those threads too). I also ask OpenAI to delete the stored responses.\n"
     "Images already posted in Discord stay; delete those messages yourself if you want them gone.\n"
     "This can't be undone."
 )
-NOT_YOURS = "Only the member who ran /forget can answer this."
-CANCELLED = "Cancelled. Nothing was deleted."
-TIMED_OUT = "No answer within a minute, so nothing was deleted."
-WORKING = "Deleting…"
+NOT_YOURS = tr("Only the member who ran /forget can answer this.")
+CANCELLED = tr("Cancelled. Nothing was deleted.")
+TIMED_OUT = tr("No answer within a minute, so nothing was deleted.")
+WORKING = tr("Deleting…")
 
 
 class ConfirmForget(discord.ui.View):
     """Confirm/Cancel under the private question; only the caller may press, and only for a minute."""
 
-    def __init__(self, owner_id: int, *, timeout: float = CONFIRM_TIMEOUT) -> None:
+    def __init__(
+        self, owner_id: int, *, timeout: float = CONFIRM_TIMEOUT, locale: discord.Locale | None = None
+    ) -> None:
         super().__init__(timeout=timeout)
+        self.locale = locale  # the asking member's; the buttons and every answer speak it
+        self.confirm.label = say(tr("Forget me"), locale)
+        self.cancel.label = say(tr("Cancel"), locale)
         self.owner_id = owner_id
         self.confirmed: bool | None = None
         self.question: discord.Interaction | None = None  # the /forget interaction, to edit on timeout
@@ -46,7 +53,7 @@ class ConfirmForget(discord.ui.View):
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         if interaction.user.id == self.owner_id:
             return True
-        await interaction.response.send_message(NOT_YOURS, ephemeral=True)
+        await interaction.response.send_message(say(NOT_YOURS, interaction.locale), ephemeral=True)
         return False
 
     @discord.ui.button(label="Forget me", style=discord.ButtonStyle.danger, custom_id=CONFIRM_ID)
@@ -54,19 +61,19 @@ class ConfirmForget(discord.ui.View):
         self.confirmed = True
         self.stop()
         # Acknowledge at once (Discord's 3 s) and take the buttons away so nobody presses twice.
-        await interaction.response.edit_message(content=WORKING, view=None)
+        await interaction.response.edit_message(content=say(WORKING, self.locale), view=None)
 
     @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary, custom_id=CANCEL_ID)
     async def cancel(self, interaction: discord.Interaction, button: discord.ui.Button[ConfirmForget]) -> None:
         self.confirmed = False
         self.stop()
-        await interaction.response.edit_message(content=CANCELLED, view=None)
+        await interaction.response.edit_message(content=say(CANCELLED, self.locale), view=None)
 
     async def on_timeout(self) -> None:
         if self.question is None:
             return
         try:
-            await self.question.edit_original_response(content=TIMED_OUT, view=None)
+            await self.question.edit_original_response(content=say(TIMED_OUT, self.locale), view=None)
         except discord.HTTPException:
             log.info("could not mark the /forget question as timed out")
 
@@ -86,15 +93,15 @@ class Privacy(commands.Cog):
     @app_commands.allowed_installs(guilds=True, users=False)
     @app_commands.allowed_contexts(guilds=True, dms=True, private_channels=False)
     async def forget(self, interaction: discord.Interaction) -> None:
-        view = ConfirmForget(interaction.user.id, timeout=self.confirm_timeout)
+        view = ConfirmForget(interaction.user.id, timeout=self.confirm_timeout, locale=interaction.locale)
         view.question = interaction
-        await interaction.response.send_message(QUESTION, view=view, ephemeral=True)
+        await interaction.response.send_message(say(QUESTION, interaction.locale), view=view, ephemeral=True)
         if await view.wait() or not view.confirmed:
             return  # timed out (on_timeout said so) or cancelled (the button said so)
         report = await self.forget_member(interaction.user.id)
-        await interaction.edit_original_response(content=report)
+        await interaction.edit_original_response(content=say(report, interaction.locale))
 
-    async def forget_member(self, user_id: int) -> str:
+    async def forget_member(self, user_id: int) -> Text:
         """Delete the member's data here, then ask OpenAI to delete the responses; the report to show them."""
         result = await self.store.forget_user(user_id)
         deleted, failed = await delete_stored_responses(self.bot.openai, result.response_ids)
@@ -132,25 +139,29 @@ class Privacy(commands.Cog):
         await self.bot.recovered.wait()
 
 
-def forget_report(result: ForgetResult, deleted: int, failed: int) -> str:
-    lines = [
-        f"Done. I deleted {_count(result.turns_deleted, 'image record')} and "
-        f"{_count(result.chains_deleted, 'conversation')}."
-    ]
+def forget_report(result: ForgetResult, deleted: int, failed: int) -> Text:
+    lines: list[Text] = [tr(
+        "Done. I deleted {records} and {conversations}.",
+        records=tr_n("{count} image record", "{count} image records", result.turns_deleted),
+        conversations=tr_n("{count} conversation", "{count} conversations", result.chains_deleted),
+    )]
     if deleted or failed:
-        line = f"OpenAI deleted {_count(deleted, 'stored response')}."
+        lines.append(tr_n("OpenAI deleted {count} stored response.", "OpenAI deleted {count} stored responses.",
+                          deleted))
         if failed:
-            line += (f" {_count(failed, 'response')} could not be deleted right now; "
-                     "OpenAI removes stored responses after 30 days anyway.")
-        lines.append(line)
+            lines.append(tr_n(
+                "{count} response could not be deleted right now; OpenAI removes stored responses after 30 days "
+                "anyway.",
+                "{count} responses could not be deleted right now; OpenAI removes stored responses after 30 days "
+                "anyway.", failed,
+            ))
     if result.turns_kept_in_flight:
-        lines.append(f"{_count(result.turns_kept_in_flight, 'image')} still being made were kept; "
-                     "run /forget again once they are finished.")
-    return "\n".join(lines)
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
+        lines.append(tr_n(
+            "{count} image still being made was kept; run /forget again once it is finished.",
+            "{count} images still being made were kept; run /forget again once they are finished.",
+            result.turns_kept_in_flight,
+        ))
+    return join_lines(lines)
 
 
 async def setup(bot: ImageBot) -> None:

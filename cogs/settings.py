@@ -20,9 +20,11 @@ from bot.core.guild_settings import (
     parse_dollars,
     summary_lines,
 )
+from bot.core.i18n import Message, join_lines, tr, tr_n
 from bot.core.options import FORMATS, QUALITIES, SIZES
 from bot.core.role_budgets import with_role_budget
 from bot.core.text import shorten
+from bot.discord_adapter.i18n import say
 from bot.discord_adapter.server_keys import (
     KEY_REMOVED,
     KEY_REMOVED_NO_FALLBACK,
@@ -35,15 +37,15 @@ from bot.discord_adapter.server_keys import (
 )
 from bot.discord_adapter.settings_text import (
     EVERYONE_BUDGET,
-    LOG_CANNOT_POST,
     LOG_NEEDS_CHANNEL,
     LOG_OFF,
-    LOG_ON,
-    ROLE_BUDGET_SAVED,
     SPOILER_NEEDS_CHANNEL,
     SPOILER_SAVED,
     edit_rules,
+    log_cannot_post,
+    log_on,
     missing_log_permissions,
+    role_budget_saved,
     rules_headline,
     rules_listing,
 )
@@ -56,14 +58,14 @@ log = logging.getLogger(__name__)
 
 Change = Callable[[GuildSettings], GuildSettings]
 Action = Literal["add", "remove", "clear"]
-NOT_A_MANAGER = "Only members with the **Manage Server** permission can change threadpaint's settings."
-NOT_IN_A_SERVER = "Settings belong to a server; use this command in one."
+NOT_A_MANAGER = tr("Only members with the **Manage Server** permission can change threadpaint's settings.")
+NOT_IN_A_SERVER = tr("Settings belong to a server; use this command in one.")
 # Discord's client only offers valid choices and ranges, but discord.py doesn't recheck them; a raw API call can
 # send anything, and GuildSettings then refuses it with ValueError.
-LOW_MODERATION_OFF = (
+LOW_MODERATION_OFF = tr(
     "The bot's owner has not allowed lower moderation (it risks their OpenAI account), so moderation stays auto."
 )
-BAD_VALUE = "One of the options has a value I can't use. Please check it and try again."
+BAD_VALUE = tr("One of the options has a value I can't use. Please check it and try again.")
 # Role and channel mentions in the summary must never ping anyone.
 QUIET = discord.AllowedMentions.none()
 MESSAGE_LIMIT = 2000
@@ -105,17 +107,17 @@ class Settings(commands.GroupCog, group_name="threadpaint", group_description="t
         # Forum channels count too: a forum post is a thread whose parent is the forum.
         mention = channel.mention if channel else None
         change = _edit_ids("allowed_channel_ids", action, channel.id if channel else None, mention, "channel")
-        await self._apply(interaction, change, _list_headline(action, mention, "every channel"))
+        await self._apply(interaction, change, _list_headline(action, mention, tr("every channel")))
 
     @settings.command(name="roles", description="Choose the roles that may use the bot (empty list = everyone)")
     @app_commands.describe(action="add or remove a role, or clear the list", role="A role")
     async def roles(self, interaction: discord.Interaction, action: Action, role: discord.Role | None = None) -> None:
         if role is not None and role.is_default():
-            await self._refuse(interaction, "Every member has @everyone; use `clear` to let everyone draw.")
+            await self._refuse(interaction, tr("Every member has @everyone; use `clear` to let everyone draw."))
             return
         mention = role.mention if role else None
         change = _edit_ids("allowed_role_ids", action, role.id if role else None, mention, "role")
-        await self._apply(interaction, change, _list_headline(action, mention, "everyone"))
+        await self._apply(interaction, change, _list_headline(action, mention, tr("everyone")))
 
     @settings.command(name="defaults", description="Default size, quality and format for /draw and /edit")
     @app_commands.describe(
@@ -144,7 +146,7 @@ class Settings(commands.GroupCog, group_name="threadpaint", group_description="t
             return s
 
         changed = reset or any(v is not None for v in (size, quality, format))
-        await self._apply(interaction, change, "✅ Defaults saved." if changed else "Nothing to change.")
+        await self._apply(interaction, change, tr("✅ Defaults saved.") if changed else tr("Nothing to change."))
 
     @settings.command(name="moderation", description="How strictly OpenAI filters images on this server")
     @app_commands.describe(level="auto is OpenAI's standard filtering; low is less restrictive")
@@ -153,15 +155,16 @@ class Settings(commands.GroupCog, group_name="threadpaint", group_description="t
             # Lowering OpenAI's filtering risks the owner's OpenAI account: only the owner can allow it.
             await self._refuse(interaction, LOW_MODERATION_OFF)
             return
-        await self._apply(interaction, _setter(moderation=level), f"✅ Moderation is now {level}.")
+        await self._apply(interaction, _setter(moderation=level), tr("✅ Moderation is now {level}.", level=level))
 
     @settings.command(name="previews", description="How many previews to show while an image is drawn")
     @app_commands.describe(count="0–3; each preview costs a little extra")
     async def previews(self, interaction: discord.Interaction, count: app_commands.Range[int, 0, 3]) -> None:
         if not 0 <= count <= MAX_PARTIAL_IMAGES:
-            await self._refuse(interaction, f"count must be from 0 to {MAX_PARTIAL_IMAGES}.")
+            await self._refuse(interaction, tr("count must be from 0 to {high}.", high=MAX_PARTIAL_IMAGES))
             return
-        await self._apply(interaction, _setter(partial_images=count), f"✅ Previews per image: {count}.")
+        headline = tr("✅ Previews per image: {count}.", count=count)
+        await self._apply(interaction, _setter(partial_images=count), headline)
 
     @settings.command(name="editing", description="Who may /edit a picture in its thread")
     @app_commands.describe(who="anyone in the thread, or only its starter and moderators")
@@ -170,7 +173,7 @@ class Settings(commands.GroupCog, group_name="threadpaint", group_description="t
         app_commands.Choice(name="the thread's starter and moderators", value="starter"),
     ])
     async def editing(self, interaction: discord.Interaction, who: str) -> None:
-        await self._apply(interaction, _setter(edit_policy=who), "✅ Editing rule saved.")
+        await self._apply(interaction, _setter(edit_policy=who), tr("✅ Editing rule saved."))
 
     @settings.command(name="images", description="Whose images members may take with \"Edit image\"")
     @app_commands.describe(who="own: their own messages and my results; anyone: any message they can see")
@@ -179,7 +182,7 @@ class Settings(commands.GroupCog, group_name="threadpaint", group_description="t
         app_commands.Choice(name="any member's message", value="anyone"),
     ])
     async def images(self, interaction: discord.Interaction, who: str) -> None:
-        await self._apply(interaction, _setter(edit_others_images=who == "anyone"), "✅ Edit image rule saved.")
+        await self._apply(interaction, _setter(edit_others_images=who == "anyone"), tr("✅ Edit image rule saved."))
 
     @settings.command(name="budget", description="Spending limit per member or for the whole server")
     @app_commands.describe(
@@ -201,7 +204,13 @@ class Settings(commands.GroupCog, group_name="threadpaint", group_description="t
             await self._refuse(interaction, _explain(error))
             return
         change = _setter(**{field: micros})
-        await self._apply(interaction, change, f"✅ {scope.capitalize()} {period} budget saved.")
+        saved = {
+            ("member", "daily"): tr("✅ Member daily budget saved."),
+            ("member", "monthly"): tr("✅ Member monthly budget saved."),
+            ("server", "daily"): tr("✅ Server daily budget saved."),
+            ("server", "monthly"): tr("✅ Server monthly budget saved."),
+        }
+        await self._apply(interaction, change, saved[(scope, period)])
 
     @settings.command(name="words", description="Words and patterns members can't use in prompts")
     @app_commands.describe(
@@ -273,7 +282,7 @@ class Settings(commands.GroupCog, group_name="threadpaint", group_description="t
         def change(s: GuildSettings) -> GuildSettings:
             return with_role_budget(s, role.id, period, micros, role.mention)
 
-        await self._apply(interaction, change, ROLE_BUDGET_SAVED.format(role=role.mention, period=period))
+        await self._apply(interaction, change, role_budget_saved(role.mention, period))
 
     @settings.command(name="log", description="Post finished images, refusals and safety blocks to a channel")
     @app_commands.describe(channel="The log channel (members' mentions in it never ping)",
@@ -289,9 +298,9 @@ class Settings(commands.GroupCog, group_name="threadpaint", group_description="t
             return
         missing = missing_log_permissions(channel)
         if missing:
-            await self._refuse(interaction, LOG_CANNOT_POST.format(channel=channel.mention, missing=missing))
+            await self._refuse(interaction, log_cannot_post(channel.mention, missing))
             return
-        await self._apply(interaction, _setter(log_channel_id=channel.id), LOG_ON.format(channel=channel.mention))
+        await self._apply(interaction, _setter(log_channel_id=channel.id), log_on(channel.mention))
 
     @settings.command(name="key", description="This server's own OpenAI key, billed instead of the bot owner's")
     @app_commands.describe(action="set: type the key in a private form; remove: stop using it")
@@ -304,7 +313,7 @@ class Settings(commands.GroupCog, group_name="threadpaint", group_description="t
         if store is None:
             return
         if action == "set":
-            await interaction.response.send_modal(KeyModal(self._key_entered))
+            await interaction.response.send_modal(KeyModal(self._key_entered, interaction.locale))
             return
         guild_id = self._guild_id(interaction)
         if (await store.get_server_key(guild_id))[1] is None:
@@ -346,7 +355,7 @@ class Settings(commands.GroupCog, group_name="threadpaint", group_description="t
             return None
         return self.bot.store
 
-    async def _apply(self, interaction: discord.Interaction, change: Change, headline: str) -> None:
+    async def _apply(self, interaction: discord.Interaction, change: Change, headline: Message) -> None:
         store = await self._store_for(interaction)
         if store is None:
             return
@@ -354,18 +363,21 @@ class Settings(commands.GroupCog, group_name="threadpaint", group_description="t
         try:
             settings = await store.update_guild_settings(guild_id, change, interaction.user.id)
         except (InvalidInput, ValueError) as error:  # the transaction rolled back: nothing was written
-            await self._reply(interaction, await store.get_guild_settings(guild_id), f"❌ {_explain(error)}")
+            await self._reply(interaction, await store.get_guild_settings(guild_id), _failed(error))
             return
         log.info("guild %s settings changed by %s: %s", guild_id, interaction.user.id, settings.to_json())
         await self._reply(interaction, settings, headline)
 
-    async def _refuse(self, interaction: discord.Interaction, message: str) -> None:
+    async def _refuse(self, interaction: discord.Interaction, message: Message) -> None:
         """An invalid value: refused before anything is read or written, still only for managers' eyes."""
         store = await self._store_for(interaction)
         if store is not None:
-            await self._reply(interaction, await store.get_guild_settings(self._guild_id(interaction)), f"❌ {message}")
+            settings = await store.get_guild_settings(self._guild_id(interaction))
+            await self._reply(interaction, settings, tr("❌ {message}", message=message))
 
-    async def _reply(self, interaction: discord.Interaction, settings: GuildSettings, headline: str | None) -> None:
+    async def _reply(
+        self, interaction: discord.Interaction, settings: GuildSettings, headline: Message | None
+    ) -> None:
         bot_settings = self.bot.settings
         lines = summary_lines(
             settings,
@@ -380,12 +392,13 @@ class Settings(commands.GroupCog, group_name="threadpaint", group_description="t
         assert interaction.guild_id is not None  # _store_for has refused DMs already
         lines.append(await key_line(self.bot.store, interaction.guild_id, enabled=self.bot.key_vault is not None,
                                     fallback=bot_settings.server_key_fallback))
-        await self._send(interaction, "\n".join([headline, "", *lines] if headline else lines))
+        await self._send(interaction, join_lines([headline, "", *lines] if headline else lines))
 
     @staticmethod
-    async def _send(interaction: discord.Interaction, text: str) -> None:
+    async def _send(interaction: discord.Interaction, text: Message) -> None:
         # Every list at its longest could pass Discord's 2000 characters; the end is cut rather than the reply lost.
-        await interaction.response.send_message(shorten(text, MESSAGE_LIMIT), ephemeral=True, allowed_mentions=QUIET)
+        await interaction.response.send_message(shorten(say(text, interaction.locale), MESSAGE_LIMIT), ephemeral=True,
+                                                allowed_mentions=QUIET)
 
     @staticmethod
     def _guild_id(interaction: discord.Interaction) -> int:
@@ -401,8 +414,12 @@ def _setter(**values: object) -> Change:
     return lambda s: dataclasses.replace(s, **values)  # type: ignore[arg-type]
 
 
-def _explain(error: InvalidInput | ValueError) -> str:
+def _explain(error: InvalidInput | ValueError) -> Message:
     return error.user_message if isinstance(error, InvalidInput) else BAD_VALUE
+
+
+def _failed(error: InvalidInput | ValueError) -> Message:
+    return tr("❌ {message}", message=_explain(error))
 
 
 def _unless(value: str, command_default: str) -> str | None:
@@ -410,6 +427,7 @@ def _unless(value: str, command_default: str) -> str | None:
 
 
 def _edit_ids(field: str, action: Action, item_id: int | None, mention: str | None, noun: str) -> Change:
+    channel = noun == "channel"
     """add/remove/clear on allowed_channel_ids or allowed_role_ids."""
 
     def change(s: GuildSettings) -> GuildSettings:
@@ -417,24 +435,37 @@ def _edit_ids(field: str, action: Action, item_id: int | None, mention: str | No
         if action == "clear":
             return dataclasses.replace(s, **{field: frozenset()})  # type: ignore[arg-type]
         if item_id is None:
-            raise InvalidInput(f"Pick the {noun} to {action}.")
+            raise InvalidInput(_pick(channel, action))
         if action == "add":
             if item_id not in current and len(current) >= MAX_LISTED:
-                raise InvalidInput(f"The list already holds {MAX_LISTED} {noun}s; remove one first.")
+                raise InvalidInput(
+                    tr_n("The list already holds {count} channel; remove one first.",
+                         "The list already holds {count} channels; remove one first.", MAX_LISTED) if channel else
+                    tr_n("The list already holds {count} role; remove one first.",
+                         "The list already holds {count} roles; remove one first.", MAX_LISTED)
+                )
             return dataclasses.replace(s, **{field: current | {item_id}})  # type: ignore[arg-type]
         if action != "remove":
             raise ValueError(f"unknown action {action!r}")
         if item_id not in current:
-            raise InvalidInput(f"{mention} isn't on the list.")
+            raise InvalidInput(tr("{mention} isn't on the list.", mention=mention))
         return dataclasses.replace(s, **{field: current - {item_id}})  # type: ignore[arg-type]
 
     return change
 
 
-def _list_headline(action: Action, mention: str | None, everyone: str) -> str:
+def _pick(channel: bool, action: Action) -> Message:
+    if channel:
+        return tr("Pick the channel to add.") if action == "add" else tr("Pick the channel to remove.")
+    return tr("Pick the role to add.") if action == "add" else tr("Pick the role to remove.")
+
+
+def _list_headline(action: Action, mention: str | None, everyone: Message) -> Message:
     if action == "clear":
-        return f"✅ List cleared: {everyone} again."
-    return f"✅ {'Added' if action == 'add' else 'Removed'} {mention}. An empty list means {everyone}."
+        return tr("✅ List cleared: {everyone} again.", everyone=everyone)
+    if action == "add":
+        return tr("✅ Added {mention}. An empty list means {everyone}.", mention=mention, everyone=everyone)
+    return tr("✅ Removed {mention}. An empty list means {everyone}.", mention=mention, everyone=everyone)
 
 
 async def setup(bot: ImageBot) -> None:

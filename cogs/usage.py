@@ -11,6 +11,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.core.costs import format_usd
+from bot.core.i18n import tr
+from bot.discord_adapter.i18n import month_and_year, say
 from bot.storage import BotStore
 
 if TYPE_CHECKING:
@@ -18,8 +20,8 @@ if TYPE_CHECKING:
 
 TOP_SPENDERS = 5
 # Which OpenAI key paid (README "A server's own OpenAI key"): shown only when a server's own key paid anything.
-SERVERS_KEYS_PAID = "Of this month, paid with servers' own OpenAI keys"
-SERVER_KEY_PAID = "Of the server's month, paid with its own OpenAI key"
+SERVERS_KEYS_PAID = tr("Of this month, paid with servers' own OpenAI keys")
+SERVER_KEY_PAID = tr("Of the server's month, paid with its own OpenAI key")
 
 
 @dataclass(frozen=True)
@@ -45,9 +47,10 @@ class UsageCog(commands.Cog, name="Usage"):
     async def usage(self, interaction: discord.Interaction) -> None:
         store = self.bot.store
         since = periods(self.bot.clock())
-        embed = await own_spend_embed(store, interaction.user.id, since)
+        locale = interaction.locale
+        embed = await own_spend_embed(store, interaction.user.id, since, locale)
         if interaction.guild_id is not None and can_see_server_spend(interaction.permissions):
-            await add_server_spend(embed, store, interaction.guild_id, since)
+            await add_server_spend(embed, store, interaction.guild_id, since, locale)
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
 
@@ -57,30 +60,36 @@ def can_see_server_spend(permissions: discord.Permissions) -> bool:
     return permissions.manage_guild or permissions.administrator
 
 
-async def own_spend_embed(store: BotStore, user_id: int, since: Periods) -> discord.Embed:
+async def own_spend_embed(
+    store: BotStore, user_id: int, since: Periods, locale: discord.Locale | None = None
+) -> discord.Embed:
     today = await store.spend(since=since.day, user_id=user_id)
     month = await store.spend(since=since.month, user_id=user_id)
-    embed = discord.Embed(title="Your image spend", colour=discord.Colour.blurple())
-    embed.add_field(name="Today", value=format_usd(today))
-    embed.add_field(name=f"{since.month:%B %Y}", value=format_usd(month))
+    embed = discord.Embed(title=say(tr("Your image spend"), locale), colour=discord.Colour.blurple())
+    embed.add_field(name=say(tr("Today"), locale), value=format_usd(today))
+    embed.add_field(name=month_and_year(since.month, locale), value=format_usd(month))
     own_keys = await store.spend(since=since.month, user_id=user_id, paid_by="server")
     if own_keys:
-        embed.add_field(name=SERVERS_KEYS_PAID, value=format_usd(own_keys), inline=False)
-    embed.set_footer(text="UTC days and months, all servers. Failed or blocked images cost nothing.")
+        embed.add_field(name=say(SERVERS_KEYS_PAID, locale), value=format_usd(own_keys), inline=False)
+    embed.set_footer(text=say(tr("UTC days and months, all servers. Failed or blocked images cost nothing."), locale))
     return embed
 
 
-async def add_server_spend(embed: discord.Embed, store: BotStore, guild_id: int, since: Periods) -> None:
+async def add_server_spend(
+    embed: discord.Embed, store: BotStore, guild_id: int, since: Periods, locale: discord.Locale | None = None
+) -> None:
     today = await store.spend(since=since.day, guild_id=guild_id)
     month = await store.spend(since=since.month, guild_id=guild_id)
-    embed.add_field(name="Server today", value=format_usd(today), inline=False)
-    embed.add_field(name=f"Server, {since.month:%B %Y}", value=format_usd(month))
+    embed.add_field(name=say(tr("Server today"), locale), value=format_usd(today), inline=False)
+    embed.add_field(name=say(tr("Server, {month}", month=month_and_year(since.month, locale)), locale),
+                    value=format_usd(month))
     own_key = await store.spend(since=since.month, guild_id=guild_id, paid_by="server")
     if own_key:
-        embed.add_field(name=SERVER_KEY_PAID, value=format_usd(own_key), inline=False)
+        embed.add_field(name=say(SERVER_KEY_PAID, locale), value=format_usd(own_key), inline=False)
     top = await store.top_spenders(guild_id, since.month, limit=TOP_SPENDERS)
     lines = [f"{rank}. <@{user_id}> {format_usd(micros)}" for rank, (user_id, micros) in enumerate(top, 1)]
-    embed.add_field(name="Top spenders this month", value="\n".join(lines) or "Nobody yet.", inline=False)
+    embed.add_field(name=say(tr("Top spenders this month"), locale),
+                    value="\n".join(lines) or say(tr("Nobody yet."), locale), inline=False)
 
 
 async def setup(bot: ImageBot) -> None:

@@ -10,19 +10,20 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.core.guild_settings import GuildSettings, access_problem, may_edit
+from bot.core.i18n import Message, tr
 
 ImageAuthor = Literal["self", "bot", "other"]
 
-NOT_HERE = "That button belongs to a message somewhere else, so I can't act on it here."
-NOT_YOUR_JOB = "Only the member who asked for this image (or a moderator) can cancel it."
-NOT_YOUR_THREAD = (
+NOT_HERE = tr("That button belongs to a message somewhere else, so I can't act on it here.")
+NOT_YOUR_JOB = tr("Only the member who asked for this image (or a moderator) can cancel it.")
+NOT_YOUR_THREAD = tr(
     "On this server only the person who started this thread (and moderators) can change its image. "
     "Use /draw to start your own."
 )
-CANNOT_SEND = "You can't send messages here, so I won't post an image here for you."
-CANNOT_ATTACH = "You can't attach files here, so I won't post an image here for you."
-CANNOT_OPEN_THREADS = "You can't create public threads here, and the image would open one. Ask a moderator."
-OTHERS_IMAGES_OFF = (
+CANNOT_SEND = tr("You can't send messages here, so I won't post an image here for you.")
+CANNOT_ATTACH = tr("You can't attach files here, so I won't post an image here for you.")
+CANNOT_OPEN_THREADS = tr("You can't create public threads here, and the image would open one. Ask a moderator.")
+OTHERS_IMAGES_OFF = tr(
     "On this server you can only edit your own images and my results. "
     "A server manager can change that with /threadpaint settings images."
 )
@@ -68,7 +69,7 @@ class Request:
     image_author: ImageAuthor | None = None  # "Edit image": who posted the message whose image is taken
 
 
-def refusal(settings: GuildSettings, request: Request) -> str | None:
+def refusal(settings: GuildSettings, request: Request) -> Message | None:
     """Why this member may not do this here (one plain sentence for them), or None when they may."""
     member, place = request.member, request.place
     turn = request.turn

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from bot.core.costs import format_usd
+from bot.core.i18n import Text, tr, tr_n
 
 Scope = Literal["member", "server", "bot"]
 BOT_SUBJECT = 0  # the whole bot: every member, server and DM together
@@ -48,22 +49,44 @@ class BudgetLimit:
     limit: int
     since: datetime
 
-    def refusal(self, spent: int, estimate: int, *, images: int = 1) -> str:
-        when = "daily" if self.period == "day" else "monthly"
+    def refusal(self, spent: int, estimate: int, *, images: int = 1) -> Text:
         if self.scope == "bot":
             # Members don't need the owner's totals: only that it is the bot's limit and when it resets.
-            reset = "tomorrow (UTC)" if self.period == "day" else "next month"
-            return (
-                f"I've reached the {when} spending limit my owner set for the whole bot, so I can't make images "
-                f"until {reset}. Nothing was charged."
-            )
-        who = "your" if self.scope == "member" else "this server's"
-        left = max(self.limit - spent, 0)
-        return (
-            f"This would go over {who} {when} image budget of {format_usd(self.limit)}: "
-            f"{format_usd(spent)} is used and {_these(images)} may cost up to {format_usd(estimate)} "
-            f"({format_usd(left)} left). Try a lower quality or size, or wait for the budget to reset."
-        )
+            if self.period == "day":
+                return tr("I've reached the daily spending limit my owner set for the whole bot, so I can't make "
+                          "images until tomorrow (UTC). Nothing was charged.")
+            return tr("I've reached the monthly spending limit my owner set for the whole bot, so I can't make "
+                      "images until next month. Nothing was charged.")
+        amounts = {"limit": format_usd(self.limit), "spent": format_usd(spent), "estimate": format_usd(estimate),
+                   "left": format_usd(max(self.limit - spent, 0))}
+        # /draw count: the refusal names the total of the variations ("these 3 images together").
+        if self.scope == "member":
+            if self.period == "day":
+                return tr_n("This would go over your daily image budget of {limit}: {spent} is used and this image "
+                            "may cost up to {estimate} ({left} left). Try a lower quality or size, or wait for the "
+                            "budget to reset.",
+                            "This would go over your daily image budget of {limit}: {spent} is used and these "
+                            "{count} images together may cost up to {estimate} ({left} left). Try a lower quality "
+                            "or size, or wait for the budget to reset.", images, **amounts)
+            return tr_n("This would go over your monthly image budget of {limit}: {spent} is used and this image "
+                        "may cost up to {estimate} ({left} left). Try a lower quality or size, or wait for the "
+                        "budget to reset.",
+                        "This would go over your monthly image budget of {limit}: {spent} is used and these "
+                        "{count} images together may cost up to {estimate} ({left} left). Try a lower quality "
+                        "or size, or wait for the budget to reset.", images, **amounts)
+        if self.period == "day":
+            return tr_n("This would go over this server's daily image budget of {limit}: {spent} is used and this "
+                        "image may cost up to {estimate} ({left} left). Try a lower quality or size, or wait for the "
+                        "budget to reset.",
+                        "This would go over this server's daily image budget of {limit}: {spent} is used and these "
+                        "{count} images together may cost up to {estimate} ({left} left). Try a lower quality or "
+                        "size, or wait for the budget to reset.", images, **amounts)
+        return tr_n("This would go over this server's monthly image budget of {limit}: {spent} is used and this "
+                    "image may cost up to {estimate} ({left} left). Try a lower quality or size, or wait for the "
+                    "budget to reset.",
+                    "This would go over this server's monthly image budget of {limit}: {spent} is used and these "
+                    "{count} images together may cost up to {estimate} ({left} left). Try a lower quality or size, "
+                    "or wait for the budget to reset.", images, **amounts)
 
 
 def limits_for(policy: BudgetPolicy, *, user_id: int, guild_id: int | None, now: datetime) -> list[BudgetLimit]:
@@ -88,7 +111,3 @@ def _smaller(a: int | None, b: int | None) -> int | None:
     if a is None:
         return b
     return a if b is None else min(a, b)
-
-
-def _these(images: int) -> str:
-    return "this image" if images == 1 else f"these {images} images together"

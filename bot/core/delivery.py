@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from bot.core import observe
 from bot.core.costs import format_usd
 from bot.core.errors import ImageError, Upstream
+from bot.core.i18n import Message, tr
 from bot.core.ports import Store, Surface
 from bot.core.updates import Final
 
@@ -35,7 +36,7 @@ class Deliveries:
             retry.cancel()
 
     async def deliver(
-        self, turn_id: int, final: Final, prompt: str, notes: list[str], surface: Surface, *,
+        self, turn_id: int, final: Final, prompt: str, notes: list[Message], surface: Surface, *,
         owner_id: int, guild_id: int | None,
     ) -> bool:
         """Post a finished image and move the head. On failure the image stays in the outbox and is tried again
@@ -51,10 +52,10 @@ class Deliveries:
                 await self._give_up(turn_id, final, prompt, surface, owner_id, f"{attempts} attempts: {exc}")
                 return False
             if attempts == 1:
-                await report(surface, Upstream(
+                await report(surface, Upstream(tr(
                     "Your image is ready but I couldn't post it here (Discord refused it). It is saved and I'll "
                     "try again in a few minutes; check that I can send messages and attach files."
-                ))
+                )))
             delay = DELIVERY_RETRY_DELAYS[min(attempts, len(DELIVERY_RETRY_DELAYS)) - 1]
             retry = asyncio.create_task(self._deliver_later(
                 delay, turn_id, final, prompt, notes, surface, owner_id=owner_id, guild_id=guild_id,
@@ -68,7 +69,7 @@ class Deliveries:
         return True
 
     async def _deliver_later(
-        self, delay: float, turn_id: int, final: Final, prompt: str, notes: list[str], surface: Surface, *,
+        self, delay: float, turn_id: int, final: Final, prompt: str, notes: list[Message], surface: Surface, *,
         owner_id: int, guild_id: int | None,
     ) -> None:
         await self.sleep(delay)
@@ -94,8 +95,8 @@ class Deliveries:
         log.error("turn %s: gave up posting the finished image after %s; %s", turn_id, why,
                   "sent to the member by DM" if handed else "kept in the outbox table")
         await report(surface, Upstream(
-            "I couldn't post your image here, so I sent it to you in a direct message." if handed else
-            "I couldn't post your image here or send it to you directly; the bot's owner still has it."
+            tr("I couldn't post your image here, so I sent it to you in a direct message.") if handed else
+            tr("I couldn't post your image here or send it to you directly; the bot's owner still has it.")
         ))
 
 
@@ -104,8 +105,9 @@ def costing(error: ImageError, charge: int) -> ImageError:
     if not charge:
         return error
     shown = copy.copy(error)
-    shown.user_message = (
-        f"{error.user_message} OpenAI had already started on it, so it cost {format_usd(charge)}."
+    shown.user_message = tr(
+        "{message} OpenAI had already started on it, so it cost {cost}.", message=error.user_message,
+        cost=format_usd(charge),
     )
     return shown
 

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import openai
 
 from bot.core.errors import ImageError, StreamBroken, from_openai
+from bot.core.i18n import tr
 from bot.core.retry import RetryPolicy
 from bot.core.stream import translate
 from bot.core.updates import Update
@@ -82,7 +83,7 @@ async def _idle_limited(events: AsyncIterator[T], seconds: float) -> AsyncIterat
             return
         except TimeoutError:
             raise StreamBroken(
-                "OpenAI stopped sending the image partway through. Please try again.",
+                tr("OpenAI stopped sending the image partway through. Please try again."),
                 detail=f"no stream event for {seconds:g} s",
             ) from None
         yield event

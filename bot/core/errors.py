@@ -10,6 +10,7 @@ from typing import Any
 
 import openai
 
+from bot.core.i18n import Message, Text, tr, tr_n
 from bot.core.usage import Usage
 
 
@@ -23,9 +24,10 @@ class ImageError(Exception):
     # What OpenAI reported a failed response used, when it said (charged, see bot.core.service).
     usage: Usage | None = None
 
-    def __init__(self, user_message: str, *, detail: str | None = None) -> None:
-        super().__init__(detail or user_message)
-        self.user_message = user_message
+    def __init__(self, user_message: Message, *, detail: str | None = None) -> None:
+        super().__init__(detail or str(user_message))
+        # A Text (catalogue id and parameters) rendered in the member's language at the Discord edge.
+        self.user_message: Message = user_message
         # Quoted to the member and logged with the upstream detail, so the owner can find one failure.
         self.error_id = secrets.token_hex(4)
 
@@ -92,33 +94,44 @@ class StreamBroken(ImageError):
     code = "stream_broken"
 
 
-def blocked_message(details: Any) -> str:
+def too_many_jobs(in_flight: int, limit: int) -> TooManyJobs:
+    return TooManyJobs(tr_n(
+        "You already have {count} image in progress (the limit is {limit}). Please wait for one to finish.",
+        "You already have {count} images in progress (the limit is {limit}). Please wait for one to finish.",
+        in_flight, limit=limit,
+    ))
+
+
+def blocked_message(details: Any) -> Text:
     """Say the request was blocked, naming the stage and categories when OpenAI gives them."""
-    text = "Your request was blocked by OpenAI's safety system."
     stage = _field(details, "moderation_stage")
-    categories = _field(details, "categories") or []
-    extra = []
+    categories = ", ".join(str(c) for c in _field(details, "categories") or [])
+    where = None
     if stage in ("input", "output"):
-        extra.append("your prompt" if stage == "input" else "the generated image")
+        where = tr("your prompt") if stage == "input" else tr("the generated image")
+    if where is not None and categories:
+        return tr("Your request was blocked by OpenAI's safety system ({where}; categories: {categories}). "
+                  "Try rephrasing it.", where=where, categories=categories)
+    if where is not None:
+        return tr("Your request was blocked by OpenAI's safety system ({where}). Try rephrasing it.", where=where)
     if categories:
-        extra.append("categories: " + ", ".join(str(c) for c in categories))
-    if extra:
-        text += " (" + "; ".join(extra) + ")"
-    return text + " Try rephrasing it."
+        return tr("Your request was blocked by OpenAI's safety system (categories: {categories}). "
+                  "Try rephrasing it.", categories=categories)
+    return tr("Your request was blocked by OpenAI's safety system. Try rephrasing it.")
 
 
 def from_openai(exc: openai.OpenAIError, *, model_setting: str = "OPENAI_MODEL") -> ImageError:
     """Translate one SDK exception into the taxonomy."""
     if isinstance(exc, openai.APITimeoutError):
-        return StreamBroken("OpenAI stopped responding before the image was finished. Please try again.")
+        return StreamBroken(tr("OpenAI stopped responding before the image was finished. Please try again."))
     if isinstance(exc, openai.APIConnectionError):
-        return StreamBroken("The connection to OpenAI broke before the image was finished. Please try again.")
+        return StreamBroken(tr("The connection to OpenAI broke before the image was finished. Please try again."))
     if isinstance(exc, openai.APIError):
         return from_error_fields(
             code=exc.code, message=exc.message, body=exc.body, status=getattr(exc, "status_code", None),
             param=exc.param, model_setting=model_setting,
         )
-    return Upstream("OpenAI could not make this image. Please try again.", detail=str(exc))
+    return Upstream(tr("OpenAI could not make this image. Please try again."), detail=str(exc))
 
 
 def from_error_fields(
@@ -131,45 +144,48 @@ def from_error_fields(
         return Blocked(blocked_message(_field(body, "moderation_details")), detail=detail)
     if code == "insufficient_quota":
         return QuotaExhausted(
-            "The bot's OpenAI account is out of credit, so it can't make images right now. "
-            "The server owner has been told.", detail=detail,
+            tr("The bot's OpenAI account is out of credit, so it can't make images right now. "
+               "The server owner has been told."), detail=detail,
         )
     if code == "rate_limit_exceeded" or status == 429:
-        return RateLimited("OpenAI is busy right now (rate limit). Please try again in a minute.", detail=detail)
+        return RateLimited(tr("OpenAI is busy right now (rate limit). Please try again in a minute."), detail=detail)
     if code == "previous_response_not_found":
-        return ChainExpired("OpenAI no longer has this conversation.", detail=detail)
+        return ChainExpired(tr("OpenAI no longer has this conversation."), detail=detail)
     if status == 404 and param == "input":
-        return ItemExpired("OpenAI no longer has that image.", detail=detail)
+        return ItemExpired(tr("OpenAI no longer has that image."), detail=detail)
     if code == "model_not_found" or (status == 404 and param in (None, "model")):
         return ModelUnavailable(
-            f"The configured model is not available. The bot owner needs to change {model_setting}.",
+            tr("The configured model is not available. The bot owner needs to change {setting}.",
+               setting=model_setting),
             detail=detail,
         )
     if code == "invalid_value" and param == "tools":
         return ModelUnavailable(
-            "The configured image model is not available. The bot owner needs to change IMAGE_MODEL.",
+            tr("The configured image model is not available. The bot owner needs to change {setting}.",
+               setting="IMAGE_MODEL"),
             detail=detail,
         )
     if code == "invalid_value" and (param or "").endswith(".size"):
         return InvalidInput(
-            "OpenAI refused this picture size for the image model in use. Pick a standard size (the size option) "
-            "or another aspect/resolution; the bot owner can check IMAGE_ANY_SIZE_MODELS.", detail=detail,
+            tr("OpenAI refused this picture size for the image model in use. Pick a standard size (the size "
+               "option) or another aspect/resolution; the bot owner can check {setting}.",
+               setting="IMAGE_ANY_SIZE_MODELS"), detail=detail,
         )
     if code == "unsupported_parameter" and (param or "").endswith(".input_fidelity"):
         return InvalidInput(
-            "The image model in use doesn't take the fidelity option. Leave it out; the bot owner can check "
-            "IMAGE_FIDELITY_MODELS.", detail=detail,
+            tr("The image model in use doesn't take the fidelity option. Leave it out; the bot owner can check "
+               "{setting}.", setting="IMAGE_FIDELITY_MODELS"), detail=detail,
         )
     if status == 400 or status == 422:
         # OpenAI's own wording names parameters and internals; it goes to the log (with the id), not the member.
         return _with_id(InvalidInput(
-            "OpenAI couldn't accept this request. Try rephrasing it or choosing other options.", detail=detail
+            tr("OpenAI couldn't accept this request. Try rephrasing it or choosing other options."), detail=detail
         ))
-    return _with_id(Upstream("OpenAI had a problem making this image. Please try again.", detail=detail))
+    return _with_id(Upstream(tr("OpenAI had a problem making this image. Please try again."), detail=detail))
 
 
 def _with_id(error: ImageError) -> ImageError:
-    error.user_message += f" (error id {error.error_id})"
+    error.user_message = tr("{message} (error id {error_id})", message=error.user_message, error_id=error.error_id)
     return error
 
 

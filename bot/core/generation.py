@@ -13,6 +13,7 @@ from bot.core import observe
 from bot.core.costs import PriceTable
 from bot.core.engine import OnRetry
 from bot.core.errors import Blocked, ChainExpired, ImageError, ItemExpired, Upstream
+from bot.core.i18n import Message, tr
 from bot.core.images import InputDecoder
 from bot.core.masks import prepare_mask
 from bot.core.models import ImageRef, InputImage, Job, Turn
@@ -24,18 +25,18 @@ from bot.core.usage import Usage
 
 log = logging.getLogger(__name__)
 
-CHAIN_RESEEDED = (
+CHAIN_RESEEDED = tr(
     "OpenAI no longer had this conversation (it keeps them for 30 days), so I continued from the last image."
 )
-STREAM_BROKE_AFTER_IMAGE = (
+STREAM_BROKE_AFTER_IMAGE = tr(
     "The connection to OpenAI broke after the image was finished, so the cost shown is the price list's."
 )
-CHAIN_LOST = (
+CHAIN_LOST = tr(
     "OpenAI no longer has this conversation and I couldn't find its last image. "
     "Attach the image to /edit to carry on from it."
 )
-REFERENCE_RESENT = "OpenAI no longer had that earlier image, so I sent it again from Discord."
-REFERENCE_LOST = "OpenAI no longer has that earlier image and I couldn't fetch it from Discord either."
+REFERENCE_RESENT = tr("OpenAI no longer had that earlier image, so I sent it again from Discord.")
+REFERENCE_LOST = tr("OpenAI no longer has that earlier image and I couldn't fetch it from Discord either.")
 
 
 @dataclass
@@ -97,9 +98,9 @@ class Generator:
 
     async def generate(
         self, turn_id: int, job: Job, parent: Turn | None, surface: Surface, progress: Progress
-    ) -> tuple[Final, Completed, list[str]]:
+    ) -> tuple[Final, Completed, list[Message]]:
         """Stream the job's image; when OpenAI forgot a referenced result or the conversation, send the image."""
-        images, refs, notes = list(job.input_images), list(job.references), list[str]()
+        images, refs, notes = list(job.input_images), list(job.references), list[Message]()
         previous = response_id(parent)
         while True:  # at most three tries: each fallback below is taken once
             try:
@@ -163,7 +164,7 @@ class Generator:
     async def _stream(
         self, turn_id: int, job: Job, previous_response_id: str | None, images: list[InputImage], surface: Surface,
         progress: Progress, refs: list[ImageRef] | None = None,
-    ) -> tuple[Final, Completed, list[str]]:
+    ) -> tuple[Final, Completed, list[Message]]:
         expected = self.partials(job)
         body = build_request(
             self._config, prompt=job.prompt, options=job.options, user_id=job.user_id,
@@ -205,7 +206,7 @@ class Generator:
                         progress.stash.add_done_callback(_retrieve)
                     elif isinstance(update, Completed):
                         if final is None:  # translate() guarantees a Final first; keep mypy and readers sure
-                            raise Upstream("OpenAI finished without making an image.")
+                            raise Upstream(tr("OpenAI finished without making an image."))
                         return final, update, []
         except ImageError as error:
             self.observer.openai_error(error.code)
@@ -223,7 +224,7 @@ class Generator:
             await pacer.close()
         if final is not None and progress.response_id is not None:
             return final, Completed(progress.response_id, Usage()), [STREAM_BROKE_AFTER_IMAGE]
-        raise Upstream("OpenAI ended the response without finishing it. Please try again.")
+        raise Upstream(tr("OpenAI ended the response without finishing it. Please try again."))
 
 
 def _retrieve(task: asyncio.Task[None]) -> None:

@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeGuard
 
 from bot.core.costs import MICROS, format_usd
 from bot.core.errors import InvalidInput
+from bot.core.i18n import Message, Text, tr, tr_n
 from bot.core.options import FORMATS, QUALITIES, SIZES
 from bot.core.wordlist import MAX_RULES, normalise
 
@@ -186,7 +187,7 @@ def access_problem(
     parent_channel_id: int | None,
     role_ids: Collection[int],
     is_manager: bool,
-) -> str | None:
+) -> Text | None:
     """Why this member can't use the bot here (one sentence), or None when they can.
 
     A thread is allowed when its parent channel is. Managers (Manage Server) pass the role check so they can't
@@ -194,9 +195,10 @@ def access_problem(
     """
     allowed = s.allowed_channel_ids
     if allowed and channel_id not in allowed and parent_channel_id not in allowed:
-        return f"On this server I only draw in {_mentions(allowed, '<#{}>')}."
+        return tr("On this server I only draw in {channels}.", channels=_mentions(allowed, "<#{}>"))
     if s.allowed_role_ids and not is_manager and s.allowed_role_ids.isdisjoint(role_ids):
-        return f"On this server only members with {_mentions(s.allowed_role_ids, '<@&{}>', 'or')} can use me."
+        return tr("On this server only members with {roles} can use me.",
+                  roles=_mentions(s.allowed_role_ids, "<@&{}>", "or"))
     return None
 
 
@@ -207,15 +209,19 @@ def may_edit(s: GuildSettings, *, owner_id: int | None, user_id: int, is_moderat
     return user_id == owner_id or is_moderator
 
 
-def _mentions(ids: Collection[int], template: str, joiner: str = "and") -> str:
+def _mentions(ids: Collection[int], template: str, joiner: str = "and") -> Message:
     ordered = sorted(ids)
     shown = [template.format(i) for i in ordered[:MENTIONED_IN_REFUSAL]]
     hidden = len(ordered) - len(shown)
+    either = joiner == "or"
     if hidden:
-        return f"{', '.join(shown)} {joiner} {hidden} more"
+        items = ", ".join(shown)
+        return (tr_n("{items} or {count} more", "{items} or {count} more", hidden, items=items) if either else
+                tr_n("{items} and {count} more", "{items} and {count} more", hidden, items=items))
     if len(shown) == 1:
         return shown[0]
-    return f"{', '.join(shown[:-1])} {joiner} {shown[-1]}"
+    parts = {"items": ", ".join(shown[:-1]), "last": shown[-1]}
+    return tr("{items} or {last}", **parts) if either else tr("{items} and {last}", **parts)
 
 
 # ---------------------------------------------------------------------------------------------- editing helpers
@@ -233,17 +239,17 @@ def parse_dollars(text: str) -> int | None:
         amount = Decimal(cleaned)
     except InvalidOperation:
         # The text is not echoed: it can be any length, and a reply over 2000 characters would fail.
-        raise InvalidInput(
+        raise InvalidInput(tr(
             "That is not an amount; type dollars like 5 or 2.50, or none for the bot-wide default."
-        ) from None
+        )) from None
     if not amount.is_finite() or amount < 0:
-        raise InvalidInput("A budget must be zero or more dollars (0 stops all spending).")
+        raise InvalidInput(tr("A budget must be zero or more dollars (0 stops all spending)."))
     # Compare before any arithmetic: "1e999999" would overflow the decimal context, "1e-999999999" round to 0.
     if amount > Decimal(MAX_SERVER_BUDGET_MICROS) / MICROS:
-        raise InvalidInput(f"A budget can be at most {format_usd(MAX_SERVER_BUDGET_MICROS)}.")
+        raise InvalidInput(tr("A budget can be at most {limit}.", limit=format_usd(MAX_SERVER_BUDGET_MICROS)))
     whole_micros = amount.quantize(_ONE_MICRO)
     if whole_micros != amount:
-        raise InvalidInput("A budget can't be finer than a millionth of a dollar.")
+        raise InvalidInput(tr("A budget can't be finer than a millionth of a dollar."))
     return int(whole_micros * MICROS)
 
 
@@ -255,23 +261,25 @@ def budget_field(scope: Literal["member", "server"], period: Literal["daily", "m
     return name
 
 
-def summary_lines(s: GuildSettings, *, bot_partial_images: int, bot_budgets: Mapping[str, int | None]) -> list[str]:
+def summary_lines(s: GuildSettings, *, bot_partial_images: int, bot_budgets: Mapping[str, int | None]) -> list[Text]:
     """What the settings commands show after every change; bot_budgets maps BUDGET_FIELDS to the bot-wide values."""
     return [
-        f"**Channels:** {_listed(s.allowed_channel_ids, '<#{}>', 'every channel')}",
-        f"**Roles:** {_listed(s.allowed_role_ids, '<@&{}>', 'everyone')}",
-        f"**Defaults:** size {s.default_size or 'auto'}, quality {s.default_quality or 'auto'}, "
-        f"format {s.default_format or 'png'}",
-        f"**Moderation:** {s.moderation}",
-        f"**Previews:** {_or_default(s.partial_images, str(bot_partial_images), str)}",
-        f"**Editing:** {'anyone in the thread' if s.edit_policy == 'anyone' else 'the starter and moderators'}",
-        f"**Edit image:** {'any message' if s.edit_others_images else 'own messages and my results'}",
-        f"**Member budget:** {_budget_text(s, 'user', bot_budgets)}",
-        f"**Server budget:** {_budget_text(s, 'guild', bot_budgets)}",
-        f"**Role budgets:** {_role_budgets_text(s, bot_budgets)}",
-        f"**Blocked words:** {_rules_text(s)}",
-        f"**Spoilers:** {_spoiler_text(s)}",
-        f"**Log channel:** {f'<#{s.log_channel_id}>' if s.log_channel_id else 'off'}",
+        tr("**Channels:** {channels}", channels=_listed(s.allowed_channel_ids, "<#{}>", tr("every channel"))),
+        tr("**Roles:** {roles}", roles=_listed(s.allowed_role_ids, "<@&{}>", tr("everyone"))),
+        tr("**Defaults:** size {size}, quality {quality}, format {format}", size=s.default_size or "auto",
+           quality=s.default_quality or "auto", format=s.default_format or "png"),
+        tr("**Moderation:** {level}", level=s.moderation),
+        tr("**Previews:** {count}", count=_or_default(s.partial_images, str(bot_partial_images), str)),
+        tr("**Editing:** {rule}", rule=tr("anyone in the thread") if s.edit_policy == "anyone" else
+           tr("the starter and moderators")),
+        tr("**Edit image:** {rule}", rule=tr("any message") if s.edit_others_images else
+           tr("own messages and my results")),
+        tr("**Member budget:** {budget}", budget=_budget_text(s, "user", bot_budgets)),
+        tr("**Server budget:** {budget}", budget=_budget_text(s, "guild", bot_budgets)),
+        tr("**Role budgets:** {budgets}", budgets=_role_budgets_text(s, bot_budgets)),
+        tr("**Blocked words:** {rules}", rules=_rules_text(s)),
+        tr("**Spoilers:** {rule}", rule=_spoiler_text(s)),
+        tr("**Log channel:** {channel}", channel=f"<#{s.log_channel_id}>" if s.log_channel_id else tr("off")),
     ]
 
 
@@ -282,10 +290,10 @@ def spoilered(s: GuildSettings, *, channel_id: int, parent_channel_id: int | Non
     return bool({channel_id, parent_channel_id} & s.spoiler_channel_ids)
 
 
-def _role_budgets_text(s: GuildSettings, bot_budgets: Mapping[str, int | None]) -> str:
+def _role_budgets_text(s: GuildSettings, bot_budgets: Mapping[str, int | None]) -> Message:
     if not s.role_budgets:
-        return "none (every member has the member budget)"
-    parts = []
+        return tr("none (every member has the member budget)")
+    parts: list[Message] = []
     # Only a few are spelled out: with 25 channels and 25 roles listed too, the summary must stay one message.
     for role, daily, monthly in s.role_budgets[:ROLE_BUDGETS_SHOWN]:
         limits = [
@@ -293,58 +301,78 @@ def _role_budgets_text(s: GuildSettings, bot_budgets: Mapping[str, int | None]) 
             for value, field, unit in ((daily, "user_daily_micros", "day"), (monthly, "user_monthly_micros", "month"))
             if value is not None
         ]
-        parts.append(f"<@&{role}> {' and '.join(limits)}")
+        parts.append(tr("{role} {daily} and {monthly}", role=f"<@&{role}>", daily=limits[0], monthly=limits[1])
+                     if len(limits) == 2 else tr("{role} {limit}", role=f"<@&{role}>", limit=limits[0]))
+    listed = _joined(parts, "; ")
     hidden = len(s.role_budgets) - len(parts)
-    more = f" and {hidden} more" if hidden else ""
-    return "; ".join(parts) + more + " (a member gets their most generous role's)"
+    if hidden:
+        return tr_n("{budgets} and {count} more (a member gets their most generous role's)",
+                    "{budgets} and {count} more (a member gets their most generous role's)", hidden, budgets=listed)
+    return tr("{budgets} (a member gets their most generous role's)", budgets=listed)
 
 
-def _capped(value: int, owner: int | None, unit: str) -> str:
+def _joined(parts: list[Message], separator: str) -> Message:
+    # One Text holding every part, so each renders in the reader's language.
+    names = [f"part{i}" for i in range(len(parts))]
+    return Text(separator.join("{" + name + "}" for name in names), dict(zip(names, parts, strict=True)))
+
+
+def _capped(value: int, owner: int | None, unit: str) -> Text:
     if owner is not None and owner < value:
-        return f"{format_usd(owner)} a {unit} (the bot's limit)"
-    return f"{format_usd(value)} a {unit}"
+        if unit == "day":
+            return tr("{amount} a day (the bot's limit)", amount=format_usd(owner))
+        return tr("{amount} a month (the bot's limit)", amount=format_usd(owner))
+    return tr("{amount} a day", amount=format_usd(value)) if unit == "day" else tr("{amount} a month",
+                                                                                    amount=format_usd(value))
 
 
-def _rules_text(s: GuildSettings) -> str:
+def _rules_text(s: GuildSettings) -> Message:
     count = len(s.blocked_words)
     if not count:
-        return "none"
-    return f"{count} rule{'s' if count != 1 else ''} (`/threadpaint settings words action:list` shows them)"
+        return tr("none")
+    return tr_n("{count} rule (`/threadpaint settings words action:list` shows them)",
+                "{count} rules (`/threadpaint settings words action:list` shows them)", count)
 
 
-def _spoiler_text(s: GuildSettings) -> str:
+def _spoiler_text(s: GuildSettings) -> Message:
     if s.spoiler:
-        return "every result on this server"
-    parts = []
-    if s.spoiler_channel_ids:
-        parts.append(f"results in {_mentions(s.spoiler_channel_ids, '<#{}>')}")
-    if s.spoiler_age_restricted:
-        parts.append("results in age-restricted channels")
-    return " and ".join(parts) if parts else "off"
+        return tr("every result on this server")
+    channels = tr("results in {channels}", channels=_mentions(s.spoiler_channel_ids, "<#{}>")) \
+        if s.spoiler_channel_ids else None
+    aged = tr("results in age-restricted channels") if s.spoiler_age_restricted else None
+    if channels is not None and aged is not None:
+        return tr("{first} and {second}", first=channels, second=aged)
+    return channels or aged or tr("off")
 
 
-def _listed(ids: frozenset[int], template: str, empty: str) -> str:
+def _listed(ids: frozenset[int], template: str, empty: Text) -> Message:
     return ", ".join(template.format(i) for i in sorted(ids)) if ids else empty
 
 
-def _or_default(value: int | None, default: str, show: Callable[[int], str]) -> str:
-    return show(value) if value is not None else f"{default} (bot default)"
+def _or_default(value: int | None, default: Message, show: Callable[[int], str]) -> Message:
+    return show(value) if value is not None else tr("{value} (bot default)", value=default)
 
 
-def _money(micros: int | None) -> str:
-    return "unlimited" if micros is None else format_usd(micros)
+def _money(micros: int | None) -> Message:
+    return tr("unlimited") if micros is None else format_usd(micros)
 
 
-def _budget_text(s: GuildSettings, who: str, bot_budgets: Mapping[str, int | None]) -> str:
-    parts = []
-    for period, unit in (("daily", "day"), ("monthly", "month")):
+def _budget_text(s: GuildSettings, who: str, bot_budgets: Mapping[str, int | None]) -> Text:
+    parts: dict[str, Text] = {}
+    for period in ("daily", "monthly"):
         name = f"{who}_{period}_micros"
         value: int | None = getattr(s, name)
         owner = bot_budgets.get(name)
         if value is not None and owner is not None and owner < value:
             # A server's budget only tightens the owner's: say which one applies.
-            parts.append(f"{format_usd(owner)} a {unit} (the bot's limit; this server's {format_usd(value)} "
-                         "can't raise it)")
+            amounts = {"amount": format_usd(owner), "server": format_usd(value)}
+            parts[period] = (
+                tr("{amount} a day (the bot's limit; this server's {server} can't raise it)", **amounts)
+                if period == "daily" else
+                tr("{amount} a month (the bot's limit; this server's {server} can't raise it)", **amounts)
+            )
             continue
-        parts.append(f"{_or_default(value, _money(owner), format_usd)} a {unit}")
-    return ", ".join(parts)
+        amount = _or_default(value, _money(owner), format_usd)
+        parts[period] = tr("{amount} a day", amount=amount) if period == "daily" else tr("{amount} a month",
+                                                                                          amount=amount)
+    return tr("{daily}, {monthly}", **parts)

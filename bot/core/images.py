@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from PIL import Image, UnidentifiedImageError
 
 from bot.core.errors import InvalidInput, Upstream
+from bot.core.i18n import Text, tr
 from bot.core.models import InputImage
 
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
@@ -22,7 +23,7 @@ MAX_PIXELS = 4 * MAX_SIDE * MAX_SIDE
 # Decodes at once, whatever MAX_CONCURRENT_JOBS is: each can hold up to ~64 MB of pixels and a worker thread
 # that previews and finals also need.
 DECODE_LIMIT = 2
-TOO_MANY_PIXELS = "That image has too many pixels; please send one under 16 megapixels."
+TOO_MANY_PIXELS = tr("That image has too many pixels; please send one under 16 megapixels.")
 MIN_FIT_SIDE = 256  # below this a finished image is a thumbnail, not a result; better to say it can't be sent
 FIT_STEP = 0.75  # each downscale keeps 56% of the pixels, so encoded size falls roughly in step
 MAX_FIT_ENCODES = 20  # a WebP encode of a 1536×1024 image costs ~0.3 s; cap the worst case at a few seconds
@@ -53,10 +54,11 @@ def sniff(data: bytes) -> str | None:
 def normalise(data: bytes) -> InputImage:
     """Validate an upload and re-encode it (first frame, longest side capped) as PNG or JPEG."""
     if len(data) > MAX_UPLOAD_BYTES:
-        raise InvalidInput(f"That image is {len(data) // (1024 * 1024)} MB; the limit is 20 MB.")
+        megabytes = len(data) // (1024 * 1024)
+        raise InvalidInput(tr("That image is {megabytes} MB; the limit is 20 MB.", megabytes=megabytes))
     kind = sniff(data)
     if kind is None:
-        raise InvalidInput("That attachment isn't a PNG, JPEG, WebP or GIF image.")
+        raise InvalidInput(tr("That attachment isn't a PNG, JPEG, WebP or GIF image."))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -73,7 +75,7 @@ def normalise(data: bytes) -> InputImage:
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
         raise InvalidInput(TOO_MANY_PIXELS) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise InvalidInput("That image file is damaged or not a real image.") from exc
+        raise InvalidInput(tr("That image file is damaged or not a real image.")) from exc
     has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
     out = io.BytesIO()
     if has_alpha:
@@ -103,7 +105,7 @@ class InputDecoder:
 class Fitted:
     data: bytes
     format: str  # "png" | "jpeg" | "webp": the format of `data`
-    note: str | None  # None when unchanged; else a sentence telling the member what was done
+    note: Text | None  # None when unchanged; else a sentence telling the member what was done
 
 
 def fit_for_upload(data: bytes, fmt: str, limit: int) -> Fitted:
@@ -124,7 +126,7 @@ def fit_for_upload(data: bytes, fmt: str, limit: int) -> Fitted:
                 return Fitted(out, pil_format.lower(), _fit_note(pil_format, frame.size, image.size, limit))
             smallest = min(smallest, len(out))
         if step >= last_step:
-            raise Upstream("The image is too large to upload here even after shrinking it.")
+            raise Upstream(tr("The image is too large to upload here even after shrinking it."))
         step = _next_step(step, smallest, limit, last_step)
         if encodes + 2 * len(attempts) > MAX_FIT_ENCODES:
             step = last_step  # no budget for two more sizes: make the last try the smallest one
@@ -180,11 +182,12 @@ def _encode(image: Image.Image, pil_format: str, quality: int) -> bytes:
     return out.getvalue()
 
 
-def _fit_note(pil_format: str, size: tuple[int, int], original: tuple[int, int], limit: int) -> str:
-    label, where = _LABELS[pil_format], f"Discord's {_megabytes(limit)} upload limit"
+def _fit_note(pil_format: str, size: tuple[int, int], original: tuple[int, int], limit: int) -> Text:
+    label, limit_text = _LABELS[pil_format], _megabytes(limit)
     if size == original:
-        return f"Re-encoded as {label} to fit {where}."
-    return f"Scaled down to {size[0]}×{size[1]} and saved as {label} to fit {where}."
+        return tr("Re-encoded as {format} to fit Discord's {limit} upload limit.", format=label, limit=limit_text)
+    return tr("Scaled down to {width}×{height} and saved as {format} to fit Discord's {limit} upload limit.",
+              width=size[0], height=size[1], format=label, limit=limit_text)
 
 
 def _megabytes(limit: int) -> str:

@@ -9,6 +9,7 @@ import warnings
 from PIL import Image, UnidentifiedImageError
 
 from bot.core.errors import InvalidInput
+from bot.core.i18n import Text, tr
 from bot.core.images import MAX_PIXELS, MAX_SIDE, MAX_UPLOAD_BYTES, sniff
 from bot.core.models import InputImage
 
@@ -20,22 +21,23 @@ def check_mask(mask: bytes, image: bytes) -> InputImage:
     be exactly the image's size (OpenAI rejects anything else, after the member has waited).
     """
     if len(mask) > MAX_UPLOAD_BYTES:
-        raise InvalidInput("The mask is larger than 20 MB; please attach a smaller one.")
+        raise InvalidInput(tr("The mask is larger than 20 MB; please attach a smaller one."))
     if sniff(mask) != "PNG":
-        raise InvalidInput("The mask must be a PNG whose transparent pixels mark where to repaint.")
+        raise InvalidInput(tr("The mask must be a PNG whose transparent pixels mark where to repaint."))
     picture = _open(mask, "mask")
     if not (picture.mode in ("RGBA", "LA", "PA") or "transparency" in picture.info):
-        raise InvalidInput("The mask has no transparency (alpha channel). Make the areas to repaint transparent "
-                           "and save it as PNG.")
+        raise InvalidInput(tr("The mask has no transparency (alpha channel). Make the areas to repaint "
+                              "transparent and save it as PNG."))
     rgba = picture.convert("RGBA")
     lowest, _ = rgba.getchannel("A").getextrema()
     if lowest == 255:
-        raise InvalidInput("The mask has no transparent pixels, so nothing would be repainted. Make the areas to "
-                           "repaint transparent.")
+        raise InvalidInput(tr("The mask has no transparent pixels, so nothing would be repainted. Make the "
+                              "areas to repaint transparent."))
     width, height = _open(image, "image", load=False).size
     if rgba.size != (width, height):
-        raise InvalidInput(f"The mask is {rgba.width}×{rgba.height} but the image is {width}×{height}; "
-                           "they must be the same size.")
+        raise InvalidInput(tr("The mask is {mask_width}×{mask_height} but the image is {width}×{height}; "
+                              "they must be the same size.", mask_width=rgba.width, mask_height=rgba.height,
+                              width=width, height=height))
     # The image is sent scaled down to MAX_SIDE (bot.core.images.normalise): the mask must follow it exactly.
     rgba.thumbnail((MAX_SIDE, MAX_SIDE))
     out = io.BytesIO()
@@ -53,13 +55,20 @@ def _open(data: bytes, what: str, *, load: bool = True) -> Image.Image:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             picture = Image.open(io.BytesIO(data))
             if picture.width * picture.height > MAX_PIXELS:
-                raise InvalidInput(f"The {what} has too many pixels; please send one under 40 megapixels.")
+                raise InvalidInput(_too_many_pixels(what))
             if load:
                 picture.load()
     except InvalidInput:
         raise
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
-        raise InvalidInput(f"The {what} has too many pixels; please send one under 40 megapixels.") from exc
+        raise InvalidInput(_too_many_pixels(what)) from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise InvalidInput(f"The {what} file is damaged or not a real image.") from exc
+        raise InvalidInput(tr("The mask file is damaged or not a real image.") if what == "mask" else
+                           tr("The image file is damaged or not a real image.")) from exc
     return picture
+
+
+def _too_many_pixels(what: str) -> Text:
+    if what == "mask":
+        return tr("The mask has too many pixels; please send one under 40 megapixels.")
+    return tr("The image has too many pixels; please send one under 40 megapixels.")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from bot.core.i18n import Message
 from bot.core.options import ImageOptions
 from bot.core.usage import Usage
 
@@ -66,7 +67,7 @@ class Job:
     branch: bool = False
     parent_turn_id: int | None = None
     # Said on the result, before the cost (e.g. the size was mapped to the nearest one the model makes).
-    notes: tuple[str, ...] = ()
+    notes: tuple[Message, ...] = ()
     # /draw count: the request's group (its interaction id) and this job's cell number (1-based) in the grid.
     variation_group: int | None = None
     variation_index: int | None = None

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from bot.core.errors import InvalidInput
+from bot.core.i18n import tr, tr_n
 from bot.core.sizes import parse_size, size_problem
 
 SIZES = ("auto", "1024x1024", "1536x1024", "1024x1536")
@@ -34,12 +35,12 @@ class ImageOptions:
         _choice("background", self.background, BACKGROUNDS)
         _choice("format", self.format, FORMATS)
         if self.background == "transparent" and self.format == "jpeg":
-            raise InvalidInput("A transparent background needs format png or webp (JPEG has no transparency).")
+            raise InvalidInput(tr("A transparent background needs format png or webp (JPEG has no transparency)."))
         if self.compression is not None:
             if self.format == "png":
-                raise InvalidInput("compression only applies to jpeg and webp; pick one of those or leave it out.")
+                raise InvalidInput(tr("compression only applies to jpeg and webp; pick one of those or leave it out."))
             if not 0 <= self.compression <= 100:
-                raise InvalidInput("compression must be from 0 to 100.")
+                raise InvalidInput(tr("compression must be from 0 to 100."))
         if self.fidelity is not None:
             _choice("fidelity", self.fidelity, FIDELITIES)
         return self
@@ -70,9 +71,16 @@ def check_prompt(text: str, *, what: str = "prompt") -> str:
     """Return the prompt stripped, or raise InvalidInput when it is empty or too long."""
     stripped = text.strip()
     if not stripped:
-        raise InvalidInput(f"The {what} is empty. Describe what you want to see.")
+        raise InvalidInput(tr("The prompt is empty. Describe what you want to see.") if what == "prompt" else
+                           tr("The instruction is empty. Describe what should change."))
     if len(stripped) > MAX_PROMPT_CHARS:
-        raise InvalidInput(f"The {what} is {len(stripped)} characters; the limit is {MAX_PROMPT_CHARS}.")
+        raise InvalidInput(tr_n("The prompt is {count} character; the limit is {limit}.",
+                                "The prompt is {count} characters; the limit is {limit}.",
+                                len(stripped), limit=MAX_PROMPT_CHARS)
+                           if what == "prompt" else
+                           tr_n("The instruction is {count} character; the limit is {limit}.",
+                                "The instruction is {count} characters; the limit is {limit}.",
+                                len(stripped), limit=MAX_PROMPT_CHARS))
     return stripped
 
 
@@ -82,11 +90,13 @@ def _check_size(size: str) -> None:
         return
     sides = parse_size(size)
     if sides is None:
-        raise InvalidInput(f"size must be one of {', '.join(SIZES)} or WIDTHxHEIGHT; got {size!r}.")
+        raise InvalidInput(tr("size must be one of {allowed} or WIDTHxHEIGHT; got {value}.",
+                              allowed=", ".join(SIZES), value=repr(size)))
     if (problem := size_problem(*sides)) is not None:
-        raise InvalidInput(f"size {size} can't be made: {problem}.")
+        raise InvalidInput(tr("size {size} can't be made: {problem}.", size=size, problem=problem))
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
-        raise InvalidInput(f"{name} must be one of {', '.join(allowed)}; got {value!r}.")
+        raise InvalidInput(tr("{option} must be one of {allowed}; got {value}.", option=name,
+                              allowed=", ".join(allowed), value=repr(value)))

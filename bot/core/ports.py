@@ -7,6 +7,7 @@ from typing import Protocol
 
 from bot.core.budgets import BudgetLimit
 from bot.core.errors import ImageError
+from bot.core.i18n import Message
 from bot.core.models import ChainRecord, Delivery, NewTurn, PendingDelivery, Turn, TurnResult
 from bot.core.shards import ShardScope
 from bot.core.updates import Final, Partial
@@ -93,7 +94,7 @@ class Surface(Protocol):
 
     async def preview(self, partial: Partial, expected: int) -> None: ...
 
-    async def deliver(self, final: Final, prompt: str, notes: list[str]) -> Delivery: ...
+    async def deliver(self, final: Final, prompt: str, notes: list[Message]) -> Delivery: ...
 
     async def failed(self, error: ImageError) -> None: ...
 

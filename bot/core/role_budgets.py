@@ -14,12 +14,13 @@ from typing import Literal
 from bot.core.budgets import BudgetPolicy
 from bot.core.errors import InvalidInput
 from bot.core.guild_settings import MAX_LISTED, GuildSettings, RoleBudget
+from bot.core.i18n import tr, tr_n
 
 Period = Literal["daily", "monthly"]
 
-# Member-facing text, kept here so it can move into message catalogues.
-TOO_MANY_ROLES = f"At most {MAX_LISTED} roles can have their own budget; remove one first."
-NO_SUCH_ROLE_BUDGET = "{role} has no {period} budget of its own."
+# Member-facing text: catalogue messages, rendered in the member's language at the Discord edge.
+TOO_MANY_ROLES = tr_n("At most {count} role can have its own budget; remove one first.",
+                      "At most {count} roles can have their own budget; remove one first.", MAX_LISTED)
 
 
 def member_limits(server: GuildSettings, role_ids: Collection[int]) -> tuple[int | None, int | None]:
@@ -49,7 +50,8 @@ def with_role_budget(server: GuildSettings, role_id: int, period: Period, micros
     current = {role: (daily, monthly) for role, daily, monthly in server.role_budgets}
     daily, monthly = current.get(role_id, (None, None))
     if micros is None and (daily if period == "daily" else monthly) is None:
-        raise InvalidInput(NO_SUCH_ROLE_BUDGET.format(role=mention, period=period))
+        raise InvalidInput(tr("{role} has no daily budget of its own.", role=mention) if period == "daily" else
+                           tr("{role} has no monthly budget of its own.", role=mention))
     if period == "daily":
         daily = micros
     else:

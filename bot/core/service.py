@@ -25,6 +25,7 @@ from bot.core.errors import (
     Upstream,
 )
 from bot.core.generation import Engine, Generator, Progress, response_id
+from bot.core.i18n import Message, Text, tr, tr_n
 from bot.core.images import DECODE_LIMIT, InputDecoder
 from bot.core.models import ChainRecord, Job, NewTurn, TurnResult
 from bot.core.ordering import ChainLocks
@@ -36,15 +37,11 @@ from bot.core.updates import Completed, Final
 
 log = logging.getLogger(__name__)
 
-NOTHING_TO_EDIT = (
+NOTHING_TO_EDIT = tr(
     "There is nothing to edit here yet. Use /draw first, run /edit inside one of my image threads, "
     "or attach an image to /edit."
 )
-RESTARTING = "I'm restarting right now, so I can't start new images. Please try again in a minute."
-OVER_DEADLINE = (
-    "This image took too long: OpenAI had not finished it after {minutes}, so I stopped waiting. "
-    "Please try again, perhaps with a lower quality."
-)
+RESTARTING = tr("I'm restarting right now, so I can't start new images. Please try again in a minute.")
 # Discord re-delivers an interaction within seconds at most; remembering this many ids is plenty.
 CLAIM_MEMORY = 10_000
 
@@ -274,7 +271,8 @@ class ImageService:
             # otherwise OpenAI has billed what it made, and so is the member.
             charge = self._charge(turn_id, job)
             await self._store.fail_turn(turn_id, Cancelled.code, f"cancelled by {by}", charge=charge)
-            await report(surface, costing(Cancelled(f"Cancelled by <@{by}>. Nothing was posted."), charge))
+            cancelled = Cancelled(tr("Cancelled by {member}. Nothing was posted.", member=f"<@{by}>"))
+            await report(surface, costing(cancelled, charge))
 
     async def shutdown(self, grace: float) -> None:
         """Stop taking jobs, let running ones finish for `grace` seconds, interrupt the rest."""
@@ -317,11 +315,11 @@ class ImageService:
         self._delivering.add(turn_id)
         stashed = await progress.stashed()
         await self._store.save_result(turn_id, result, None if stashed else final.image, final.format)
-        notes = [*job.notes, *notes, f"Cost {format_usd(cost)}."]
+        notes = [*job.notes, *notes, tr("Cost {cost}.", cost=format_usd(cost))]
         await self.deliver(turn_id, final, job.prompt, notes, surface, owner_id=job.user_id, guild_id=job.guild_id)
 
     async def deliver(
-        self, turn_id: int, final: Final, prompt: str, notes: list[str], surface: Surface, *,
+        self, turn_id: int, final: Final, prompt: str, notes: list[Message], surface: Surface, *,
         owner_id: int, guild_id: int | None,
     ) -> bool:
         """Post a finished image and move the head (see Deliveries.deliver); used again by crash recovery."""
@@ -333,8 +331,8 @@ class ImageService:
         self._delivering.add(turn_id)
 
     async def _within_deadline(
-        self, generation: Awaitable[tuple[Final, Completed, list[str]]]
-    ) -> tuple[Final, Completed, list[str]]:
+        self, generation: Awaitable[tuple[Final, Completed, list[Message]]]
+    ) -> tuple[Final, Completed, list[Message]]:
         """JOB_DEADLINE bounds the whole generation, however steadily OpenAI keeps sending something."""
         if self._job_deadline is None:
             return await generation
@@ -349,9 +347,10 @@ class ImageService:
                 finally:
                     timer.cancel()
         except TimeoutError:
-            minutes = _duration(self._job_deadline)
             raise DeadlineExceeded(
-                OVER_DEADLINE.format(minutes=minutes), detail=f"JOB_DEADLINE of {self._job_deadline:g} s passed"
+                tr("This image took too long: OpenAI had not finished it after {duration}, so I stopped waiting. "
+                   "Please try again, perhaps with a lower quality.", duration=_duration(self._job_deadline)),
+                detail=f"JOB_DEADLINE of {self._job_deadline:g} s passed",
             ) from None
 
     def _charge(self, turn_id: int, job: Job) -> int:
@@ -396,10 +395,10 @@ def _input_images(job: Job) -> int:
     return max(len(job.input_images), job.attachments) + len(job.references) + int(continues)
 
 
-def _duration(seconds: float) -> str:
+def _duration(seconds: float) -> Text:
     if seconds >= 120:
-        return f"{seconds / 60:g} minutes"
-    return f"{seconds:g} seconds"
+        return tr_n("{value} minute", "{value} minutes", int(seconds / 60), value=f"{seconds / 60:g}")
+    return tr_n("{value} second", "{value} seconds", int(seconds), value=f"{seconds:g}")
 
 
 def _new_turn(job: Job) -> NewTurn:

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 
 from bot.core.errors import InvalidInput
+from bot.core.i18n import Message, Text, tr
 
 ASPECTS = ("1:1", "3:2", "2:3", "4:3", "3:4", "5:4", "4:5", "16:9", "9:16", "21:9", "9:21", "3:1", "1:3")
 # Target pixel areas: standard is OpenAI's 1024x1024, large is 1536x1536 (16:9 gives 2048x1152), 4k is
@@ -30,7 +31,7 @@ _SIZE = re.compile(r"([1-9][0-9]{1,4})x([1-9][0-9]{1,4})")
 @dataclass(frozen=True)
 class SizeChoice:
     size: str
-    note: str | None  # what the member should know (mapped to a standard size, experimental), else None
+    note: Message | None  # what the member should know (mapped to a standard size, experimental), else None
 
 
 def parse_size(text: str) -> tuple[int, int] | None:
@@ -38,16 +39,16 @@ def parse_size(text: str) -> tuple[int, int] | None:
     return (int(match[1]), int(match[2])) if match else None
 
 
-def size_problem(width: int, height: int) -> str | None:
+def size_problem(width: int, height: int) -> Text | None:
     """Why OpenAI would refuse this arbitrary size, or None when it is valid."""
     if width % STEP or height % STEP:
-        return "both sides must be divisible by 16"
+        return tr("both sides must be divisible by 16")
     if max(width, height) > MAX_EDGE:
-        return f"the longest side may be at most {MAX_EDGE}"
+        return tr("the longest side may be at most {edge}", edge=MAX_EDGE)
     if max(width, height) > MAX_RATIO * min(width, height):
-        return "the aspect ratio must be between 1:3 and 3:1"
+        return tr("the aspect ratio must be between 1:3 and 3:1")
     if not MIN_PIXELS <= width * height <= MAX_PIXELS:
-        return f"the picture must have {MIN_PIXELS:,} to {MAX_PIXELS:,} pixels"
+        return tr("the picture must have {low} to {high} pixels", low=f"{MIN_PIXELS:,}", high=f"{MAX_PIXELS:,}")
     return None
 
 
@@ -70,21 +71,24 @@ def choose_size(aspect: str | None, resolution: str | None, *, any_size: bool) -
     aspect = aspect or "1:1"
     resolution = resolution or "standard"
     if aspect not in ASPECTS:
-        raise InvalidInput(f"aspect must be one of {', '.join(ASPECTS)}; got {aspect!r}.")
+        raise InvalidInput(tr("{option} must be one of {allowed}; got {value}.", option="aspect",
+                              allowed=", ".join(ASPECTS), value=repr(aspect)))
     if resolution not in RESOLUTIONS:
-        raise InvalidInput(f"resolution must be one of {', '.join(RESOLUTIONS)}; got {resolution!r}.")
+        raise InvalidInput(tr("{option} must be one of {allowed}; got {value}.", option="resolution",
+                              allowed=", ".join(RESOLUTIONS), value=repr(resolution)))
     size = size_for(aspect, resolution)
     width, height = _sides(size)
     if not any_size:
         nearest = nearest_standard(width, height)
         if nearest == size:
             return SizeChoice(size, None)
-        return SizeChoice(nearest, (
-            f"This server's image model only makes {_label(', '.join(STANDARD_SIZES))}, so I used "
-            f"{_label(nearest)} (the nearest to {aspect} {resolution})."
+        return SizeChoice(nearest, tr(
+            "This server's image model only makes {sizes}, so I used {size} (the nearest to {aspect} "
+            "{resolution}).", sizes=_label(", ".join(STANDARD_SIZES)), size=_label(nearest), aspect=aspect,
+            resolution=resolution,
         ))
     if width * height > EXPERIMENTAL_PIXELS:
-        return SizeChoice(size, f"{_label(size)} is above 2560×1440, which OpenAI calls experimental.")
+        return SizeChoice(size, tr("{size} is above 2560×1440, which OpenAI calls experimental.", size=_label(size)))
     return SizeChoice(size, None)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import pybase64
 
 from bot.core.errors import Blocked, StreamBroken, Upstream, blocked_message, from_error_fields
+from bot.core.i18n import tr
 from bot.core.updates import Completed, Final, Partial, Started, Update
 from bot.core.usage import Usage
 
@@ -29,7 +30,7 @@ async def decode_b64(data: str) -> bytes:
     try:
         return pybase64.b64decode(data, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise Upstream("OpenAI sent an image the bot could not read. Please try again.") from exc
+        raise Upstream(tr("OpenAI sent an image the bot could not read. Please try again.")) from exc
 
 
 async def translate(events: AsyncIterable[Any], *, requested_format: str) -> AsyncIterator[Update]:
@@ -54,7 +55,7 @@ async def translate(events: AsyncIterable[Any], *, requested_format: str) -> Asy
                 # Some upstreams only carry the image in the completed response's output.
                 final = await _final_from_output(event.response.output, requested_format)
                 if final is None:
-                    raise Upstream("OpenAI finished without making an image. Try rephrasing your request.")
+                    raise Upstream(tr("OpenAI finished without making an image. Try rephrasing your request."))
                 yield final
             yield Completed(event.response.id, usage_of(event.response))
             return
@@ -73,13 +74,13 @@ async def translate(events: AsyncIterable[Any], *, requested_format: str) -> Asy
                 failure = Blocked(blocked_message(None), detail="response.incomplete content_filter")
             else:
                 failure = Upstream(
-                    "OpenAI stopped before the image was finished. Please try again.", detail=str(reason)
+                    tr("OpenAI stopped before the image was finished. Please try again."), detail=str(reason)
                 )
             failure.usage = _reported(event.response)
             raise failure
         else:
             log.debug("ignoring stream event %s", kind)
-    raise StreamBroken("The connection to OpenAI ended before the image was finished. Please try again.")
+    raise StreamBroken(tr("The connection to OpenAI ended before the image was finished. Please try again."))
 
 
 async def _final_from_item(item: Any, requested_format: str) -> Final | None:

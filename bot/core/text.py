@@ -29,12 +29,14 @@ def thread_name(prompt: str) -> str:
     return shorten(flat, THREAD_NAME_LIMIT) or "Image"
 
 
-def caption(prompt: str, revised_prompt: str | None, *, label: str = "Prompt") -> str:
+def caption(
+    prompt: str, revised_prompt: str | None, *, label: str = "Prompt", revised_label: str = "Revised prompt"
+) -> str:
     """The member's prompt and the model's revised prompt (escaped), together under the embed limit."""
     prompt = escape(prompt)
     revised_prompt = escape(revised_prompt) if revised_prompt else revised_prompt
     head = f"**{label}**\n"
-    tail_head = "\n\n**Revised prompt**\n"
+    tail_head = f"\n\n**{revised_label}**\n"
     if not revised_prompt:
         return head + shorten(prompt, CAPTION_LIMIT - len(head))
     budget = CAPTION_LIMIT - len(head) - len(tail_head)

@@ -11,21 +11,17 @@ import re
 from functools import lru_cache
 
 from bot.core.errors import InvalidInput
+from bot.core.i18n import Text, tr
 from bot.core.text import escape
 
 MAX_RULES = 100  # the list is shown in one private message
 MAX_RULE_LENGTH = 50
 
-# Member-facing text, kept here so it can move into message catalogues.
-BLOCKED_WORD = (
-    "Your {what} contains a word this server has blocked (rule: {rule}), so I won't draw it. Nothing was charged."
-)
-RULE_EMPTY = "Type the word or pattern, e.g. `badword` or `bad*`."
-RULE_TOO_LONG = f"A rule can be at most {MAX_RULE_LENGTH} characters."
-RULE_ONLY_STARS = "A rule needs at least one letter or digit besides `*`."
-LIST_FULL = f"The list already holds {MAX_RULES} rules; remove one first."
-RULE_ALREADY_LISTED = "{rule} is already on the list."
-RULE_NOT_LISTED = "{rule} isn't on the list."
+# Member-facing text: catalogue messages, rendered in the member's language at the Discord edge.
+RULE_EMPTY = tr("Type the word or pattern, e.g. `badword` or `bad*`.")
+RULE_TOO_LONG = tr("A rule can be at most {limit} characters.", limit=MAX_RULE_LENGTH)
+RULE_ONLY_STARS = tr("A rule needs at least one letter or digit besides `*`.")
+LIST_FULL = tr("The list already holds {count} rules; remove one first.", count=MAX_RULES)
 
 
 def normalise(text: str) -> str:
@@ -49,8 +45,13 @@ def first_match(rules: tuple[str, ...], text: str) -> str | None:
     return None
 
 
-def refusal(rule: str, what: str) -> str:
-    return BLOCKED_WORD.format(what=what, rule=shown(rule))
+def refusal(rule: str, what: str) -> Text:
+    """The refusal for a prompt ("prompt") or an /edit instruction ("instruction") that breaks `rule`."""
+    if what == "instruction":
+        return tr("Your instruction contains a word this server has blocked (rule: {rule}), so I won't draw it. "
+                  "Nothing was charged.", rule=shown(rule))
+    return tr("Your prompt contains a word this server has blocked (rule: {rule}), so I won't draw it. Nothing was "
+              "charged.", rule=shown(rule))
 
 
 def shown(rule: str) -> str:

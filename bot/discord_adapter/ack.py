@@ -12,8 +12,10 @@ import discord
 from bot.core import observe
 from bot.core.budgets import BudgetPolicy
 from bot.core.errors import ImageError, Unavailable
+from bot.core.i18n import Message, tr
 from bot.core.models import Job
 from bot.core.service import Admission, ImageService
+from bot.discord_adapter.i18n import say
 from bot.discord_adapter.reply import replace_with_private, send_private
 from bot.ops.metrics import Metrics
 
@@ -25,7 +27,7 @@ log = logging.getLogger(__name__)
 # of Discord's window for the deferral's own round trip, which on an overloaded event loop can itself take a
 # second, and still lets the usual refusal (admission takes milliseconds) be a plain private message.
 ACK_DEADLINE = 0.5
-ACK_REFUSED = "Discord did not accept the acknowledgement of this command in time."
+ACK_REFUSED = tr("Discord did not accept the acknowledgement of this command in time.")
 Admitted = tuple[Admission, Job]
 
 
@@ -55,25 +57,25 @@ class Ack:
         self.deferred = True
         self._metrics.acknowledged(self.interaction.id)
 
-    async def confirm(self, text: str) -> None:
+    async def confirm(self, text: Message) -> None:
         """A private note that the job was accepted (it is posted elsewhere); this acknowledges the command."""
         first = not self.interaction.response.is_done()
         await send_private(self.interaction, text)
         if first:
             self._metrics.acknowledged(self.interaction.id)
 
-    async def refuse(self, text: str) -> None:
+    async def refuse(self, text: Message) -> None:
         """Tell only the member why nothing runs, even after a public deferral (which is taken away)."""
         if not self.deferred or self._private:
             await send_private(self.interaction, text)
         elif not await replace_with_private(self.interaction, text):
             log.info("could not refuse interaction %s privately; saying it in the reply", self.interaction.id)
-            await self.interaction.edit_original_response(content=text)
+            await self.interaction.edit_original_response(content=say(text, self.interaction.locale))
 
 
 async def admit_in_time(
     ack: Ack, service: ImageService, plan: Awaitable[tuple[Job, BudgetPolicy]],
-    refused: Callable[[str], Awaitable[None]] | None = None,
+    refused: Callable[[Message], Awaitable[None]] | None = None,
 ) -> Admitted | None:
     """Plan and admit a job, acknowledging in time; on a refusal tell the member privately and return None.
 

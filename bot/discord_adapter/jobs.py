@@ -17,6 +17,7 @@ from bot.core.budgets import BudgetPolicy
 from bot.core.capabilities import ImageCapabilities, capabilities_of
 from bot.core.errors import InvalidInput
 from bot.core.guild_settings import GuildSettings
+from bot.core.i18n import Message, tr, tr_n
 from bot.core.images import MAX_PIXELS, MAX_UPLOAD_BYTES, TOO_MANY_PIXELS
 from bot.core.models import ImageRef, Job, JobKind, Turn
 from bot.core.options import ImageOptions, check_prompt
@@ -24,11 +25,12 @@ from bot.core.role_budgets import policy_for
 from bot.core.service import Admission
 from bot.core.sizes import choose_size
 from bot.discord_adapter.ack import Ack, admit_in_time
+from bot.discord_adapter.i18n import for_member
 from bot.discord_adapter.references import linked_results
 from bot.discord_adapter.reply import Reply
 from bot.discord_adapter.server_keys import job_key
 from bot.discord_adapter.server_rules import check_words, spoiler_here
-from bot.discord_adapter.surface import ReplySurface
+from bot.discord_adapter.surface import DRAWING, EDITING, ReplySurface
 from bot.ops.memory import MemoryReleaser
 
 if TYPE_CHECKING:
@@ -37,7 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_INPUT_IMAGES = 4  # /edit's image options; "Edit image" takes the first four of a message
-MASK_WITH_RESULTS = "A mask applies to an attached image; use it without `results`."
+MASK_WITH_RESULTS = tr("A mask applies to an attached image; use it without `results`.")
 
 
 class JobStarter:
@@ -65,7 +67,8 @@ class JobStarter:
             return
         admission, job = admitted
         reply = await self.reply_here(ack)
-        await self.run_admitted(admission, job, reply, interaction.filesize_limit, attachments, mask)
+        await self.run_admitted(admission, job, reply, interaction.filesize_limit, attachments, mask,
+                                locale=for_member(interaction))
 
     async def start_branch(
         self, interaction: discord.Interaction, source: Turn, kind: JobKind, text: str, parent_turn_id: int | None
@@ -87,10 +90,10 @@ class JobStarter:
         if here:
             reply = await self.reply_here(ack)
         else:
-            await ack.confirm(f"On it: the new image will appear in <#{chain_id}>.")
+            await ack.confirm(tr("On it: the new image will appear in {channel}.", channel=f"<#{chain_id}>"))
             channel = self.bot.get_channel(chain_id) or await self.bot.fetch_channel(chain_id)
             reply = Reply(_messageable(channel))
-        await self.run_admitted(admission, job, reply, interaction.filesize_limit)
+        await self.run_admitted(admission, job, reply, interaction.filesize_limit, locale=for_member(interaction))
 
     async def reply_here(self, ack: Ack) -> Reply:
         """The job's reply is the interaction's own message (deferred now unless admission already did)."""
@@ -152,6 +155,8 @@ class JobStarter:
         self, admission: Admission, job: Job, reply: Reply, upload_limit: int,
         attachments: Sequence[discord.Attachment] = (),
         mask: discord.Attachment | None = None,
+        *,
+        locale: str | None = None,
     ) -> None:
         """Show the status line, read the attachment, then hand the job to the engine."""
         service = self.bot.service
@@ -160,7 +165,7 @@ class JobStarter:
         surface = ReplySurface(
             self.bot,
             reply,
-            verb="Drawing" if job.kind == "draw" else "Editing",
+            verb=DRAWING if job.kind == "draw" else EDITING,
             chain_id=job.chain_id,
             chain_kind=chain.kind if chain else "channel",
             parent_channel_id=getattr(reply.channel, "parent_id", None),
@@ -168,6 +173,7 @@ class JobStarter:
             turn_id=turn_id,
             estimate=admission.estimate,
             timer=self.bot.metrics.timer(job.interaction_id),
+            locale=locale,
             spoiler=job.spoiler,
         )
         await surface.start()
@@ -184,8 +190,8 @@ class JobStarter:
             self.memory.job_ended()
         await self.bot.log_channel.turn_ended(turn_id)
 
-    def _log_refusal(self, interaction: discord.Interaction, text: str) -> Callable[[str], Awaitable[None]]:
-        async def refused(reason: str) -> None:
+    def _log_refusal(self, interaction: discord.Interaction, text: str) -> Callable[[Message], Awaitable[None]]:
+        async def refused(reason: Message) -> None:
             channel_id = interaction.channel_id
             assert channel_id is not None  # commands and components always come from a channel
             await self.bot.log_channel.refusal(interaction.guild_id, interaction.user.id, channel_id, reason, text)
@@ -218,13 +224,14 @@ class JobStarter:
         options, notes = chosen.resolve_for(server, self.capabilities())
         options = options.validate()
         if any(attachment.size > MAX_UPLOAD_BYTES for attachment in attachments):
-            raise InvalidInput("That image is larger than 20 MB; please attach a smaller one.")
+            raise InvalidInput(tr("That image is larger than 20 MB; please attach a smaller one."))
         if len(attachments) + len(references) > MAX_INPUT_IMAGES:
-            raise InvalidInput(f"I can use at most {MAX_INPUT_IMAGES} images at once.")
+            raise InvalidInput(tr_n("I can use at most {count} image at once.",
+                                    "I can use at most {count} images at once.", MAX_INPUT_IMAGES))
         if mask is not None and not attachments:
-            raise InvalidInput("A mask needs the image it applies to: attach that image as `image` too.")
+            raise InvalidInput(tr("A mask needs the image it applies to: attach that image as `image` too."))
         if mask is not None and mask.size > MAX_UPLOAD_BYTES:
-            raise InvalidInput("The mask is larger than 20 MB; please attach a smaller one.")
+            raise InvalidInput(tr("The mask is larger than 20 MB; please attach a smaller one."))
         if any((attachment.width or 0) * (attachment.height or 0) > MAX_PIXELS for attachment in attachments):
             raise InvalidInput(TOO_MANY_PIXELS)  # Discord's own reading of the image; the decoder checks again
         chain_id = await self._chain_for(interaction, kind, bool(attachments or references))
@@ -298,22 +305,24 @@ class Chosen:
     resolution: str | None = None
     fidelity: str | None = None
 
-    def resolve_for(self, server: GuildSettings, caps: ImageCapabilities) -> tuple[ImageOptions, tuple[str, ...]]:
+    def resolve_for(
+        self, server: GuildSettings, caps: ImageCapabilities
+    ) -> tuple[ImageOptions, tuple[Message, ...]]:
         """The options for this job and what the member should be told about them (a size mapped, ...)."""
         options = self.resolve(server)
-        notes: tuple[str, ...] = ()
+        notes: tuple[Message, ...] = ()
         if self.aspect or self.resolution:
             if self.size:
-                raise InvalidInput("Pick either size or aspect/resolution, not both.")
+                raise InvalidInput(tr("Pick either size or aspect/resolution, not both."))
             choice = choose_size(self.aspect, self.resolution, any_size=caps.any_size)
             options = replace(options, size=choice.size)
             notes = (choice.note,) if choice.note else ()
         if self.fidelity is not None:
             if not caps.fidelity:
-                raise InvalidInput(
+                raise InvalidInput(tr(
                     "This server's image model doesn't take the fidelity option (gpt-image-2 and later always "
                     "keep faces and details at high fidelity). Leave it out."
-                )
+                ))
             options = replace(options, fidelity=self.fidelity)
         return options, notes
 
@@ -380,7 +389,7 @@ def _is_moderator(interaction: discord.Interaction) -> bool:
 
 def _messageable(channel: object) -> discord.abc.Messageable:
     if not isinstance(channel, discord.abc.Messageable):
-        raise InvalidInput("I can't post in this kind of channel.")
+        raise InvalidInput(tr("I can't post in this kind of channel."))
     return channel
 
 
@@ -400,5 +409,5 @@ def _downloader(attachment: discord.Attachment) -> Callable[[], Awaitable[bytes]
         try:
             return await attachment.read()
         except discord.HTTPException as exc:
-            raise InvalidInput("I couldn't download that attachment from Discord. Please try again.") from exc
+            raise InvalidInput(tr("I couldn't download that attachment from Discord. Please try again.")) from exc
     return download

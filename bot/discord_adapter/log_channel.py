@@ -3,7 +3,8 @@
 Posting never blocks a member's job: entries go into a bounded queue that one background task drains, one post per
 POST_INTERVAL seconds (well inside Discord's 5 messages per 5 seconds per channel, and its global limit, however
 busy the servers are). When the queue is full the oldest entry is dropped with a warning. Nothing posted here can
-ping anyone (allowed mentions: none), and members' text is escaped like everywhere else.
+ping anyone (allowed mentions: none), and members' text is escaped like everywhere else. Posts are for the server's
+staff, so they read in the server's preferred locale (English when it has no catalogue).
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ import discord
 
 from bot.core.costs import format_usd
 from bot.core.errors import Blocked
+from bot.core.i18n import Message, Text, tr
 from bot.core.models import Turn
 from bot.core.text import escape, shorten
+from bot.discord_adapter.i18n import say, server_locale
 from bot.storage import BotStore
 
 log = logging.getLogger(__name__)
@@ -28,14 +31,6 @@ POST_INTERVAL = 1.0  # seconds between two posts, over all log channels together
 MAX_QUEUED = 200  # about three minutes of posts at POST_INTERVAL
 PROMPT_SHOWN = 700  # characters of a prompt (and of a revised prompt) in one post; two fit in 2000
 QUIET = discord.AllowedMentions.none()
-
-# Member-facing text (moderators read it), kept here so it can move into message catalogues.
-FINISHED = "🖼️ <@{user}> made an image in <#{channel}> for {cost}: {link}\n**Prompt:** {prompt}"
-REVISED = "\n**Revised prompt:** {revised}"
-REFUSED = "✋ <@{user}> was refused in <#{channel}>: {reason}"
-PROMPT = "\n**Prompt:** {prompt}"
-BLOCKED = "🚫 OpenAI's safety system blocked an image for <@{user}> in <#{channel}>.\n**Prompt:** {prompt}"
-
 
 @dataclass(frozen=True)
 class Entry:
@@ -60,7 +55,9 @@ class LogChannel:
         self._idle.set()
         self.dropped = 0
 
-    async def refusal(self, guild_id: int | None, user_id: int, channel_id: int, reason: str, prompt: str) -> None:
+    async def refusal(
+        self, guild_id: int | None, user_id: int, channel_id: int, reason: Message, prompt: str
+    ) -> None:
         """A member was refused before anything was paid for."""
         await self._log(guild_id, lambda: refused_text(user_id, channel_id, reason, prompt))
 
@@ -79,7 +76,7 @@ class LogChannel:
         elif turn.error_code == Blocked.code:
             await self._log(turn.guild_id, lambda: blocked_text(turn))
 
-    async def _log(self, guild_id: int | None, text: Callable[[], str]) -> None:
+    async def _log(self, guild_id: int | None, text: Callable[[], Text]) -> None:
         if guild_id is None:
             return  # DMs have no server, so no log channel
         try:
@@ -88,7 +85,7 @@ class LogChannel:
             log.warning("could not read server %s's log channel", guild_id, exc_info=True)
             return
         if channel_id is not None:
-            self.post(channel_id, text())
+            self.post(channel_id, say(text(), server_locale(self._client, guild_id)))
 
     def post(self, channel_id: int, text: str) -> None:
         """Queue a post; returns at once (never awaits Discord)."""
@@ -125,24 +122,27 @@ class LogChannel:
             log.exception("posting to log channel %s failed", entry.channel_id)  # the queue keeps draining
 
 
-def finished_text(turn: Turn, link: str | None) -> str:
-    text = FINISHED.format(
-        user=turn.user_id, channel=turn.channel_id, cost=format_usd(turn.cost_micros),
-        link=link or "(no link)", prompt=_shown(turn.prompt),
-    )
+def finished_text(turn: Turn, link: str | None) -> Text:
+    values = {"user": f"<@{turn.user_id}>", "channel": f"<#{turn.channel_id}>", "cost": format_usd(turn.cost_micros),
+              "link": link or tr("(no link)"), "prompt": _shown(turn.prompt)}
     if turn.revised_prompt:
-        text += REVISED.format(revised=_shown(turn.revised_prompt))
-    return text
+        return tr("🖼️ {user} made an image in {channel} for {cost}: {link}\n**Prompt:** {prompt}\n"
+                  "**Revised prompt:** {revised}", revised=_shown(turn.revised_prompt), **values)
+    return tr("🖼️ {user} made an image in {channel} for {cost}: {link}\n**Prompt:** {prompt}", **values)
 
 
-def refused_text(user_id: int, channel_id: int, reason: str, prompt: str) -> str:
+def refused_text(user_id: int, channel_id: int, reason: Message, prompt: str) -> Text:
     """A refusal; prompt is empty when the member was stopped before typing one (a button, "Edit image")."""
-    text = REFUSED.format(user=user_id, channel=channel_id, reason=reason)
-    return text + PROMPT.format(prompt=_shown(prompt)) if prompt else text
+    values = {"user": f"<@{user_id}>", "channel": f"<#{channel_id}>", "reason": reason}
+    if prompt:
+        return tr("✋ {user} was refused in {channel}: {reason}\n**Prompt:** {prompt}", prompt=_shown(prompt),
+                  **values)
+    return tr("✋ {user} was refused in {channel}: {reason}", **values)
 
 
-def blocked_text(turn: Turn) -> str:
-    return BLOCKED.format(user=turn.user_id, channel=turn.channel_id, prompt=_shown(turn.prompt))
+def blocked_text(turn: Turn) -> Text:
+    return tr("🚫 OpenAI's safety system blocked an image for {user} in {channel}.\n**Prompt:** {prompt}",
+              user=f"<@{turn.user_id}>", channel=f"<#{turn.channel_id}>", prompt=_shown(turn.prompt))
 
 
 def message_link(guild_id: int | None, channel_id: int | None, message_id: int | None) -> str | None:

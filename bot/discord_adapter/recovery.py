@@ -8,13 +8,15 @@ from typing import TYPE_CHECKING
 
 import discord
 
+from bot.core.i18n import tr
 from bot.core.models import ChainKind, PendingDelivery, Turn
 from bot.core.ports import Store, Surface
 from bot.core.shards import ShardScope
 from bot.core.updates import Final
+from bot.discord_adapter.i18n import say, server_locale
 from bot.discord_adapter.reply import Reply
 from bot.discord_adapter.server_rules import spoiler_here
-from bot.discord_adapter.surface import ReplySurface, interrupted_text
+from bot.discord_adapter.surface import DRAWING, EDITING, ReplySurface, interrupted_text
 from bot.discord_adapter.variations import RecoveredGrids
 
 if TYPE_CHECKING:
@@ -23,7 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
-DELIVERED_LATE = "Delivered after the bot restarted."
+DELIVERED_LATE = tr("Delivered after the bot restarted.")
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,8 @@ async def _report_interrupted(bot: ImageBot, turn: Turn) -> None:
         return
     reply = Reply(bot.get_partial_messageable(turn.reply_channel_id), message_id=turn.reply_message_id)
     try:
-        await reply.edit(content=interrupted_text(turn.cost_micros), embed=None, uploads=[], view=None)
+        text = say(interrupted_text(turn.cost_micros), server_locale(bot, turn.guild_id))
+        await reply.edit(content=text, embed=None, uploads=[], view=None)
     except discord.HTTPException as exc:
         log.warning("could not report interrupted turn %s: %s", turn.id, exc)
 
@@ -99,11 +102,13 @@ async def _surface_for(bot: ImageBot, turn: Turn) -> ReplySurface:
     return ReplySurface(
         bot,
         Reply(channel, message_id=turn.reply_message_id),
-        verb="Drawing" if turn.kind == "draw" else "Editing",
+        verb=DRAWING if turn.kind == "draw" else EDITING,
         chain_id=turn.chain_id,
         chain_kind=kind,
         parent_channel_id=getattr(channel, "parent_id", None),
         upload_limit=getattr(guild, "filesize_limit", DEFAULT_UPLOAD_LIMIT),
         turn_id=turn.id,
+        # The member's own locale went with the process; the server's language is the nearest guess.
+        locale=server_locale(bot, turn.guild_id),
         spoiler=server is not None and spoiler_here(server, channel),  # as it would have been before the restart
     )

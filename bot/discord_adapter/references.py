@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.core.errors import InvalidInput
+from bot.core.i18n import tr, tr_n
 from bot.core.models import ImageRef
 
 if TYPE_CHECKING:
@@ -23,14 +24,13 @@ LINK = re.compile(
 )
 RESULT_BUTTON = re.compile(r"tp:(?:edit|reroll):(?P<turn>\d+)")
 
-# Member-facing text (kept here together so translations can take it over).
-NO_LINKS = ("I found no message link in `results`. Right-click one of my results, choose Copy Message Link, and "
-            "paste it there (several links may be separated by spaces).")
-TOO_MANY = "I can use at most {limit} images at once (results and attachments together)."
-ELSEWHERE = "I can only use results from this server (or, in direct messages, from this conversation)."
-NOT_VISIBLE = "I can't use that result: you can't see the channel it was posted in."
-GONE = "I couldn't find the message behind one of those links; it may have been deleted."
-NOT_A_RESULT = "One of those links isn't one of my finished results; only those can be used by link."
+# Member-facing text, from the catalogues (bot/locales).
+NO_LINKS = tr("I found no message link in `results`. Right-click one of my results, choose Copy Message Link, and "
+              "paste it there (several links may be separated by spaces).")
+ELSEWHERE = tr("I can only use results from this server (or, in direct messages, from this conversation).")
+NOT_VISIBLE = tr("I can't use that result: you can't see the channel it was posted in.")
+GONE = tr("I couldn't find the message behind one of those links; it may have been deleted.")
+NOT_A_RESULT = tr("One of those links isn't one of my finished results; only those can be used by link.")
 
 
 async def result_reference(bot: ImageBot, message: discord.Message) -> ImageRef | None:
@@ -57,7 +57,9 @@ async def linked_results(
     if not links:
         raise InvalidInput(NO_LINKS)
     if len(links) > limit:
-        raise InvalidInput(TOO_MANY.format(limit=limit))
+        raise InvalidInput(tr_n("I can use at most {count} image at once (results and attachments together).",
+                                "I can use at most {count} images at once (results and attachments together).",
+                                limit))
     refs = []
     for link in links:
         channel_id, message_id = int(link["channel"]), int(link["message"])

@@ -11,6 +11,9 @@ from typing import Any
 
 import discord
 
+from bot.core.i18n import Message
+from bot.discord_adapter.i18n import say
+
 log = logging.getLogger(__name__)
 
 MISSING: Any = discord.utils.MISSING
@@ -110,18 +113,19 @@ def _partial_message(channel: discord.abc.Messageable, message_id: int) -> disco
     return partial
 
 
-async def replace_with_private(interaction: discord.Interaction, text: str) -> bool:
+async def replace_with_private(interaction: discord.Interaction, text: Message) -> bool:
     """Take the public reply away and tell only the caller instead; False if Discord refused either step."""
     try:
         await interaction.delete_original_response()
-        await interaction.followup.send(text, ephemeral=True)
+        await interaction.followup.send(say(text, interaction.locale), ephemeral=True)
     except discord.HTTPException:
         return False
     return True
 
 
-async def send_private(interaction: discord.Interaction, text: str) -> None:
-    """Tell only the caller something, whatever state the interaction is in."""
+async def send_private(interaction: discord.Interaction, message: Message) -> None:
+    """Tell only the caller something (in their language), whatever state the interaction is in."""
+    text = say(message, interaction.locale)
     if not interaction.response.is_done():
         await interaction.response.send_message(text, ephemeral=True)
     elif not interaction.is_expired():

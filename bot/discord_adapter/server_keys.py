@@ -14,37 +14,40 @@ import openai
 from cryptography.fernet import Fernet, InvalidToken
 
 from bot.core.errors import InvalidInput
+from bot.core.i18n import Text, tr
+from bot.discord_adapter.i18n import say
 from bot.ops.log import redact_also
 from bot.storage import BotStore
 
 log = logging.getLogger(__name__)
 
-# Member-facing text, kept here so it can move into message catalogues.
-KEYS_OFF = (
+# Member-facing text: catalogue messages, rendered in the member's language at the Discord edge.
+KEYS_OFF = tr(
     "Servers can't use their own OpenAI key with this bot: its owner has not set SERVER_KEYS_SECRET, which keeps "
     "such keys encrypted."
 )
-KEY_SAVED = "✅ This server's own OpenAI key is saved (encrypted). Images made here are billed to it from now on."
-KEY_REMOVED = "✅ This server's own OpenAI key is removed."
-KEY_REMOVED_NO_FALLBACK = (
+KEY_SAVED = tr("✅ This server's own OpenAI key is saved (encrypted). Images made here are billed to it from now on.")
+KEY_REMOVED = tr("✅ This server's own OpenAI key is removed.")
+KEY_REMOVED_NO_FALLBACK = tr(
     "✅ This server's own OpenAI key is removed. The bot's owner doesn't lend their key after that, so images "
     "can't be made here until a manager sets a key again."
 )
-NO_KEY_TO_REMOVE = "This server has no OpenAI key of its own."
-KEY_REJECTED = "OpenAI didn't accept that key (it may be mistyped, revoked or without API access). Nothing was saved."
-KEY_UNCHECKED = "I couldn't reach OpenAI to check that key just now. Nothing was saved; please try again."
-KEY_GONE = (
+NO_KEY_TO_REMOVE = tr("This server has no OpenAI key of its own.")
+KEY_REJECTED = tr(
+    "OpenAI didn't accept that key (it may be mistyped, revoked or without API access). Nothing was saved."
+)
+KEY_UNCHECKED = tr("I couldn't reach OpenAI to check that key just now. Nothing was saved; please try again.")
+KEY_GONE = tr(
     "This server removed its own OpenAI key, and the bot's owner doesn't lend theirs, so I can't make images here. "
     "A server manager can set a key with /threadpaint settings key."
 )
-KEY_UNREADABLE = (
+KEY_UNREADABLE = tr(
     "This server's OpenAI key can't be read any more (the bot's owner changed SERVER_KEYS_SECRET). "
     "A server manager needs to set it again with /threadpaint settings key."
 )
-KEY_LINE = "**OpenAI key:** {which}"
-KEY_OWN = "this server's own"
-KEY_BOTS = "the bot's"
-KEY_NONE = "none (this server removed its own, and the bot's owner doesn't lend theirs)"
+KEY_OWN = tr("this server's own")
+KEY_BOTS = tr("the bot's")
+KEY_NONE = tr("none (this server removed its own, and the bot's owner doesn't lend theirs)")
 
 
 class KeyVault:
@@ -93,23 +96,26 @@ async def job_key(store: BotStore, vault: KeyVault | None, guild_id: int | None,
     return None  # never had one, or SERVER_KEYS_SECRET is unset (the feature is off: the owner's key, as before)
 
 
-async def key_line(store: BotStore, guild_id: int, *, enabled: bool, fallback: bool) -> str:
+async def key_line(store: BotStore, guild_id: int, *, enabled: bool, fallback: bool) -> Text:
     had_one, ciphertext = await store.get_server_key(guild_id)
     if ciphertext is not None and enabled:
-        return KEY_LINE.format(which=KEY_OWN)
-    return KEY_LINE.format(which=KEY_NONE if had_one and not fallback else KEY_BOTS)
+        return tr("**OpenAI key:** {which}", which=KEY_OWN)
+    return tr("**OpenAI key:** {which}", which=KEY_NONE if had_one and not fallback else KEY_BOTS)
 
 
 class KeyModal(discord.ui.Modal):
     """Asks a manager for the key privately; Discord shows the reply to them alone and the key is never echoed."""
 
-    key: discord.ui.TextInput[KeyModal] = discord.ui.TextInput(
-        label="This server's OpenAI API key", style=discord.TextStyle.short, min_length=20, max_length=300,
-        placeholder="sk-…",
-    )
-
-    def __init__(self, on_key: Callable[[discord.Interaction, str], Awaitable[None]]) -> None:
-        super().__init__(title="Set this server's OpenAI key", timeout=600)
+    def __init__(
+        self, on_key: Callable[[discord.Interaction, str], Awaitable[None]], locale: discord.Locale | None = None
+    ) -> None:
+        # Discord shows a modal as sent: its title and label are rendered in the manager's language here.
+        super().__init__(title=say(tr("Set this server's OpenAI key"), locale), timeout=600)
+        self.key: discord.ui.TextInput[KeyModal] = discord.ui.TextInput(
+            label=say(tr("This server's OpenAI API key"), locale), style=discord.TextStyle.short, min_length=20,
+            max_length=300, placeholder="sk-…",
+        )
+        self.add_item(self.key)
         self._on_key = on_key
 
     async def on_submit(self, interaction: discord.Interaction) -> None:

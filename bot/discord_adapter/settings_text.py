@@ -1,6 +1,6 @@
 """/threadpaint settings words, spoiler and role-budget: the changes they make and what they say.
 
-Member-facing strings are module constants so they can move into message catalogues.
+Member-facing strings are catalogue messages (tr), rendered in the manager's language by the settings cog.
 """
 
 from __future__ import annotations
@@ -12,32 +12,20 @@ import discord
 
 from bot.core.errors import InvalidInput
 from bot.core.guild_settings import GuildSettings
-from bot.core.wordlist import (
-    LIST_FULL,
-    MAX_RULES,
-    RULE_ALREADY_LISTED,
-    RULE_EMPTY,
-    RULE_NOT_LISTED,
-    normalise,
-    shown,
-)
+from bot.core.i18n import Message, Text, join_lines, tr, tr_n
+from bot.core.wordlist import LIST_FULL, MAX_RULES, RULE_EMPTY, normalise, shown
 
-SPOILER_NEEDS_CHANNEL = "Pick the channel whose results should (or should no longer) be spoilers."
-SPOILER_SAVED = "✅ Spoiler setting saved."
-EVERYONE_BUDGET = "Every member has @everyone; use `budget scope:member` to set everyone's limit."
-ROLE_BUDGET_SAVED = "✅ {role}'s {period} budget saved."
-RULE_ADDED = "✅ Blocked: {rule}. Prompts and instructions using it are refused before anything is paid for."
-RULE_REMOVED = "✅ Removed {rule} from the blocked words."
-RULES_CLEARED = "✅ Blocked words cleared."
-NO_RULES = "This server blocks no words. Add one with `/threadpaint settings words action:add word:<word>`."
-RULES_HEADING = "**Blocked words** ({count}; `*` matches any letters inside a word):"
-MORE_RULES = "… and {count} more"
-LOG_ON = "✅ Finished images, refusals and safety blocks will be posted in {channel}."
-LOG_OFF = "✅ Log channel turned off."
-LOG_NEEDS_CHANNEL = "Pick the log channel, or use `off:true` to stop logging."
-LOG_CANNOT_POST = "I can't post in {channel}: I need {missing} there. Give me that permission, then try again."
+SPOILER_NEEDS_CHANNEL = tr("Pick the channel whose results should (or should no longer) be spoilers.")
+SPOILER_SAVED = tr("✅ Spoiler setting saved.")
+EVERYONE_BUDGET = tr("Every member has @everyone; use `budget scope:member` to set everyone's limit.")
+RULES_CLEARED = tr("✅ Blocked words cleared.")
+NO_RULES = tr("This server blocks no words. Add one with `/threadpaint settings words action:add word:<word>`.")
+LOG_OFF = tr("✅ Log channel turned off.")
+LOG_NEEDS_CHANNEL = tr("Pick the log channel, or use `off:true` to stop logging.")
 # Discord's message limit is 2000 characters; the listing stops short of it.
 LISTING_LIMIT = 1900
+# Room for the heading and the "… and n more" line in the wordiest language.
+HEADING_ROOM, MORE_ROOM = 120, 40
 
 Change = Callable[[GuildSettings], GuildSettings]
 
@@ -53,46 +41,69 @@ def edit_rules(action: str, word: str | None) -> Change:
     def change(s: GuildSettings) -> GuildSettings:
         if action == "add":
             if rule in s.blocked_words:
-                raise InvalidInput(RULE_ALREADY_LISTED.format(rule=shown(rule)))
+                raise InvalidInput(tr("{rule} is already on the list.", rule=shown(rule)))
             if len(s.blocked_words) >= MAX_RULES:
                 raise InvalidInput(LIST_FULL)
             return dataclasses.replace(s, blocked_words=(*s.blocked_words, rule))
         if action != "remove":
             raise ValueError(f"unknown action {action!r}")
         if rule not in s.blocked_words:
-            raise InvalidInput(RULE_NOT_LISTED.format(rule=shown(rule)))
+            raise InvalidInput(tr("{rule} isn't on the list.", rule=shown(rule)))
         return dataclasses.replace(s, blocked_words=tuple(r for r in s.blocked_words if r != rule))
 
     return change
 
 
-def rules_headline(action: str, word: str | None) -> str:
+def rules_headline(action: str, word: str | None) -> Text:
     if action == "clear" or word is None:
         return RULES_CLEARED
     rule = shown(normalise(word))
-    return (RULE_ADDED if action == "add" else RULE_REMOVED).format(rule=rule)
+    if action == "add":
+        return tr("✅ Blocked: {rule}. Prompts and instructions using it are refused before anything is paid for.",
+                  rule=rule)
+    return tr("✅ Removed {rule} from the blocked words.", rule=rule)
 
 
-def rules_listing(rules: tuple[str, ...]) -> str:
-    """The private answer to `words action:list`, within one message."""
+def role_budget_saved(role: str, period: str) -> Text:
+    if period == "daily":
+        return tr("✅ {role}'s daily budget saved.", role=role)
+    return tr("✅ {role}'s monthly budget saved.", role=role)
+
+
+def log_on(channel: str) -> Text:
+    return tr("✅ Finished images, refusals and safety blocks will be posted in {channel}.", channel=channel)
+
+
+def log_cannot_post(channel: str, missing: Message) -> Text:
+    return tr("I can't post in {channel}: I need {missing} there. Give me that permission, then try again.",
+              channel=channel, missing=missing)
+
+
+def rules_listing(rules: tuple[str, ...]) -> Message:
+    """The private answer to `words action:list`, within one message (in any language: room is kept for it)."""
     if not rules:
         return NO_RULES
-    lines = [RULES_HEADING.format(count=len(rules))]
-    used = len(lines[0])
+    heading = tr_n("**Blocked words** ({count}; `*` matches any letters inside a word):",
+                   "**Blocked words** ({count}; `*` matches any letters inside a word):", len(rules))
+    lines: list[Message] = [heading]
+    used = HEADING_ROOM
     for index, rule in enumerate(rules):
         line = f"- {shown(rule)}"
-        if used + len(line) + 1 + len(MORE_RULES) + 8 > LISTING_LIMIT:
-            lines.append(MORE_RULES.format(count=len(rules) - index))
+        if used + len(line) + 1 + MORE_ROOM > LISTING_LIMIT:
+            lines.append(tr_n("… and {count} more", "… and {count} more", len(rules) - index))
             break
         lines.append(line)
         used += len(line) + 1
-    return "\n".join(lines)
+    return join_lines(lines)
 
 
-def missing_log_permissions(channel: discord.TextChannel) -> str | None:
+def missing_log_permissions(channel: discord.TextChannel) -> Message | None:
     """What the bot lacks to post in a log channel ("View Channel and Send Messages"), or None."""
     me = channel.guild.me
     permissions = channel.permissions_for(me)
-    missing = [name for name, has in (("View Channel", permissions.view_channel),
-                                      ("Send Messages", permissions.send_messages)) if not has]
-    return " and ".join(missing) or None
+    # Discord's own names for the permissions, as its client shows them in the member's language.
+    missing = [name for name, has in ((tr("View Channel"), permissions.view_channel),
+                                      (tr("Send Messages"), permissions.send_messages)) if not has]
+    if len(missing) == 2:
+        return tr("{first} and {second}", first=missing[0], second=missing[1])
+    return missing[0] if missing else None

@@ -8,19 +8,22 @@ import discord
 
 from bot.core.costs import format_usd
 from bot.core.errors import ImageError
+from bot.core.i18n import Message, Text, tr
 from bot.core.images import fit_for_upload_async
 from bot.core.models import ChainKind, Delivery
 from bot.core.text import caption, escape, shorten, thread_name
 from bot.core.updates import Final, Partial
 from bot.discord_adapter.buttons import result_view, running_view
+from bot.discord_adapter.i18n import say
 from bot.discord_adapter.reply import MISSING, Reply, Upload, replace_with_private
 from bot.ops.metrics import JobTimer
 
 log = logging.getLogger(__name__)
 
 EMBED_COLOUR = discord.Colour(0x5865F2)
-THREAD_HINT = "Use **/edit** in this thread to keep refining the image. Each edit builds on the latest result."
-INTERRUPTED = "⚠️ This request was interrupted because the bot restarted. Please run the command again."
+THREAD_HINT = tr("Use **/edit** in this thread to keep refining the image. Each edit builds on the latest result.")
+INTERRUPTED = tr("⚠️ This request was interrupted because the bot restarted. Please run the command again.")
+DRAWING, EDITING = tr("Drawing"), tr("Editing")
 DM_UPLOAD_LIMIT = 10 * 1024 * 1024  # Discord's upload limit outside servers with boosts
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
 SPOILER_PREFIX = "SPOILER_"
@@ -32,7 +35,7 @@ class ReplySurface:
         client: discord.Client,
         reply: Reply,
         *,
-        verb: str,
+        verb: Message,
         chain_id: int | None,
         chain_kind: ChainKind,
         parent_channel_id: int | None,
@@ -40,8 +43,12 @@ class ReplySurface:
         turn_id: int | None = None,
         estimate: int | None = None,
         timer: JobTimer | None = None,
+        locale: str | None = None,
         spoiler: bool = False,
     ) -> None:
+        # The member's language (interaction.locale), kept for the job's life: retries and deliveries after the
+        # interaction token expired still speak it.
+        self.locale = locale
         self.spoiler = spoiler  # previews and result as spoiler attachments, the image kept out of the embed
         self.estimate = estimate
         self.timer = timer  # times the first preview and the final result for metrics
@@ -55,41 +62,54 @@ class ReplySurface:
         self.upload_limit = upload_limit
 
     async def start(self) -> None:
-        view = running_view(self.turn_id) if self.turn_id is not None else MISSING
-        cost = f" Estimated cost: at most {format_usd(self.estimate)}." if self.estimate else ""
-        await self.reply.edit(content=f"🎨 {self.verb}… this usually takes 20–60 seconds.{cost}", view=view)
+        view = running_view(self.turn_id, self.locale) if self.turn_id is not None else MISSING
+        status = tr("🎨 {verb}… this usually takes 20–60 seconds.", verb=self.verb)
+        if self.estimate:
+            status = tr("🎨 {verb}… this usually takes 20–60 seconds. Estimated cost: at most {cost}.",
+                        verb=self.verb, cost=format_usd(self.estimate))
+        await self.reply.edit(content=self.say(status), view=view)
 
     async def waiting(self) -> None:
-        await self.reply.edit(content="⏳ Waiting for the request ahead of this one in this thread to finish…")
+        await self.reply.edit(content=self.say(tr("⏳ Waiting for the request ahead of this one in this thread to "
+                                                  "finish…")))
 
     async def queued(self, position: int) -> None:
-        where = "you're next" if position == 1 else f"you're number {position} in line"
-        await self.reply.edit(content=f"⏳ Waiting for a free slot: {where}. The image starts automatically.")
+        text = (tr("⏳ Waiting for a free slot: you're next. The image starts automatically.") if position == 1 else
+                tr("⏳ Waiting for a free slot: you're number {position} in line. The image starts automatically.",
+                   position=position))
+        await self.reply.edit(content=self.say(text))
 
     async def retrying(self, delay: float, attempt: int, attempts: int, error: ImageError) -> None:
-        await self.reply.edit(
-            content=f"⏳ {error.user_message} Trying again in {delay:.0f} s (attempt {attempt} of {attempts})…"
-        )
+        await self.reply.edit(content=self.say(tr(
+            "⏳ {message} Trying again in {seconds} s (attempt {attempt} of {attempts})…",
+            message=error.user_message, seconds=f"{delay:.0f}", attempt=attempt, attempts=attempts,
+        )))
+
+    def say(self, message: Message) -> str:
+        return say(message, self.locale)
 
     async def preview(self, partial: Partial, expected: int) -> None:
         fitted = await fit_for_upload_async(partial.image, partial.format, self.upload_limit)
         name = self._named(f"preview_{partial.index + 1}.{_ext(fitted.format)}")
-        progress = f" {partial.index + 1} of {expected}" if expected else ""
-        await self.reply.edit(content=f"🎨 {self.verb}… preview{progress}", uploads=[Upload(name, fitted.data)])
+        progress = (tr("🎨 {verb}… preview {number} of {expected}", verb=self.verb, number=partial.index + 1,
+                       expected=expected) if expected else tr("🎨 {verb}… preview", verb=self.verb))
+        await self.reply.edit(content=self.say(progress), uploads=[Upload(name, fitted.data)])
         if self.timer is not None:
             self.timer.first_preview()
 
-    async def deliver(self, final: Final, prompt: str, notes: list[str]) -> Delivery:
+    async def deliver(self, final: Final, prompt: str, notes: list[Message]) -> Delivery:
         fitted = await fit_for_upload_async(final.image, final.format, self.upload_limit)
         name = self._named(f"threadpaint.{_ext(fitted.format)}")
-        embed = discord.Embed(description=caption(prompt, final.revised_prompt), colour=EMBED_COLOUR)
+        description = caption(prompt, final.revised_prompt, label=self.say(tr("Prompt")),
+                              revised_label=self.say(tr("Revised prompt")))
+        embed = discord.Embed(description=description, colour=EMBED_COLOUR)
         if not self.spoiler:
             # An image inside an embed is never blurred: a spoiler stays a plain attachment below the caption.
             embed.set_image(url=f"attachment://{name}")
         footer = [*notes, fitted.note] if fitted.note else notes
         if footer:
-            embed.set_footer(text=shorten(" ".join(footer), 2048))
-        view = result_view(self.turn_id) if self.turn_id is not None else None
+            embed.set_footer(text=shorten(" ".join(self.say(note) for note in footer), 2048))
+        view = result_view(self.turn_id, self.locale) if self.turn_id is not None else None
         message = await self.reply.edit(content=None, embed=embed, uploads=[Upload(name, fitted.data)], view=view)
         if self.timer is not None:
             self.timer.final()
@@ -105,7 +125,7 @@ class ReplySurface:
             log.warning("could not open a thread on %s (%s); the channel is the chain", message.id, exc)
             return Delivery(message.channel.id, "channel", None, message.channel.id, message.id)
         try:
-            await thread.send(THREAD_HINT)
+            await thread.send(self.say(THREAD_HINT))
         except discord.HTTPException:
             log.info("could not post the hint in thread %s", thread.id)
         return Delivery(thread.id, "thread", message.channel.id, message.channel.id, message.id)
@@ -114,16 +134,16 @@ class ReplySurface:
         interaction = self.reply.interaction
         if error.private and interaction is not None and self.reply.token_alive():
             # Only the member's own input was wrong: tell them alone and take the public reply away.
-            if await replace_with_private(interaction, f"❌ {error.user_message}"):
+            if await replace_with_private(interaction, f"❌ {self.say(error.user_message)}"):
                 return
             log.info("could not answer privately; editing the reply instead")
-        await self.reply.edit(content=f"❌ {error.user_message}", embed=None, uploads=[], view=None)
+        await self.reply.edit(content=f"❌ {self.say(error.user_message)}", embed=None, uploads=[], view=None)
 
     async def hand_over(self, final: Final, prompt: str, user_id: int) -> bool:
         """The image by DM, when it can't be posted where it was asked for (the channel is out of reach)."""
         fitted = await fit_for_upload_async(final.image, final.format, DM_UPLOAD_LIMIT)
-        text = (f"Your image is ready, but I couldn't post it where you asked (I can't reach that channel any "
-                f"more). Here it is.\n**Prompt:** {shorten(escape(prompt), 1500)}")
+        text = self.say(tr("Your image is ready, but I couldn't post it where you asked (I can't reach that channel "
+                           "any more). Here it is.\n**Prompt:** {prompt}", prompt=shorten(escape(prompt), 1500)))
         try:
             user = self.client.get_user(user_id) or await self.client.fetch_user(user_id)
             upload = Upload(self._named(f"threadpaint.{_ext(fitted.format)}"), fitted.data)
@@ -134,7 +154,7 @@ class ReplySurface:
         return True
 
     async def interrupted(self, cost: int = 0) -> None:
-        await self.reply.edit(content=interrupted_text(cost), embed=None, uploads=[], view=None)
+        await self.reply.edit(content=self.say(interrupted_text(cost)), embed=None, uploads=[], view=None)
 
     def _named(self, filename: str) -> str:
         # Discord blurs an attachment whose name starts with SPOILER_ until it is clicked.
@@ -157,10 +177,12 @@ async def fetch_message_image(client: discord.Client, channel_id: int, message_i
     return None
 
 
-def interrupted_text(cost: int) -> str:
+def interrupted_text(cost: int) -> Text:
     """OpenAI bills what it made before the restart; the member is charged that, and should know."""
-    note = f" OpenAI had already started on it, so it cost {format_usd(cost)}." if cost else ""
-    return INTERRUPTED + note
+    if not cost:
+        return INTERRUPTED
+    return tr("⚠️ This request was interrupted because the bot restarted. Please run the command again. OpenAI had "
+              "already started on it, so it cost {cost}.", cost=format_usd(cost))
 
 
 def _ext(fmt: str) -> str:

@@ -7,14 +7,16 @@ import logging
 import discord
 from discord import app_commands
 
+from bot.core.i18n import Message, tr, tr_n
+from bot.discord_adapter.i18n import say
 from bot.discord_adapter.reply import send_private
 
 log = logging.getLogger(__name__)
 
 ALREADY_ACKNOWLEDGED = 40060
-GENERIC = "Sorry, something went wrong on my side. Please try again in a moment."
-NOT_HERE = "This bot is private to its owner's servers, so it doesn't work here."
-NO_DMS = "I don't take commands in direct messages. Please use me in a server."
+GENERIC = tr("Sorry, something went wrong on my side. Please try again in a moment.")
+NOT_HERE = tr("This bot is private to its owner's servers, so it doesn't work here.")
+NO_DMS = tr("I don't take commands in direct messages. Please use me in a server.")
 
 
 class ThreadpaintTree(app_commands.CommandTree):
@@ -32,7 +34,7 @@ class ThreadpaintTree(app_commands.CommandTree):
             log.warning("interaction %s was already acknowledged; not replying again", interaction.id)
             return
         if isinstance(error, app_commands.TransformerError | app_commands.CheckFailure):
-            message = _input_message(error)
+            message: Message = _input_message(error)
             log.info("rejected input from %s: %s", interaction.user.id, error)
         else:
             message = GENERIC
@@ -41,25 +43,27 @@ class ThreadpaintTree(app_commands.CommandTree):
         try:
             if interaction.response.is_done() and not interaction.is_expired():
                 # The reply may already show a status line; turn it into the explanation.
-                await interaction.edit_original_response(content=f"❌ {message}", embed=None, attachments=[])
+                text = say(message, interaction.locale)
+                await interaction.edit_original_response(content=f"❌ {text}", embed=None, attachments=[])
             else:
                 await send_private(interaction, message)
         except discord.HTTPException:
             log.warning("could not report the error to %s", interaction.user.id)
 
 
-def _input_message(error: app_commands.AppCommandError) -> str:
+def _input_message(error: app_commands.AppCommandError) -> Message:
     if isinstance(error, app_commands.TransformerError):
         limit = getattr(error.transformer, "max_value", None)
         if isinstance(error.value, str) and limit is not None and len(error.value) > limit:
-            return f"That text is {len(error.value)} characters long; the limit is {limit}."
+            return tr_n("That text is {count} character long; the limit is {limit}.",
+                        "That text is {count} characters long; the limit is {limit}.", len(error.value), limit=limit)
         low, high = getattr(error.transformer, "min_value", None), limit
         if isinstance(error.value, int | float) and low is not None and high is not None:
-            return f"That number must be from {low} to {high}."
-        return "One of the options has a value I can't use. Please check it and try again."
+            return tr("That number must be from {low} to {high}.", low=low, high=high)
+        return tr("One of the options has a value I can't use. Please check it and try again.")
     if isinstance(error, app_commands.NoPrivateMessage):
-        return "This command only works in a server."
-    return "You can't use this command here."
+        return tr("This command only works in a server.")
+    return tr("You can't use this command here.")
 
 
 async def allowed_here(interaction: discord.Interaction) -> bool:

@@ -20,6 +20,7 @@ from bot.core.budgets import BudgetPolicy
 from bot.core.costs import format_usd
 from bot.core.errors import ImageError
 from bot.core.grid import Cell, render_grid
+from bot.core.i18n import Message, Text, tr, tr_n
 from bot.core.images import fit_for_upload_async
 from bot.core.models import ChainKind, Delivery, Job, Turn
 from bot.core.pacing import PreviewPacer
@@ -27,10 +28,12 @@ from bot.core.text import caption, escape, shorten, thread_name
 from bot.core.updates import Final, Partial
 from bot.discord_adapter.ack import Ack, admit_in_time, admit_variations_in_time
 from bot.discord_adapter.buttons import grid_view, result_view, running_grid_view
+from bot.discord_adapter.i18n import for_member, say, server_locale
 from bot.discord_adapter.jobs import Chosen, JobStarter, budget_policy
 from bot.discord_adapter.reply import Reply, Upload, send_private
 from bot.discord_adapter.server_rules import check_words, spoiler_here
 from bot.discord_adapter.surface import (
+    DRAWING,
     EMBED_COLOUR,
     SPOILER_PREFIX,
     ReplySurface,
@@ -43,26 +46,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Member-facing text (kept here together so translations can take it over).
-RUNNING = "🎨 Drawing {count} variations… this usually takes 20–60 seconds.{cost}"
-ESTIMATE = " Estimated cost: at most {total} for all of them."
-FINISHED = ("**{count} variations of:** {prompt}\n"
-            "Press **Use** on one to continue from it; **Reroll** makes that one again.")
-CELL_NOTE = "**{number}:** {text}"
-CELL_WAITING = "⏳ waiting for a free slot"
-CELL_RETRYING = "⏳ {message} trying again…"
-CELL_FAILED = "❌ {message}"
-CELL_COST = "Cost {cost}."
-CELL_CANCELLED = "❌ Cancelled."
-CELL_FAILED_EARLIER = "❌ This one failed; Reroll makes it again."
-THREAD_HINT = ("Press **Use** under the grid to pick a variation: it is posted here full size and **/edit** in this "
-               "thread continues from it.")
-USED = "Variation {number} is now the image **/edit** continues from in <#{chain}>."
-GONE = "That variation is no longer available (it may have been forgotten)."
-NOT_POSTED = ("I couldn't post that variation in its conversation (check that I can send messages and attach files "
-              "there). Nothing changed; please try again.")
-FINISHED_ALREADY = "Those variations have already finished."
-REROLLING = "Making variation {number} again; it will appear in its cell."
+# Member-facing text, from the catalogues (bot/locales); the grid's is rendered in its member's language.
+CELL_WAITING = tr("⏳ waiting for a free slot")
+CELL_CANCELLED = tr("❌ Cancelled.")
+CELL_FAILED_EARLIER = tr("❌ This one failed; Reroll makes it again.")
+THREAD_HINT = tr("Press **Use** under the grid to pick a variation: it is posted here full size and **/edit** in "
+                 "this thread continues from it.")
+GONE = tr("That variation is no longer available (it may have been forgotten).")
+NOT_POSTED = tr("I couldn't post that variation in its conversation (check that I can send messages and attach "
+                "files there). Nothing changed; please try again.")
+FINISHED_ALREADY = tr("Those variations have already finished.")
 
 
 class Grid:
@@ -71,16 +64,18 @@ class Grid:
     def __init__(
         self, bot: ImageBot, reply: Reply, *, prompt: str, size: str, turns: list[int], chain_id: int | None,
         chain_kind: ChainKind, parent_channel_id: int | None, upload_limit: int,
-        base: bytes | None = None, notes: dict[int, str] | None = None, done: set[int] | None = None,
-        spoiler: bool = False,
+        base: bytes | None = None, notes: dict[int, Message] | None = None, done: set[int] | None = None,
+        locale: str | None = None, spoiler: bool = False,
     ) -> None:
+        # The language of the member who asked (after a restart: the server's); every member sees the same grid.
+        self.locale = locale
         self.bot = bot
         self.reply = reply
         self.prompt = prompt
         self.size = size
         self.turns = turns  # the current turn of each cell (a reroll replaces one)
         self.cells = [Cell() for _ in turns]
-        self.notes = notes or {}  # by cell index
+        self.notes: dict[int, Message] = notes or {}  # by cell index
         self.done = done or set()  # cells with a finished image
         self.running: set[int] = set()
         self.base = base  # the grid as last posted, when redrawn after a restart
@@ -94,8 +89,8 @@ class Grid:
         self._pacer: PreviewPacer[int] = PreviewPacer(self._paced, bot.settings.preview_interval)
         self._changes = 0
         # Hand-over by DM and fetching earlier images work as for single results.
-        self.single = ReplySurface(bot, reply, verb="Drawing", chain_id=chain_id, chain_kind=chain_kind,
-                                   parent_channel_id=parent_channel_id, upload_limit=upload_limit)
+        self.single = ReplySurface(bot, reply, verb=DRAWING, chain_id=chain_id, chain_kind=chain_kind,
+                                   parent_channel_id=parent_channel_id, upload_limit=upload_limit, locale=locale)
 
     def changed(self) -> None:
         self._changes += 1
@@ -108,25 +103,37 @@ class Grid:
         async with self._lock:
             png = await render_grid(self.cells, self.size, self.base)
             fitted = await fit_for_upload_async(png, "png", self.upload_limit)
-            view = (grid_view([(turn, i in self.done) for i, turn in enumerate(self.turns)]) if not self.running
-                    else running_grid_view(self.turns[min(self.running)]))
+            view = (grid_view([(turn, i in self.done) for i, turn in enumerate(self.turns)], self.locale)
+                    if not self.running else running_grid_view(self.turns[min(self.running)], self.locale))
             upload = Upload(self._named("variations.png"), fitted.data)
             return await self.reply.edit(content=self._text(), uploads=[upload], embed=None, view=view)
 
     def _named(self, filename: str) -> str:
         return f"{SPOILER_PREFIX}{filename}" if self.spoiler else filename
 
+    def say(self, message: Message) -> str:
+        return say(message, self.locale)
+
     def _text(self) -> str:
         count = len(self.turns)
-        if self.running:
-            cost = ESTIMATE.format(total=format_usd(self.estimate)) if self.estimate else ""
-            head = RUNNING.format(count=count, cost=cost)
+        if self.running and self.estimate:
+            head = tr_n("🎨 Drawing {count} variation… this usually takes 20–60 seconds. Estimated cost: at most "
+                        "{total} for all of them.",
+                        "🎨 Drawing {count} variations… this usually takes 20–60 seconds. Estimated cost: at most "
+                        "{total} for all of them.", count, total=format_usd(self.estimate))
+        elif self.running:
+            head = tr_n("🎨 Drawing {count} variation… this usually takes 20–60 seconds.",
+                        "🎨 Drawing {count} variations… this usually takes 20–60 seconds.", count)
         else:
-            head = FINISHED.format(count=count, prompt=shorten(escape(self.prompt), 1000))
-        notes = [CELL_NOTE.format(number=i + 1, text=self.notes[i]) for i in sorted(self.notes)]
-        return shorten("\n".join([head, *notes]), 2000)
+            head = tr_n("**{count} variation of:** {prompt}\n"
+                        "Press **Use** on one to continue from it; **Reroll** makes that one again.",
+                        "**{count} variations of:** {prompt}\n"
+                        "Press **Use** on one to continue from it; **Reroll** makes that one again.",
+                        count, prompt=shorten(escape(self.prompt), 1000))
+        notes = [f"**{i + 1}:** {self.say(self.notes[i])}" for i in sorted(self.notes)]
+        return shorten("\n".join([self.say(head), *notes]), 2000)
 
-    async def finish(self, index: int, cell: Cell, note: str) -> discord.Message:
+    async def finish(self, index: int, cell: Cell, note: Message) -> discord.Message:
         self.cells[index] = cell
         self.notes[index] = note
         self.running.discard(index)
@@ -150,7 +157,7 @@ class Grid:
                 else:
                     self.chain_id, self.chain_kind, self.parent_channel_id = thread.id, "thread", message.channel.id
                     try:
-                        await thread.send(THREAD_HINT)
+                        await thread.send(self.say(THREAD_HINT))
                     except discord.HTTPException:
                         log.info("could not post the hint in thread %s", thread.id)
             return self.chain_id, self.chain_kind, self.parent_channel_id
@@ -171,7 +178,7 @@ class CellSurface:
         self.grid.changed()
 
     async def retrying(self, delay: float, attempt: int, attempts: int, error: ImageError) -> None:
-        self.grid.notes[self.index] = CELL_RETRYING.format(message=error.user_message)
+        self.grid.notes[self.index] = tr("⏳ {message} trying again…", message=error.user_message)
         self.grid.changed()
 
     async def preview(self, partial: Partial, expected: int) -> None:
@@ -179,13 +186,13 @@ class CellSurface:
         self.grid.cells[self.index] = Cell(partial.image)
         self.grid.changed()
 
-    async def deliver(self, final: Final, prompt: str, notes: list[str]) -> Delivery:
-        message = await self.grid.finish(self.index, Cell(final.image), " ".join(notes))
+    async def deliver(self, final: Final, prompt: str, notes: list[Message]) -> Delivery:
+        message = await self.grid.finish(self.index, Cell(final.image), _joined(notes))
         chain_id, kind, parent = await self.grid.home(message)
         return Delivery(chain_id, kind, parent, message.channel.id, message.id, moves_head=False)
 
     async def failed(self, error: ImageError) -> None:
-        await self.grid.finish(self.index, Cell(failed=True), CELL_FAILED.format(message=error.user_message))
+        await self.grid.finish(self.index, Cell(failed=True), _failed(error.user_message))
 
     async def interrupted(self, cost: int = 0) -> None:
         await self.grid.finish(self.index, Cell(failed=True), interrupted_text(cost))
@@ -219,7 +226,7 @@ class Variations:
         grid = Grid(self.bot, reply, prompt=job.prompt, size=job.options.size, turns=[a.turn_id for a, _ in admitted],
                     chain_id=job.chain_id, chain_kind=chain.kind if chain else "channel",
                     parent_channel_id=getattr(reply.channel, "parent_id", None),
-                    upload_limit=interaction.filesize_limit, spoiler=job.spoiler)
+                    upload_limit=interaction.filesize_limit, locale=for_member(interaction), spoiler=job.spoiler)
         grid.estimate = sum(admission.estimate for admission, _ in admitted)
         assert job.variation_group is not None
         await self._run(grid, job.variation_group, [(a.turn_id, j) for a, j in admitted])
@@ -255,7 +262,7 @@ class Variations:
             try:
                 channel = self.bot.get_channel(turn.chain_id) or await self.bot.fetch_channel(turn.chain_id)
                 server = await self.starter.server_settings(interaction)
-                message = await self._post(channel, turn, *kept, interaction.filesize_limit,
+                message = await self._post(channel, turn, *kept, interaction.filesize_limit, for_member(interaction),
                                            spoiler=spoiler_here(server, channel))
             except (discord.HTTPException, TypeError) as exc:
                 log.warning("could not post variation %s in %s: %s", turn.id, turn.chain_id, exc)
@@ -268,23 +275,27 @@ class Variations:
             await send_private(interaction, GONE)
             return
         await self.bot.store.choose_variation(turn.id, turn.chain_id, channel_id, message_id)
-        await send_private(interaction, USED.format(number=turn.variation_index, chain=turn.chain_id))
+        await send_private(interaction, tr("Variation {number} is now the image **/edit** continues from in {channel}.",
+                                           number=turn.variation_index, channel=f"<#{turn.chain_id}>"))
 
     async def _post(
-        self, channel: object, turn: Turn, image: bytes, fmt: str, limit: int, *, spoiler: bool
+        self, channel: object, turn: Turn, image: bytes, fmt: str, limit: int, locale: str | None, *, spoiler: bool
     ) -> discord.Message:
         if not isinstance(channel, discord.abc.Messageable):
             raise TypeError(f"cannot post in {type(channel).__name__}")
         fitted = await fit_for_upload_async(image, fmt, limit)
         name = f"threadpaint.{'jpg' if fitted.format == 'jpeg' else fitted.format}"
-        embed = discord.Embed(description=caption(turn.prompt, turn.revised_prompt), colour=EMBED_COLOUR)
+        description = caption(turn.prompt, turn.revised_prompt, label=say(tr("Prompt"), locale),
+                              revised_label=say(tr("Revised prompt"), locale))
+        embed = discord.Embed(description=description, colour=EMBED_COLOUR)
         if spoiler:  # an image inside an embed is never blurred: a spoiler stays a plain attachment
             name = f"{SPOILER_PREFIX}{name}"
         else:
             embed.set_image(url=f"attachment://{name}")
         if fitted.note:
-            embed.set_footer(text=fitted.note)
-        return await channel.send(embed=embed, file=Upload(name, fitted.data).file(), view=result_view(turn.id))
+            embed.set_footer(text=say(fitted.note, locale))
+        return await channel.send(embed=embed, file=Upload(name, fitted.data).file(),
+                                  view=result_view(turn.id, locale))
 
     async def reroll(self, interaction: discord.Interaction, turn_id: int) -> None:
         """"Reroll n": that variation again, admitted like any job, drawn into its cell of the same grid."""
@@ -303,9 +314,10 @@ class Variations:
         if admitted is None:
             return
         admission, job = admitted
-        await ack.confirm(REROLLING.format(number=number))
+        await ack.confirm(tr("Making variation {number} again; it will appear in its cell.", number=number))
         grid = self._live.get(group) or await reopen_grid(
-            self.bot, interaction.message.channel, interaction.message.id, turn, interaction.filesize_limit
+            self.bot, interaction.message.channel, interaction.message.id, turn, interaction.filesize_limit,
+            for_member(interaction),
         )
         grid.turns[number - 1] = admission.turn_id
         grid.notes.pop(number - 1, None)
@@ -374,8 +386,9 @@ class RecoveredGrids:
         if group not in self._grids:
             channel = self.bot.get_partial_messageable(turn.reply_channel_id, guild_id=turn.guild_id)
             try:
+                # The member's own locale went with the process; the server's language is the nearest guess.
                 self._grids[group] = await reopen_grid(self.bot, channel, turn.reply_message_id, turn,
-                                                       self.upload_limit)
+                                                       self.upload_limit, server_locale(self.bot, turn.guild_id))
             except discord.HTTPException as exc:
                 log.warning("could not reopen the grid of turn %s: %s", turn.id, exc)
                 return None
@@ -383,7 +396,8 @@ class RecoveredGrids:
 
 
 async def reopen_grid(
-    bot: ImageBot, channel: discord.abc.Messageable, message_id: int, turn: Turn, upload_limit: int
+    bot: ImageBot, channel: discord.abc.Messageable, message_id: int, turn: Turn, upload_limit: int,
+    locale: str | None = None,
 ) -> Grid:
     """A grid drawn earlier (perhaps before a restart), redrawn from its posted picture and its group's turns."""
     assert turn.variation_group is not None
@@ -398,7 +412,7 @@ async def reopen_grid(
         chain_kind=chain.kind if chain else "channel", parent_channel_id=chain.parent_channel_id if chain else None,
         upload_limit=upload_limit, base=await fetch_message_image(bot, getattr(channel, "id", 0), message_id),
         notes={i: note for i, t in latest.items() if (note := _note(t))},
-        done={i for i, t in latest.items() if t.status == "done"},
+        done={i for i, t in latest.items() if t.status == "done"}, locale=locale,
     )
     for i, t in latest.items():
         if t.status in ("failed", "interrupted"):
@@ -406,11 +420,22 @@ async def reopen_grid(
     return grid
 
 
-def _note(turn: Turn) -> str | None:
+def _note(turn: Turn) -> Message | None:
     if turn.status == "done":
-        return CELL_COST.format(cost=format_usd(turn.cost_micros))
+        return tr("Cost {cost}.", cost=format_usd(turn.cost_micros))
     if turn.status == "interrupted":
         return interrupted_text(turn.cost_micros)
     if turn.status == "failed":  # the stored error may carry upstream detail: the member gets a plain note
         return CELL_CANCELLED if turn.error_code == "cancelled" else CELL_FAILED_EARLIER
     return None
+
+
+def _joined(notes: Sequence[Message]) -> Text:
+    """A finished cell's notes on one line, rendered together in the grid's language."""
+    names = [f"note{i}" for i in range(len(notes))]
+    return Text(" ".join("{" + name + "}" for name in names), dict(zip(names, notes, strict=True)))
+
+
+def _failed(message: Message) -> Text:
+    """A failed cell: the reason, marked as the single result's failure is (no words of its own to translate)."""
+    return Text("❌ {message}", {"message": message})

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import asyncpg  # type: ignore[import-untyped]
 
 from bot.core.budgets import BudgetLimit
-from bot.core.errors import OverBudget, TooManyJobs
+from bot.core.errors import OverBudget, too_many_jobs
 from bot.core.guild_settings import GuildSettings
 from bot.core.models import ChainRecord, Delivery, NewTurn, PendingDelivery, Turn, TurnResult
 from bot.core.shards import ShardScope
@@ -131,10 +131,7 @@ class PostgresStore(PostgresBase):
                         first.user_id, conn=conn,
                     )
                     if in_flight >= max_in_flight:
-                        raise TooManyJobs(
-                            f"You already have {in_flight} image{'s' if in_flight != 1 else ''} in progress "
-                            f"(the limit is {max_in_flight}). Please wait for one to finish."
-                        )
+                        raise too_many_jobs(in_flight, max_in_flight)
                 for limit in limits:
                     since = limit.since.astimezone(UTC).isoformat(timespec="milliseconds")
                     params = (since,) if limit.scope == "bot" else (limit.subject_id, since)

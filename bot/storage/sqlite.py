@@ -12,7 +12,7 @@ from datetime import UTC
 import aiosqlite
 
 from bot.core.budgets import BudgetLimit
-from bot.core.errors import OverBudget, TooManyJobs
+from bot.core.errors import OverBudget, too_many_jobs
 from bot.core.models import ChainRecord, Delivery, NewTurn, PendingDelivery, Turn, TurnResult
 from bot.core.shards import ShardScope
 from bot.storage.base import SqliteBase, now_text
@@ -117,10 +117,7 @@ class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, LocalIdent
                         (user_id,),
                     )
                     if in_flight >= max_in_flight:
-                        raise TooManyJobs(
-                            f"You already have {in_flight} image{'s' if in_flight != 1 else ''} in progress "
-                            f"(the limit is {max_in_flight}). Please wait for one to finish."
-                        )
+                        raise too_many_jobs(in_flight, max_in_flight)
                 for limit in limits:
                     spent = await self._spent(limit)
                     if spent + total > limit.limit:

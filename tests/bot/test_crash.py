@@ -59,7 +59,7 @@ async def test_sigkill_mid_stream_then_restart_reports_the_interrupted_job(harne
 
     async with bot_process(harness) as second:
         await harness.discord.wait_for(
-            lambda: harness.discord.messages[draw.original_message_id].content.startswith(INTERRUPTED),
+            lambda: harness.discord.messages[draw.original_message_id].content.startswith(str(INTERRUPTED)),
             timeout=15, what="the interrupted job to be reported",
         )
         second.send_signal(signal.SIGTERM)
@@ -71,7 +71,7 @@ async def test_sigkill_mid_stream_then_restart_reports_the_interrupted_job(harne
         turn = await store.turn_for_interaction(draw.id)
         assert turn is not None and turn.status == "interrupted"
         # Started at OpenAI before the crash: charged the estimate held for it, and the member is told.
-        assert harness.discord.messages[draw.original_message_id].content == interrupted_text(turn.cost_micros)
+        assert harness.discord.messages[draw.original_message_id].content == str(interrupted_text(turn.cost_micros))
         assert await store.interrupt_unfinished() == []  # nothing stuck
         assert await store.pending_deliveries() == []
     finally:
@@ -93,7 +93,7 @@ async def test_sigterm_mid_job_marks_it_interrupted_and_exits_cleanly(harness: H
     finally:
         await store.close()
     # Once OpenAI started on it, the member is charged what was made and told so (issue 11).
-    assert harness.discord.messages[draw.original_message_id].content == interrupted_text(turn.cost_micros)
+    assert harness.discord.messages[draw.original_message_id].content == str(interrupted_text(turn.cost_micros))
 
 
 async def test_sigterm_lets_a_nearly_done_job_finish(harness: Harness) -> None:

@@ -155,7 +155,7 @@ async def test_a_restarting_process_recovers_only_its_own_shards_jobs(harness: H
             crashing.kill()
             await crashing.wait()
         async with bot_process(harness, **shard_env(database_url, 0)) as restarted:
-            await fake.wait_for(lambda: fake.messages[doomed.original_message_id].content.startswith(INTERRUPTED),
+            await fake.wait_for(lambda: fake.messages[doomed.original_message_id].content.startswith(str(INTERRUPTED)),
                                 timeout=20, what="shard 0's interrupted job to be reported")
             release.set()
             await fake.wait_for(lambda: bool(fake.messages[survivor.original_message_id].embeds), timeout=30,
@@ -170,9 +170,9 @@ async def test_a_restarting_process_recovers_only_its_own_shards_jobs(harness: H
                 assert turn is not None and turn.status == "done"  # not "interrupted" by the restart
                 final = fake.messages[survivor.original_message_id]
                 # The image and its buttons, not an interruption.
-                assert not final.content.startswith(INTERRUPTED) and final.attachments and final.components
+                assert not final.content.startswith(str(INTERRUPTED)) and final.attachments and final.components
                 killed = await store.turn_for_interaction(doomed.id)
                 assert killed is not None and killed.status == "interrupted"
-                assert fake.messages[doomed.original_message_id].content == interrupted_text(killed.cost_micros)
+                assert fake.messages[doomed.original_message_id].content == str(interrupted_text(killed.cost_micros))
             finally:
                 await store.close()

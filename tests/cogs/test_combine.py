@@ -101,21 +101,23 @@ async def test_links_the_member_may_not_use_are_refused_before_anything_is_paid(
     ]
     running = await harness.start_bot()
     cat, _ = await two_results(harness, running)
-    hint = next(m for m in fd.messages.values() if m.channel_id == cat.original_message_id and m.content == THREAD_HINT)
+    hint = next(m for m in fd.messages.values()
+                if m.channel_id == cat.original_message_id and m.content == str(THREAD_HINT))
     paid = len(posts(harness))
 
     # Bob (not the server's owner, who sees every channel) links a result in a channel he can't see.
     bob = await harness.command(running, "edit", {"instruction": INSTRUCTION, "results": link(
         harness, snowflake(), channel_id=hidden)}, user_id=fd.other_user_id)
-    assert private_text(harness, bob) == references.NOT_VISIBLE
+    assert private_text(harness, bob) == str(references.NOT_VISIBLE)
     cases = {
         link(harness, cat.original_message_id, guild_id=snowflake()): references.ELSEWHERE,
         link(harness, hint.id, channel_id=cat.original_message_id): references.NOT_A_RESULT,
         link(harness, snowflake()): references.GONE,
         "the cat one": references.NO_LINKS,
-        " ".join([link(harness, cat.original_message_id)] * 5): references.TOO_MANY.format(limit=4),
+        " ".join([link(harness, cat.original_message_id)] * 5):
+            "I can use at most 4 images at once (results and attachments together).",
     }
     for results, expected in cases.items():
         edit = await harness.command(running, "edit", {"instruction": INSTRUCTION, "results": results})
-        assert private_text(harness, edit) == expected, results
+        assert private_text(harness, edit) == str(expected), results
     assert len(posts(harness)) == paid

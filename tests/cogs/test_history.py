@@ -52,7 +52,7 @@ async def test_history_outside_a_conversation_is_private(harness: Harness) -> No
     running = await harness.start_bot()
     history = await harness.command(running, "history")
     message = harness.discord.messages[history.original_message_id]  # type: ignore[index]
-    assert message.ephemeral and message.content == NO_CONVERSATION
+    assert message.ephemeral and message.content == str(NO_CONVERSATION)
 
 
 async def test_history_of_a_long_chain_fits_discords_embed_limits(harness: Harness) -> None:

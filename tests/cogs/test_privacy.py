@@ -51,12 +51,12 @@ async def test_forget_after_confirming_deletes_here_and_at_openai(harness: Harne
     responses = [t.response_id for t in alice_chain]
 
     forget, question = await ask_to_forget(harness)
-    assert forget.ephemeral and question.content == QUESTION
+    assert forget.ephemeral and question.content == str(QUESTION)
     assert buttons(question) == [CONFIRM_ID, CANCEL_ID]
     await fd.invoke_component(question.id, CONFIRM_ID)
     await running.tracker.wait(forget.id)
 
-    assert any(v.content == WORKING and not v.components for v in question.versions())
+    assert any(v.content == str(WORKING) and not v.components for v in question.versions())
     assert question.content.startswith("Done. I deleted 2 image records and 1 conversation.")
     assert "OpenAI deleted 2 stored responses." in question.content and question.components == []
     # Alice's thread is gone, Bob's turn in it too; Bob's own thread stays, at OpenAI as well.
@@ -76,7 +76,7 @@ async def test_cancel_deletes_nothing(harness: Harness) -> None:
     click = await fd.invoke_component(question.id, CANCEL_ID)
     await running.tracker.wait(forget.id)
 
-    assert click.ack_type == 7 and question.content == CANCELLED and question.components == []
+    assert click.ack_type == 7 and question.content == str(CANCELLED) and question.components == []
     assert len(await turn_ids(running.store)) == 1 and harness.openai.deleted_responses == []
 
 
@@ -90,8 +90,8 @@ async def test_only_the_caller_can_confirm(harness: Harness) -> None:
     await fd.wait_for(lambda: stranger.ack_type is not None, what="the refusal")
 
     assert stranger.ack_type == 4 and stranger.ephemeral
-    assert fd.messages[stranger.original_message_id].content == NOT_YOURS  # type: ignore[index]
-    assert question.content == QUESTION and len(await turn_ids(running.store)) == 1
+    assert fd.messages[stranger.original_message_id].content == str(NOT_YOURS)  # type: ignore[index]
+    assert question.content == str(QUESTION) and len(await turn_ids(running.store)) == 1
     # The question still works for its owner.
     await fd.invoke_component(question.id, CONFIRM_ID)
     await running.tracker.wait(forget.id)
@@ -106,7 +106,7 @@ async def test_no_answer_times_out_and_deletes_nothing(harness: Harness) -> None
 
     forget, question = await ask_to_forget(harness)
     await running.tracker.wait(forget.id)
-    await fd.wait_for(lambda: question.content == TIMED_OUT, what="the timeout notice")
+    await fd.wait_for(lambda: question.content == str(TIMED_OUT), what="the timeout notice")
 
     assert question.components == [] and len(await turn_ids(running.store)) == 1
     with pytest.raises(ValueError, match="no enabled button"):

@@ -95,7 +95,7 @@ class InteractionRoutes:
         return self._register(payload, name, cid, uid, guild=guild, limit=limit)
 
     def build_component(self, message_id: int, custom_id: str, *, user_id: int | None,
-                        channel_id: int | None, forged: bool = False) -> FakeInteraction:
+                        channel_id: int | None, forged: bool = False, locale: str = "en-US") -> FakeInteraction:
         """A button click (type 3) on a message the bot sent; the button must exist on that message.
 
         `forged=True` skips that check: what a modified client or a stale cache can send. The bot must not rely
@@ -110,7 +110,7 @@ class InteractionRoutes:
         uid = user_id or f.user_id
         cid = channel_id or msg.channel_id
         payload = self._base_payload(cid, uid, kind=3, data={"custom_id": custom_id, "component_type": 2},
-                                     guild=msg.guild_id is not None)
+                                     guild=msg.guild_id is not None, locale=locale)
         payload["message"] = f.serialize(msg)
         if forged:  # the payload claims the message carries the button, or discord.py would drop the click
             payload["message"]["components"] = [{"type": 1, "components": [
@@ -131,8 +131,10 @@ class InteractionRoutes:
                 inputs.append({"type": 4, "custom_id": component["custom_id"],
                                "value": values.get(component["custom_id"], "")})
             rows.append({"type": 1, "components": inputs})
+        # The same member submits it, so the same client locale.
         payload = self._base_payload(opened_by.channel_id, opened_by.user_id, kind=5,
-                                     data={"custom_id": opened_by.modal["custom_id"], "components": rows})
+                                     data={"custom_id": opened_by.modal["custom_id"], "components": rows},
+                                     locale=opened_by.payload.get("locale", "en-US"))
         if opened_by.message_id is not None:
             payload["message"] = f.serialize(f.messages[opened_by.message_id])
         return self._register(payload, opened_by.modal["custom_id"], opened_by.channel_id, opened_by.user_id,

@@ -181,10 +181,11 @@ class FakeDiscord(DiscordWorld):
         return inter
 
     async def invoke_component(self, message_id: int, custom_id: str, *, user_id: int | None = None,
-                               channel_id: int | None = None, forged: bool = False) -> FakeInteraction:
+                               channel_id: int | None = None, forged: bool = False,
+                               locale: str = "en-US") -> FakeInteraction:
         """Click a button (INTERACTION_CREATE type 3) on a message; returns at once, like ``invoke_slash``."""
         inter = self.interaction_routes.build_component(message_id, custom_id, user_id=user_id,
-                                                        channel_id=channel_id, forged=forged)
+                                                        channel_id=channel_id, forged=forged, locale=locale)
         await self.dispatch("INTERACTION_CREATE", inter.payload)
         return inter
 

@@ -78,6 +78,7 @@ class DiscordWorld:
                                                    position=2),
         }
         self.other_guilds: dict[int, str] = {}  # added with add_guild(), e.g. to land on another shard
+        self.preferred_locale = "en-US"  # the server's language (Community servers set it), sent in GUILD_CREATE
         self.left_guilds: list[int] = []  # servers the bot left (DELETE /users/@me/guilds/{id})
         self.messages: dict[int, FakeMessage] = {}
         self.cdn: dict[int, FakeAttachment] = {}
@@ -159,7 +160,7 @@ class DiscordWorld:
             "member_count": len(members), "large": False, "unavailable": False, "features": [], "emojis": [],
             "stickers": [], "voice_states": [], "presences": [], "stage_instances": [],
             "guild_scheduled_events": [], "soundboard_sounds": [], "joined_at": "2026-01-01T00:00:00+00:00",
-            "premium_tier": 0, "preferred_locale": "en-US", "mfa_level": 0, "verification_level": 0,
+            "premium_tier": 0, "preferred_locale": self.preferred_locale, "mfa_level": 0, "verification_level": 0,
             "default_message_notifications": 0, "explicit_content_filter": 0, "nsfw_level": 0,
             "afk_timeout": 300, "system_channel_id": None, "description": None,
         }

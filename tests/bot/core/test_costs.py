@@ -116,7 +116,7 @@ def test_bot_wide_caps_apply_everywhere_including_dms() -> None:
     now = datetime(2026, 11, 25, 13, 5, tzinfo=UTC)
     limits = limits_for(BudgetPolicy(bot_daily=5, bot_monthly=50), user_id=7, guild_id=None, now=now)
     assert [(lim.scope, lim.period, lim.limit) for lim in limits] == [("bot", "day", 5), ("bot", "month", 50)]
-    assert "whole bot" in limits[0].refusal(5, 1) and "tomorrow" in limits[0].refusal(5, 1)
+    assert "whole bot" in str(limits[0].refusal(5, 1)) and "tomorrow" in str(limits[0].refusal(5, 1))
 
 
 def test_prices_file_round_trip(tmp_path) -> None:

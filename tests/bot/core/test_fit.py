@@ -47,7 +47,7 @@ def test_too_big_png_is_re_encoded_as_webp(big_png: bytes) -> None:
     assert fitted.format == "webp"
     decoded = decode(fitted.data)
     assert (decoded.format, decoded.size) == ("WEBP", (1536, 1024))
-    assert fitted.note == "Re-encoded as WebP to fit Discord's 1 MB upload limit."
+    assert str(fitted.note) == "Re-encoded as WebP to fit Discord's 1 MB upload limit."
 
 
 def test_transparency_survives() -> None:
@@ -73,7 +73,7 @@ def test_too_big_even_as_webp_is_scaled_down() -> None:
     assert 256 <= width < 768
     assert abs(width / height - 1.5) < 0.01
     assert fitted.note is not None
-    assert f"Scaled down to {width}×{height} and saved as" in fitted.note
+    assert f"Scaled down to {width}×{height} and saved as" in str(fitted.note)
 
 
 def test_impossible_limit_is_an_upstream_error_within_the_encode_budget(monkeypatch: pytest.MonkeyPatch) -> None:

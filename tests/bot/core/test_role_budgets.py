@@ -43,7 +43,7 @@ def test_with_role_budget_sets_and_clears() -> None:
 
 def test_summary_names_role_budgets_and_the_owner_cap() -> None:
     lines = summary_lines(SERVER, bot_partial_images=2, bot_budgets={"user_daily_micros": 4_000_000})
-    assert lines[9] == (
+    assert str(lines[9]) == (
         f"**Role budgets:** <@&{SUPPORTER}> $3.00 a day; <@&{PATRON}> $4.00 a day (the bot's limit) and "
         f"$40.00 a month; <@&{NEWCOMER}> $0.100 a day (a member gets their most generous role's)"
     )

@@ -46,7 +46,7 @@ def test_normalise() -> None:
 
 
 def test_refusal_names_the_rule_escaped() -> None:
-    assert refusal("bad_*", "prompt") == (
+    assert str(refusal("bad_*", "prompt")) == (
         "Your prompt contains a word this server has blocked (rule: **bad\\_\\***), so I won't draw it. "
         "Nothing was charged."
     )
