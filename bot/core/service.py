@@ -93,11 +93,12 @@ class ImageService:
         self._config = config
         self._preview_interval = preview_interval
         self.prices = prices or PriceTable()
+        self._delivering: set[int] = set()  # paid-for results being posted: too late to cancel
         self._deliveries = Deliveries(store, self.observer, sleep)
         self._generator = Generator(
             store, engine, config, decoder=InputDecoder(decode_limit), prices=self.prices, observer=self.observer,
             preview_interval=preview_interval, allow_low_moderation=allow_low_moderation,
-            on_image=self._delivering_now,
+            on_image=self._delivering.add,
         )
         self.queue = FairQueue(max_concurrent)
         self._max_per_user = max_per_user
@@ -109,7 +110,6 @@ class ImageService:
         self._locks = ChainLocks()
         self._tasks: dict[int, asyncio.Task[Any]] = {}  # by turn id
         self._cancel_requests: dict[int, int] = {}  # turn id -> who pressed Cancel
-        self._delivering: set[int] = set()  # paid-for results being posted: too late to cancel
         self._claimed: OrderedDict[int, None] = OrderedDict()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -326,9 +326,6 @@ class ImageService:
         return await self._deliveries.deliver(
             turn_id, final, prompt, notes, surface, owner_id=owner_id, guild_id=guild_id
         )
-
-    def _delivering_now(self, turn_id: int) -> None:
-        self._delivering.add(turn_id)
 
     async def _within_deadline(
         self, generation: Awaitable[tuple[Final, Completed, list[Message]]]

@@ -90,7 +90,7 @@ class ReplySurface:
 
     async def preview(self, partial: Partial, expected: int) -> None:
         fitted = await fit_for_upload_async(partial.image, partial.format, self.upload_limit)
-        name = self._named(f"preview_{partial.index + 1}.{_ext(fitted.format)}")
+        name = spoiler_name(f"preview_{partial.index + 1}.{_ext(fitted.format)}", self.spoiler)
         progress = (tr("🎨 {verb}… preview {number} of {expected}", verb=self.verb, number=partial.index + 1,
                        expected=expected) if expected else tr("🎨 {verb}… preview", verb=self.verb))
         await self.reply.edit(content=self.say(progress), uploads=[Upload(name, fitted.data)])
@@ -99,13 +99,8 @@ class ReplySurface:
 
     async def deliver(self, final: Final, prompt: str, notes: list[Message]) -> Delivery:
         fitted = await fit_for_upload_async(final.image, final.format, self.upload_limit)
-        name = self._named(f"threadpaint.{_ext(fitted.format)}")
-        description = caption(prompt, final.revised_prompt, label=self.say(tr("Prompt")),
-                              revised_label=self.say(tr("Revised prompt")))
-        embed = discord.Embed(description=description, colour=EMBED_COLOUR)
-        if not self.spoiler:
-            # An image inside an embed is never blurred: a spoiler stays a plain attachment below the caption.
-            embed.set_image(url=f"attachment://{name}")
+        name = result_filename(fitted.format, self.spoiler)
+        embed = result_embed(prompt, final.revised_prompt, name, spoiler=self.spoiler, locale=self.locale)
         footer = [*notes, fitted.note] if fitted.note else notes
         if footer:
             embed.set_footer(text=shorten(" ".join(self.say(note) for note in footer), 2048))
@@ -146,7 +141,7 @@ class ReplySurface:
                            "any more). Here it is.\n**Prompt:** {prompt}", prompt=shorten(escape(prompt), 1500)))
         try:
             user = self.client.get_user(user_id) or await self.client.fetch_user(user_id)
-            upload = Upload(self._named(f"threadpaint.{_ext(fitted.format)}"), fitted.data)
+            upload = Upload(result_filename(fitted.format, self.spoiler), fitted.data)
             await user.send(text, file=upload.file())
         except discord.HTTPException as exc:
             log.warning("could not send the image to member %s by DM: %s", user_id, exc)
@@ -155,10 +150,6 @@ class ReplySurface:
 
     async def interrupted(self, cost: int = 0) -> None:
         await self.reply.edit(content=self.say(interrupted_text(cost)), embed=None, uploads=[], view=None)
-
-    def _named(self, filename: str) -> str:
-        # Discord blurs an attachment whose name starts with SPOILER_ until it is clicked.
-        return f"{SPOILER_PREFIX}{filename}" if self.spoiler else filename
 
     async def fetch_image(self, channel_id: int, message_id: int) -> bytes | None:
         return await fetch_message_image(self.client, channel_id, message_id)
@@ -183,6 +174,28 @@ def interrupted_text(cost: int) -> Text:
         return INTERRUPTED
     return tr("⚠️ This request was interrupted because the bot restarted. Please run the command again. OpenAI had "
               "already started on it, so it cost {cost}.", cost=format_usd(cost))
+
+
+def spoiler_name(filename: str, spoiler: bool) -> str:
+    # Discord blurs an attachment whose name starts with SPOILER_ until it is clicked.
+    return f"{SPOILER_PREFIX}{filename}" if spoiler else filename
+
+
+def result_filename(fmt: str, spoiler: bool) -> str:
+    return spoiler_name(f"threadpaint.{_ext(fmt)}", spoiler)
+
+
+def result_embed(
+    prompt: str, revised_prompt: str | None, filename: str, *, spoiler: bool, locale: str | None
+) -> discord.Embed:
+    """A finished image's embed: the caption, and the image itself unless it is a spoiler."""
+    description = caption(prompt, revised_prompt, label=say(tr("Prompt"), locale),
+                          revised_label=say(tr("Revised prompt"), locale))
+    embed = discord.Embed(description=description, colour=EMBED_COLOUR)
+    if not spoiler:
+        # An image inside an embed is never blurred: a spoiler stays a plain attachment below the caption.
+        embed.set_image(url=f"attachment://{filename}")
+    return embed
 
 
 def _ext(fmt: str) -> str:

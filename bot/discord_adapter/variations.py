@@ -24,7 +24,7 @@ from bot.core.i18n import Message, Text, tr, tr_n
 from bot.core.images import fit_for_upload_async
 from bot.core.models import ChainKind, Delivery, Job, Turn
 from bot.core.pacing import PreviewPacer
-from bot.core.text import caption, escape, shorten, thread_name
+from bot.core.text import escape, shorten, thread_name
 from bot.core.updates import Final, Partial
 from bot.discord_adapter.ack import Ack, admit_in_time, admit_variations_in_time
 from bot.discord_adapter.buttons import grid_view, result_view, running_grid_view
@@ -34,11 +34,12 @@ from bot.discord_adapter.reply import Reply, Upload, send_private
 from bot.discord_adapter.server_rules import check_words, spoiler_here
 from bot.discord_adapter.surface import (
     DRAWING,
-    EMBED_COLOUR,
-    SPOILER_PREFIX,
     ReplySurface,
     fetch_message_image,
     interrupted_text,
+    result_embed,
+    result_filename,
+    spoiler_name,
 )
 
 if TYPE_CHECKING:
@@ -105,11 +106,8 @@ class Grid:
             fitted = await fit_for_upload_async(png, "png", self.upload_limit)
             view = (grid_view([(turn, i in self.done) for i, turn in enumerate(self.turns)], self.locale)
                     if not self.running else running_grid_view(self.turns[min(self.running)], self.locale))
-            upload = Upload(self._named("variations.png"), fitted.data)
+            upload = Upload(spoiler_name("variations.png", self.spoiler), fitted.data)
             return await self.reply.edit(content=self._text(), uploads=[upload], embed=None, view=view)
-
-    def _named(self, filename: str) -> str:
-        return f"{SPOILER_PREFIX}{filename}" if self.spoiler else filename
 
     def say(self, message: Message) -> str:
         return say(message, self.locale)
@@ -284,14 +282,8 @@ class Variations:
         if not isinstance(channel, discord.abc.Messageable):
             raise TypeError(f"cannot post in {type(channel).__name__}")
         fitted = await fit_for_upload_async(image, fmt, limit)
-        name = f"threadpaint.{'jpg' if fitted.format == 'jpeg' else fitted.format}"
-        description = caption(turn.prompt, turn.revised_prompt, label=say(tr("Prompt"), locale),
-                              revised_label=say(tr("Revised prompt"), locale))
-        embed = discord.Embed(description=description, colour=EMBED_COLOUR)
-        if spoiler:  # an image inside an embed is never blurred: a spoiler stays a plain attachment
-            name = f"{SPOILER_PREFIX}{name}"
-        else:
-            embed.set_image(url=f"attachment://{name}")
+        name = result_filename(fitted.format, spoiler)
+        embed = result_embed(turn.prompt, turn.revised_prompt, name, spoiler=spoiler, locale=locale)
         if fitted.note:
             embed.set_footer(text=say(fitted.note, locale))
         return await channel.send(embed=embed, file=Upload(name, fitted.data).file(),
