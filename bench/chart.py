@@ -8,14 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display; must precede pyplot
-import matplotlib.pyplot as plt
-from matplotlib.ticker import NullFormatter, ScalarFormatter
-
 
 def write_chart(result: dict[str, Any], path: Path) -> None:
+    # Imported when the figures are in: matplotlib is ~40 MB, which the bot's memory figures (measured in this
+    # process) must not carry.
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display; must precede pyplot
+    import matplotlib.pyplot as plt
+
     runs = result["runs"]
     labels = [str(r["jobs"]) for r in runs]
     fig, axes = plt.subplots(2, 2, figsize=(12, 8), constrained_layout=True)
@@ -49,6 +50,8 @@ def write_chart(result: dict[str, Any], path: Path) -> None:
 
 
 def _boxes(ax: Any, data: list[list[float]], labels: list[str], title: str) -> None:
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
     shown = [values or [0.0] for values in data]  # a run without samples still gets its slot
     ax.boxplot(shown, tick_labels=labels, whis=(1, 99), showfliers=True, flierprops={"markersize": 2})
     ax.set_yscale("log")

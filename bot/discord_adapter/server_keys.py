@@ -11,7 +11,6 @@ from collections.abc import Awaitable, Callable
 
 import discord
 import openai
-from cryptography.fernet import Fernet, InvalidToken
 
 from bot.core.errors import InvalidInput
 from bot.core.i18n import Text, tr
@@ -54,7 +53,11 @@ class KeyVault:
     """Fernet with the owner's secret: encrypts keys for the database and reads them back for a job."""
 
     def __init__(self, secret: str) -> None:
+        # Imported here: only owners who set SERVER_KEYS_SECRET pay cryptography's memory (several MB).
+        from cryptography.fernet import Fernet, InvalidToken
+
         self._fernet = Fernet(secret.encode())
+        self._invalid = InvalidToken
 
     def seal(self, key: str) -> str:
         return self._fernet.encrypt(key.encode()).decode()
@@ -62,7 +65,7 @@ class KeyVault:
     def open(self, ciphertext: str) -> str | None:
         try:
             key = self._fernet.decrypt(ciphertext.encode()).decode()
-        except InvalidToken:
+        except self._invalid:
             return None
         redact_also(key)
         return key

@@ -23,7 +23,6 @@ from bot.settings import Settings
 from bot.storage import migrate as migrations
 from bot.storage import open_store
 from bot.storage.base import private_database_file
-from bot.storage.postgres_check import check_postgres
 
 WARN_WITHIN = datetime.timedelta(days=30)
 # A check should answer quickly; the bot's own OpenAI timeout (minutes, for image generation) is far too long.
@@ -48,6 +47,8 @@ class CheckResult:
 async def check_database(settings: Settings) -> CheckResult:
     """Open the store as the bot does (creating the configured folder, migrating), then prove it is writable."""
     if settings.database_url.startswith(("postgresql://", "postgres://")):
+        from bot.storage.postgres_check import check_postgres  # asyncpg only where it is used
+
         return CheckResult("database", *await check_postgres(settings.database_url))
     path = settings.database_path
     if str(path) == ":memory:":
