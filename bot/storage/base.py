@@ -15,6 +15,9 @@ import aiosqlite
 from bot.storage.migrate import migrate
 from bot.storage.sqlite_outbox import BACKSTOP_CHECKPOINT_PAGES, OutboxWriter, Statement
 
+# The image goes in once: stashed when it arrives (the usual way) or with the result.
+_STASH = "INSERT INTO outbox (turn_id, image, format, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (turn_id) DO NOTHING"
+
 
 def now_text() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
@@ -44,7 +47,7 @@ class SqliteBase:
             await conn.execute("PRAGMA synchronous = NORMAL")
             await conn.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_CHECKPOINT_PAGES}")
             await migrate(conn)
-            outbox = None if str(path) == ":memory:" else await OutboxWriter.open(path)
+            outbox = None if str(path) == ":memory:" else await OutboxWriter.open(Path(path))
         except BaseException:
             await conn.close()
             raise
@@ -57,17 +60,38 @@ class SqliteBase:
         if self._outbox is not None:
             await self._outbox.close()
 
-    async def _write_all(self, statements: Sequence[Statement]) -> None:
-        """One transaction of the given statements: on the outbox connection in one trip, else on the shared one."""
+    async def _write_all(self, statements: Sequence[Statement], *, stash: tuple[int, bytes, str] | None = None,
+                         drop: Sequence[int] = ()) -> None:
+        """One transaction of the given statements (first putting `stash`, a turn's image, in the outbox, and
+        then removing the outbox images of the turns in `drop`, whose rows the statements delete): on the outbox
+        connection in one trip, else on the shared one."""
         if self._outbox is not None:
+            image = None
+            if stash is not None:
+                turn_id, image_bytes, fmt = stash
+                statements = [(_STASH, (turn_id, None, fmt, now_text())), *statements]  # NULL: the image is a file
+                image = (turn_id, image_bytes)
             # One writer at a time, in arrival order. Left to SQLite, a writer polls for the lock while the other
             # connection keeps taking it: in a burst of 200 jobs some waited past busy_timeout ("database is locked").
             async with self._write_lock:
-                await self._outbox.write(statements)
+                await self._outbox.write(statements, image=image, drop=drop)
             return
+        if stash is not None:  # in memory: no folder beside it, the image is kept in the row
+            statements = [(_STASH, (stash[0], stash[1], stash[2], now_text())), *statements]
         async with self._transaction() as conn:
             for sql, params in statements:
                 await conn.execute(sql, params)
+
+    async def _outbox_image(self, turn_id: int, blob: bytes | None) -> bytes | None:
+        """An outbox row's image: its BLOB (rows from before image files, and in memory) or its file."""
+        if blob is not None:
+            return bytes(blob)
+        return None if self._outbox is None else await self._outbox.read(turn_id)
+
+    async def _sweep_images(self) -> None:
+        """After deleting turns: their outbox rows went by cascade, so their image files go now."""
+        if self._outbox is not None:
+            await self._outbox.sweep()
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:

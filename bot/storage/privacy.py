@@ -73,6 +73,7 @@ class PrivacyQueries(SqliteBase):
             )
             chains = await conn.execute("DELETE FROM threads WHERE owner_id = ?", (user_id,))
             await conn.execute(REHEAD_ORPHANED_CHAINS)
+        await self._sweep_images()  # the deleted turns' outbox rows went by cascade: their images go too
         return ForgetResult(
             turns_deleted=deleted.rowcount,
             chains_deleted=chains.rowcount,
@@ -98,6 +99,7 @@ class PrivacyQueries(SqliteBase):
                 "AND NOT EXISTS (SELECT 1 FROM turns WHERE turns.chain_id = threads.channel_id)",
                 (before,),
             )
+        await self._sweep_images()
         return deleted.rowcount
 
     async def chain_history(self, chain_id: int, limit: int = 25) -> ChainHistory:

@@ -5,6 +5,7 @@ The transactions that carry finished images use a connection of their own (bot.s
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC
@@ -23,6 +24,8 @@ from bot.storage.rows import SELECT_TURNS, UNFINISHED, chain_from_row, turn_from
 from bot.storage.sqlite_outbox import Statement
 from bot.storage.usage import UsageQueries
 
+log = logging.getLogger(__name__)
+
 # Money used in a period, from the spend ledger (which /forget and retention never touch): what finished jobs
 # cost plus the estimates held for unfinished ones. The bot's own cap counts every row the owner's key paid.
 _SPENT_SUM = "SELECT COALESCE(SUM(held_micros + charged_micros), 0) FROM spend "
@@ -32,9 +35,6 @@ _SPENT = {
     "bot": _SPENT_SUM + "WHERE paid_by = 'owner' AND created_at >= ?",  # servers' own keys aren't the owner's
 }
 
-
-# The image goes in once: stashed when it arrives (the usual way) or with the result.
-_STASH = "INSERT INTO outbox (turn_id, image, format, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (turn_id) DO NOTHING"
 # A job's end in the ledger: the held estimate goes, the charge stays (never lowered: a delivered image that
 # later fails to post is still paid for).
 _CHARGE = "UPDATE spend SET held_micros = 0, charged_micros = MAX(charged_micros, ?) WHERE turn_id = ?"
@@ -172,13 +172,11 @@ class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, LocalIdent
             )
 
     async def stash_image(self, turn_id: int, image: bytes, fmt: str) -> None:
-        await self._write_all([(_STASH, (turn_id, image, fmt, now_text()))])
+        await self._write_all([], stash=(turn_id, image, fmt))
 
     async def save_result(self, turn_id: int, result: TurnResult, image: bytes | None, fmt: str) -> None:
         usage = result.usage  # the real cost replaces the reservation from here on
-        stash: list[Statement] = [] if image is None else [(_STASH, (turn_id, image, fmt, now_text()))]
         await self._write_all([
-            *stash,
             ("UPDATE turns SET status = 'delivering', response_id = ?, image_call_id = ?, revised_prompt = ?, "
              "input_tokens = ?, output_tokens = ?, image_input_tokens = ?, image_output_tokens = ?, "
              "cost_micros = ?, cost_reserved_micros = 0 WHERE id = ?",
@@ -186,7 +184,7 @@ class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, LocalIdent
               usage.output_tokens, usage.image_input_tokens, usage.image_output_tokens, result.cost_micros,
               turn_id)),
             (_CHARGE, (result.cost_micros, turn_id)),
-        ])
+        ], stash=None if image is None else (turn_id, image, fmt))
 
     async def complete_turn(self, turn_id: int, delivery: Delivery, *, owner_id: int, guild_id: int | None) -> None:
         now = now_text()
@@ -204,7 +202,7 @@ class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, LocalIdent
         ]
         if delivery.moves_head:  # a variation keeps its image until "Use" posts it full size
             statements.append(("DELETE FROM outbox WHERE turn_id = ?", (turn_id,)))
-        await self._write_all(statements)
+        await self._write_all(statements, drop=[turn_id] if delivery.moves_head else [])
         if self._outbox is not None:
             self._outbox.checkpoint_soon()  # the image's pages just left the outbox: write the WAL back now
 
@@ -219,7 +217,10 @@ class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, LocalIdent
             "SELECT image, format FROM outbox JOIN turns ON turns.id = outbox.turn_id "
             "WHERE turn_id = ? AND turns.status = 'done'", (turn_id,)
         )
-        return (bytes(row["image"]), row["format"]) if row else None
+        if row is None:
+            return None
+        image = await self._outbox_image(turn_id, row["image"])
+        return None if image is None else (image, row["format"])
 
     async def choose_variation(self, turn_id: int, chain_id: int, channel_id: int, message_id: int) -> None:
         await self._write_all([
@@ -228,7 +229,7 @@ class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, LocalIdent
             ("UPDATE turns SET reply_channel_id = ?, reply_message_id = ? WHERE id = ?",
              (channel_id, message_id, turn_id)),
             ("DELETE FROM outbox WHERE turn_id = ?", (turn_id,)),
-        ])
+        ], drop=[turn_id])
 
     async def fail_turn(self, turn_id: int, code: str, error: str, *, charge: int = 0) -> None:
         async with self._transaction() as conn:
@@ -251,7 +252,7 @@ class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, LocalIdent
         )]
         if not keep_image:
             statements.append(("DELETE FROM outbox WHERE turn_id = ?", (turn_id,)))
-        await self._write_all(statements)
+        await self._write_all(statements, drop=[] if keep_image else [turn_id])
 
     async def note_delivery_attempt(self, turn_id: int, error: str) -> int:
         async with self._transaction() as conn:
@@ -304,8 +305,12 @@ class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, LocalIdent
             turn = await self.get_turn(turn_id)
             async with self._conn.execute("SELECT image, format FROM outbox WHERE turn_id = ?", (turn_id,)) as cursor:
                 row = await cursor.fetchone()
-            if turn is not None and row is not None:  # delivered meanwhile by a job still running
-                pending.append(PendingDelivery(turn, bytes(row["image"]), row["format"]))
+            image = None if row is None else await self._outbox_image(turn_id, row["image"])
+            if turn is not None and row is not None and image is None:
+                log.error("turn %d: its image file is missing from %s; it can't be posted", turn_id,
+                          self._outbox.files.folder if self._outbox else "the outbox")
+            if turn is not None and row is not None and image is not None:  # else delivered meanwhile by a job
+                pending.append(PendingDelivery(turn, image, row["format"]))
         return pending
 
     async def outbox_size(self) -> int:

@@ -66,7 +66,9 @@ async def test_database_file_is_private_and_a_new_folder_too(tmp_path: Path) -> 
     await store.close()
     assert path.parent.stat().st_mode & 0o777 == 0o700
     for made in path.parent.iterdir():  # the database and SQLite's -wal/-shm files, which copy its mode
-        assert made.stat().st_mode & 0o777 == 0o600, made.name
+        private = 0o700 if made.is_dir() else 0o600  # the outbox's image folder (bot.storage.image_files)
+        assert made.stat().st_mode & 0o777 == private, made.name
+    assert {made.name for made in path.parent.iterdir()} >= {"bot.db", "bot.db-images"}
     existing = tmp_path / "shared"
     existing.mkdir(mode=0o755)
     loose = existing / "bot.db"
