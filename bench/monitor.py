@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,9 +40,14 @@ def _status_kb(field: str) -> int:
     raise RuntimeError(f"{field} missing from /proc/self/status")
 
 
+_PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 1024 / 1024
+
+
 def rss_mb() -> float:
-    """Resident memory now (VmRSS), in MiB."""
-    return _status_kb("VmRSS") / 1024
+    """Resident memory now (VmRSS), in MiB, from /proc/self/statm: the monitor samples it 20 times a second, and
+    reading /proc/self/status instead cost the measured process about 13 ms of CPU per second."""
+    with open("/proc/self/statm", "rb") as statm:
+        return int(statm.read().split()[1]) * _PAGE_MB
 
 
 def hwm_mb() -> float:

@@ -13,5 +13,6 @@ async def test_running_bot_keeps_its_database_private(harness: Harness) -> None:
     assert folder.stat().st_mode & 0o777 == 0o700
     files = sorted(p.name for p in folder.iterdir())
     assert "threadpaint.db" in files and "threadpaint.db-wal" in files
-    for name in files:
-        assert (folder / name).stat().st_mode & 0o777 == 0o600, name
+    assert "threadpaint.db-images" in files  # the outbox's images, between generation and posting
+    for path in [*folder.iterdir(), *(folder / "threadpaint.db-images").iterdir()]:
+        assert path.stat().st_mode & 0o777 == (0o700 if path.is_dir() else 0o600), path.name

@@ -103,7 +103,7 @@ async def test_newer_schema_is_refused(pg_url: str) -> None:
 @postgres_only
 async def test_check_postgres_reports_a_writable_migrated_database(pg_url: str) -> None:
     ok, detail = await check_postgres(pg_url)
-    assert ok and "writable, schema v5" in detail
+    assert ok and "writable, schema v6" in detail
     conn = await asyncpg.connect(pg_url)
     try:
         assert await conn.fetchval("SELECT to_regclass('threadpaint_write_check')") is None  # rolled back
