@@ -160,7 +160,8 @@ class Bench:
         )
         # One job first, so lazy imports and first-use caches are not billed to the measured runs.
         await self.level(1, self.options.generation_time / 10)
-        await asyncio.sleep(0.2)
+        # Idle means idle: the bot gives freed memory back IDLE_SECONDS after its last job (bot/ops/memory.py).
+        await asyncio.sleep(IDLE_SECONDS + 1.0)
         gc.collect()
         return {"ready_rss_mb": round(ready_rss, 1), "idle_rss_mb": round(rss_mb(), 1)}
 
