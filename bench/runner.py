@@ -142,7 +142,7 @@ class Bench:
             settings.log_level, (settings.discord_token.get(), settings.openai_api_key.get()), self._log_stream
         )
         # The bot builds its own OpenAI client, as in production; only start-up waits are shortened.
-        self.bot = ThreadpaintBot(settings, guild_ready_timeout=0.05)
+        self.bot = ThreadpaintBot(settings, guild_ready_timeout=0.05, freeze_heap_when_ready=True)
         self._task = asyncio.create_task(self.bot.start(settings.discord_token.get()), name="threadpaint-bench")
         ready = asyncio.create_task(self.bot.wait_until_ready())
         done, _ = await asyncio.wait({ready, self._task}, timeout=30, return_when=asyncio.FIRST_COMPLETED)

@@ -34,7 +34,7 @@ def load_settings() -> Settings:
 
 
 async def run_bot(settings: Settings) -> None:
-    bot = ThreadpaintBot(settings)
+    bot = ThreadpaintBot(settings, freeze_heap_when_ready=True)
     loop = asyncio.get_running_loop()
     closing: list[asyncio.Task[None]] = []
     # discord.py handles only SIGINT (KeyboardInterrupt); Docker stops containers with SIGTERM.

@@ -31,6 +31,7 @@ from bot.discord_adapter.tree import ThreadpaintTree
 from bot.openai_adapter.client import build_openai_client
 from bot.ops.checks import check_money, model_warnings
 from bot.ops.heartbeat import Heartbeat
+from bot.ops.memory import freeze_heap
 from bot.ops.metrics import Metrics, MetricsServer, check_health
 from bot.settings import Settings
 from bot.storage import BotStore, open_store_url
@@ -55,6 +56,7 @@ class ThreadpaintBot(ImageBot):
         openai_client: openai.AsyncOpenAI | None = None,
         store: BotStore | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        freeze_heap_when_ready: bool = False,
         **options: Any,
     ) -> None:
         # This bot never joins voice: discord.py's start-up warnings about missing voice packages are noise.
@@ -86,6 +88,9 @@ class ThreadpaintBot(ImageBot):
         # Close only what this bot created; injected clients and stores belong to the caller.
         self._owns_openai = openai_client is None
         self._identify_buckets: int | None = None
+        # A process-wide step (see bot.ops.memory.freeze_heap): `python -m bot` asks for it, tests that start many
+        # bots in one process don't.
+        self._freeze_heap = freeze_heap_when_ready
 
     @property
     def openai(self) -> openai.AsyncOpenAI:
@@ -197,6 +202,8 @@ class ThreadpaintBot(ImageBot):
         except Exception:
             log.exception("start-up recovery failed")
         finally:
+            if self._freeze_heap:
+                freeze_heap()
             self.recovered.set()
 
     async def health(self) -> dict[str, bool]:

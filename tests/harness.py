@@ -121,7 +121,7 @@ class Harness:
         return Settings.from_env(env)
 
     async def start_bot(self, *, sleep: Callable[[float], Awaitable[None]] | None = None,
-                        **overrides: str) -> RunningBot:
+                        freeze_heap_when_ready: bool = False, **overrides: str) -> RunningBot:
         settings = self.settings(**overrides)
         # The tests' SDK validates every event the fake streams against the SDK's own types.
         client = ImageStreamingOpenAI(
@@ -131,7 +131,8 @@ class Harness:
             http_client=openai_http_client(settings.max_concurrent_jobs + SPARE_CONNECTIONS),
         )
         self.clients.append(client)
-        bot = ThreadpaintBot(settings, openai_client=client, guild_ready_timeout=0.05, sleep=sleep or asyncio.sleep)
+        bot = ThreadpaintBot(settings, openai_client=client, guild_ready_timeout=0.05, sleep=sleep or asyncio.sleep,
+                             freeze_heap_when_ready=freeze_heap_when_ready)
         task = asyncio.create_task(bot.start(settings.discord_token.get()), name="threadpaint-under-test")
         ready = asyncio.create_task(bot.wait_until_ready())
         done, _ = await asyncio.wait({ready, task}, timeout=10, return_when=asyncio.FIRST_COMPLETED)

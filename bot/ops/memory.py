@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import ctypes.util
+import gc
 import logging
 import sys
 from collections.abc import Callable
@@ -22,6 +23,19 @@ log = logging.getLogger(__name__)
 IDLE_SECONDS = 1.0
 
 Trim = Callable[[], None]
+
+
+def freeze_heap(collect: Callable[[], object] = gc.collect, freeze: Callable[[], None] = gc.freeze) -> None:
+    """Once started: collect, then move every object alive into the garbage collector's permanent generation.
+
+    The ~220,000 objects of a started bot (modules, the SDKs' pydantic schemas, discord.py's caches) live as long
+    as the process, yet each full collection walked them all: in a 200-job burst 5 such collections stalled the
+    event loop 100-210 ms each. Frozen, they are skipped; what jobs create is still collected. Collecting first
+    keeps start-up garbage out of the permanent generation (it would never be freed).
+    """
+    collect()
+    freeze()
+    log.info("start-up objects frozen out of garbage collection: %d", gc.get_freeze_count())
 
 
 class Cancellable(Protocol):

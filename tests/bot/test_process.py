@@ -36,8 +36,20 @@ async def test_sigterm_exits_cleanly(harness: Harness) -> None:
     try:
         await harness.discord.wait_for(lambda: bool(harness.discord.gateway.identifies), timeout=30,
                                        what="the bot process identifies on the gateway")
+        # Once ready and recovered, the process freezes its start-up objects (bot.ops.memory.freeze_heap).
+        assert process.stdout is not None
+        async def until_frozen() -> bytes:
+            seen = b""
+            while b"start-up objects frozen" not in seen:
+                line = await process.stdout.readline()
+                assert line, seen.decode()
+                seen += line
+            return seen
+
+        before = await asyncio.wait_for(until_frozen(), timeout=30)
         process.send_signal(signal.SIGTERM)
         output, _ = await asyncio.wait_for(process.communicate(), timeout=10)
+        output = before + output
     finally:
         if process.returncode is None:
             process.kill()

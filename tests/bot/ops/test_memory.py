@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import sys
 
+import pytest
+
+from bot.ops import memory
 from bot.ops.memory import MemoryReleaser, glibc_trim
 from tests.clock import FakeClock
+from tests.harness import Harness
 
 
 class Jobs:
@@ -66,3 +72,29 @@ async def test_glibc_trim_is_found_where_there_is_glibc() -> None:
         trim()
     else:
         assert trim is None
+
+
+def test_freeze_heap_collects_first_then_freezes_what_is_alive() -> None:
+    calls: list[str] = []
+    memory.freeze_heap(collect=lambda: calls.append("collect"), freeze=lambda: calls.append("freeze"))
+    assert calls == ["collect", "freeze"]
+    # And the real thing: what is alive then is out of the collector's generations.
+    try:
+        memory.freeze_heap()
+        assert gc.get_freeze_count() > 1000
+    finally:
+        gc.unfreeze()
+
+
+async def test_the_bot_freezes_its_heap_once_ready_and_recovered_only_when_asked(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frozen: list[str] = []
+    # Not the real freeze: this test process starts hundreds of bots; each one's objects would stay for good.
+    monkeypatch.setattr("bot.app.freeze_heap", lambda: frozen.append("frozen"))
+    running = await harness.start_bot(freeze_heap_when_ready=True)
+    await asyncio.wait_for(running.bot.recovered.wait(), 10)
+    assert frozen == ["frozen"]
+    other = await harness.start_bot()
+    await asyncio.wait_for(other.bot.recovered.wait(), 10)
+    assert frozen == ["frozen"]
