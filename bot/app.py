@@ -121,6 +121,9 @@ class ThreadpaintBot(ImageBot):
         self.store = self._given_store or await open_store_url(self.settings.database_url)
         if self._openai is None:
             self._openai = build_openai_client(self.settings)
+        # The SDK imports its Responses resources and builds their models on first use: about 0.3 s in which the
+        # event loop stood still, on the first /draw after every start. Here it is part of starting.
+        _ = self._openai.responses
         config = ModelConfig(
             model=self.settings.openai_model,
             image_model=self.settings.image_model,

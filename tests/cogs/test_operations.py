@@ -16,3 +16,9 @@ async def test_running_bot_keeps_its_database_private(harness: Harness) -> None:
     assert "threadpaint.db-images" in files  # the outbox's images, between generation and posting
     for path in [*folder.iterdir(), *(folder / "threadpaint.db-images").iterdir()]:
         assert path.stat().st_mode & 0o777 == (0o700 if path.is_dir() else 0o600), path.name
+
+
+async def test_the_sdks_responses_resource_is_loaded_while_starting_not_on_the_first_draw(harness: Harness) -> None:
+    running = await harness.start_bot()
+    # AsyncOpenAI.responses is a cached_property: present in the instance's dict once it was built.
+    assert "responses" in vars(running.bot.openai)
