@@ -6,10 +6,11 @@ file it is one write and, once posted, one unlink (about 0.5 ms). SQLite's own g
 ("Internal Versus External BLOBs"). The outbox row stays the record that an image waits (its `image` is NULL);
 the rules that keep row and file in step are in OutboxWriter (bot.storage.sqlite_outbox):
 
-- a file is written (to a temporary name, then renamed) before its row is committed, so a row always has its file;
+- a file is written (to a temporary name, then renamed) inside the transaction that adds its row, under the
+  database's write lock, so a committed row always has its file;
 - a file goes only after its row's deletion is committed;
-- a file without a row (a crash between the two steps, or rows deleted with their turns by /forget and
-  retention) is swept, in the same thread as the writes, so no write is ever in between.
+- a file without a row (a crash mid-transaction, or rows deleted with their turns by /forget and retention) is
+  swept under the same write lock, so no write is ever half-way while the folder is compared with the rows.
 
 Like the database, the files are durable against a crash of the bot, not against a power cut (synchronous=NORMAL).
 Every call here blocks; the outbox's thread makes them.

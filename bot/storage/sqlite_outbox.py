@@ -83,10 +83,12 @@ class OutboxWriter:
     def _write(self, statements: Sequence[Statement], image: tuple[int, bytes] | None, drop: Sequence[int]) -> None:
         conn = self._conn
         assert conn is not None, "open() first"
-        if image is not None:
-            self.files.put(*image)
+        # The file is written under the database's write lock, so a sweep (which takes it too, in this process or
+        # another one sharing the file) never sees it between being written and its row being committed.
         conn.execute("BEGIN IMMEDIATE")
         try:
+            if image is not None:
+                self.files.put(*image)
             for sql, params in statements:
                 conn.execute(sql, params)
         except BaseException:
@@ -109,8 +111,12 @@ class OutboxWriter:
     def _sweep(self) -> int:
         conn = self._conn
         assert conn is not None, "open() first"
-        keep = {row[0] for row in conn.execute("SELECT turn_id FROM outbox WHERE image IS NULL")}
-        return self.files.sweep(keep)
+        conn.execute("BEGIN IMMEDIATE")  # no write is half-way (see _write) while the folder is compared
+        try:
+            keep = {row[0] for row in conn.execute("SELECT turn_id FROM outbox WHERE image IS NULL")}
+            return self.files.sweep(keep)
+        finally:
+            conn.execute("COMMIT")
 
     def checkpoint_soon(self) -> None:
         """Start a passive checkpoint in the background unless one is already running (never waits)."""

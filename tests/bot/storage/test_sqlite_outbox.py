@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -223,6 +224,35 @@ async def test_outbox_writes_wait_their_turn_instead_of_failing_on_a_locked_data
             await loop.run_in_executor(store._outbox._writer, lambda: None)  # after anything it handed over
             assert not stash.done()  # waiting for the lock, not failed against SQLite's
         await stash
+        assert await store.outbox_size() == 1
+    finally:
+        await store.close()
+
+
+async def test_a_sweep_never_takes_the_file_of_a_write_still_in_its_transaction(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another store on the same file (a second process, or a restart while the old one finishes) is mid-write:
+    # it holds the write lock, has written the image file, and its row is not committed yet.
+    path = tmp_path / "bot.db"
+    first = await SqliteStore.open(path)
+    turn_id = await first.create_turn(turn(1))
+    assert turn_id is not None
+    await first.close()
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    (tmp_path / "bot.db-images" / f"{turn_id}.image").write_bytes(IMAGE)
+    # The sweep waits for that lock (here: fails at once, with no busy timeout) instead of taking the file.
+    monkeypatch.setattr("bot.storage.sqlite_outbox.BUSY_TIMEOUT_MS", 0)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        await SqliteStore.open(path)
+    assert images(tmp_path) == {f"{turn_id}.image": IMAGE}
+    writer.execute("INSERT INTO outbox (turn_id, image, format, created_at) VALUES (?, NULL, 'png', '')", (turn_id,))
+    writer.execute("COMMIT")
+    writer.close()
+    store = await SqliteStore.open(path)
+    try:
+        assert images(tmp_path) == {f"{turn_id}.image": IMAGE}
         assert await store.outbox_size() == 1
     finally:
         await store.close()
