@@ -31,7 +31,28 @@ class Upload:
 
     def file(self) -> discord.File:
         # A fresh File per request: discord.py consumes the stream, and a fallback route must upload it again.
-        return discord.File(io.BytesIO(self.data), filename=self.filename)
+        return discord.File(SharedBytesIO(self.data), filename=self.filename)
+
+
+class SharedBytesIO(io.BytesIO):
+    """A read-only BytesIO over an image that aiohttp uploads without first copying it whole.
+
+    BytesIO shares the bytes it starts from until it is written to or `getbuffer` exports it; aiohttp's multipart
+    payload calls `getbuffer` just to learn the length, and so copied every upload (2 MB per image in flight).
+    """
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(data)
+        self._data = data
+
+    def getbuffer(self) -> memoryview:
+        return memoryview(self._data)  # read-only, and the contents: nothing can write to this stream
+
+    def writable(self) -> bool:
+        return False
+
+    def write(self, data: Any) -> int:
+        raise io.UnsupportedOperation("write")
 
 
 class Reply:
