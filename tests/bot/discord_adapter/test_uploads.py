@@ -6,8 +6,10 @@ buffer to learn the length: on a plain BytesIO that copies the image, 2 MB more 
 
 from __future__ import annotations
 
+import gc
 import os
 import tracemalloc
+import weakref
 
 import aiohttp
 
@@ -64,3 +66,18 @@ async def test_an_upload_can_be_sent_again() -> None:
         sent = Collect()
         await multipart(upload).write(sent)  # type: ignore[arg-type]
         assert b"".join(sent.chunks).count(image) == 1
+
+
+def test_an_uploaded_image_is_freed_as_soon_as_discord_py_is_done_with_it() -> None:
+    # discord.py stubs the stream's `close` for the request and puts it back in File.close(); the stream must not
+    # be left in a reference cycle, which would keep the image until the next full garbage collection.
+    image = os.urandom(100_000)
+    gc.disable()
+    try:
+        file = Upload("result.png", image).file()
+        file.close()  # what discord.py does once the request is over
+        stream = weakref.ref(file.fp)
+        del file
+        assert stream() is None, "the uploaded stream (and its image) outlived its request"
+    finally:
+        gc.enable()
