@@ -46,6 +46,8 @@ class SharedBytesIO(io.BytesIO):
         self._data = data
 
     def getbuffer(self) -> memoryview:
+        if self.closed:
+            raise ValueError("I/O operation on closed file.")
         return memoryview(self._data)  # read-only, and the contents: nothing can write to this stream
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -62,6 +64,9 @@ class SharedBytesIO(io.BytesIO):
 
     def write(self, data: Any) -> int:
         raise io.UnsupportedOperation("write")
+
+    def truncate(self, size: int | None = None) -> int:
+        raise io.UnsupportedOperation("truncate")
 
 
 class Reply:
