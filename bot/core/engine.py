@@ -46,6 +46,7 @@ class OpenAIImageEngine:
                 events = _idle_limited(stream, self._idle_timeout)
                 async for update in translate(events, requested_format=requested_format):
                     yield update
+                    del update  # not held while the next event is awaited (a preview is megabytes)
         except ImageError:
             raise
         except openai.OpenAIError as exc:

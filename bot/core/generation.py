@@ -195,6 +195,7 @@ class Generator:
                     elif isinstance(update, Partial):
                         progress.partials += 1
                         pacer.offer(update)
+                        del update  # the pacer has it; not held here while the next event is awaited
                     elif isinstance(update, Final):
                         final = update
                         # The image exists and is paid for: from here on it is posted, and Cancel is too late.

@@ -80,3 +80,4 @@ class PreviewPacer(Generic[T]):
                 log.warning("preview update failed", exc_info=True)
             finally:
                 self._sending = False
+                item = None  # sent: not kept while waiting for the next one (a preview is megabytes)

@@ -41,10 +41,9 @@ async def translate(events: AsyncIterable[Any], *, requested_format: str) -> Asy
         if kind == "response.created":
             yield Started(event.response.id)
         elif kind == "response.image_generation_call.partial_image":
-            image = await decode_b64(event.partial_image_b64)
-            # The SDK's layers keep the event referenced until the next one arrives: only the bytes stay.
-            event.partial_image_b64 = ""
-            yield Partial(event.partial_image_index, image, event.output_format or requested_format)
+            # Not bound to a name here: this generator waits a second or more for the next event, and a preview
+            # is done with once shown, so only its consumers may keep it alive.
+            yield await _partial(event, requested_format)
         elif kind == "response.output_item.done" and getattr(event.item, "type", None) == "image_generation_call":
             final = await _final_from_item(event.item, requested_format)
             if final is not None:
@@ -81,6 +80,13 @@ async def translate(events: AsyncIterable[Any], *, requested_format: str) -> Asy
         else:
             log.debug("ignoring stream event %s", kind)
     raise StreamBroken(tr("The connection to OpenAI ended before the image was finished. Please try again."))
+
+
+async def _partial(event: Any, requested_format: str) -> Partial:
+    image = await decode_b64(event.partial_image_b64)
+    # The SDK's layers keep the event referenced until the next one arrives: only the bytes stay.
+    event.partial_image_b64 = ""
+    return Partial(event.partial_image_index, image, event.output_format or requested_format)
 
 
 async def _final_from_item(item: Any, requested_format: str) -> Final | None:

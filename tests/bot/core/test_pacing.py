@@ -1,6 +1,8 @@
 """Preview pacing: newest wins, stale previews are dropped, nothing lands after close()."""
 
 import asyncio
+import gc
+import weakref
 
 from bot.core.pacing import PreviewPacer
 from tests.clock import FakeClock, settle
@@ -85,3 +87,24 @@ async def test_failed_send_does_not_stop_pacing() -> None:
     await settle(lambda: sent == [1])
     await pacer.close()
     assert sent == [1]
+
+
+class Preview:
+    """Stands in for a preview of megabytes: only its liveness matters here."""
+
+
+async def test_a_sent_preview_is_not_kept_while_waiting_for_the_next() -> None:
+    # A job waits a second or more between previews; holding the last one meanwhile is megabytes per job.
+    sent: list[weakref.ref[Preview]] = []
+    clock = FakeClock()
+
+    async def send(item: Preview) -> None:
+        sent.append(weakref.ref(item))
+
+    pacer: PreviewPacer[Preview] = PreviewPacer(send, interval=0.1, clock=clock.now, sleep=clock.sleep)
+    pacer.offer(Preview())
+    await settle(lambda: len(sent) == 1)
+    await settle()  # the pacer is back to waiting for the next offer
+    gc.collect()
+    assert sent[0]() is None, "the pacer still holds the preview it sent"
+    await pacer.close()

@@ -16,12 +16,15 @@ import tracemalloc
 from collections.abc import AsyncIterator
 
 import httpx2
+import pytest
 
 from bot.core.engine import OpenAIImageEngine
+from bot.core.errors import StreamBroken
 from bot.core.options import ImageOptions
 from bot.core.request import ModelConfig, build_request
 from bot.core.updates import Partial
 from bot.openai_adapter.client import ImageStreamingOpenAI
+from tests.clock import settle
 
 IMAGE_BYTES = 2_000_000
 MB = 1_000_000
@@ -37,10 +40,12 @@ class PausedBody(httpx2.AsyncByteStream):
     def __init__(self, before: list[bytes], after: list[bytes]) -> None:
         self.before, self.after = before, after
         self.resume = asyncio.Event()
+        self.waiting = False
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         while self.before:
             yield self.before.pop(0)  # handed over, not kept: as a socket's read buffer would
+        self.waiting = True
         await self.resume.wait()
         while self.after:
             yield self.after.pop(0)
@@ -60,8 +65,11 @@ def body_of(image_b64: str) -> tuple[list[bytes], list[bytes]]:
     return chunked(sse(created) + sse(preview)), [b"data: [DONE]\n\n"]
 
 
-async def held_while_paused(image_bytes: int) -> tuple[int, int]:
-    """Stream a preview of `image_bytes` and stop; what stays allocated then, and the preview's size."""
+async def held_while_paused(image_bytes: int, keep: bool = True) -> tuple[int, int]:
+    """Stream a preview of `image_bytes` and stop; what stays allocated then, and the preview's size.
+
+    keep=False: the consumer lets go of the preview (as the bot does once it is shown) before the count.
+    """
     image_b64 = base64.b64encode(os.urandom(image_bytes)).decode()
     before, after = body_of(image_b64)
     del image_b64
@@ -84,13 +92,23 @@ async def held_while_paused(image_bytes: int) -> tuple[int, int]:
                 preview = update
                 break
         assert preview is not None
+        size = len(preview.image)
+        waiting = None
+        if not keep:
+            del update, preview
+            # As the bot's loop does: ask for the next update, which waits for the paused body.
+            waiting = asyncio.ensure_future(anext(updates))
+            await settle(lambda: body.waiting)
         held = tracemalloc.get_traced_memory()[0] - baseline
         body.resume.set()
+        if waiting is not None:
+            with pytest.raises(StreamBroken):  # the body ends without a finished image
+                await waiting
         await updates.aclose()
     finally:
         tracemalloc.stop()
         await client.close()
-    return held, len(preview.image)
+    return held, size
 
 
 async def test_a_paused_job_holds_its_preview_once() -> None:
@@ -99,3 +117,12 @@ async def test_a_paused_job_holds_its_preview_once() -> None:
     assert image == IMAGE_BYTES
     # The decoded preview itself, plus small change: no copy of the 2.7 MB base64 text may still be alive.
     assert held - image < 0.25 * MB, f"held {held / MB:.2f} MB while waiting, for a {image / MB:g} MB image"
+
+
+async def test_a_shown_preview_is_not_held_by_the_stream_while_waiting() -> None:
+    # The bot shows a preview within milliseconds and then waits a second or more for the next image event: the
+    # stream's own layers (translate, the engine) must not keep the preview meanwhile, 2 MB for every running job.
+    await held_while_paused(100_000, keep=False)
+    held, image = await held_while_paused(IMAGE_BYTES, keep=False)
+    assert image == IMAGE_BYTES
+    assert held < 0.25 * MB, f"held {held / MB:.2f} MB while waiting, after letting go of a {image / MB:g} MB preview"
