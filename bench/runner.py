@@ -23,7 +23,7 @@ from bench.monitor import LoopMonitor, rss_mb, summary_ms
 from bot.app import ThreadpaintBot
 from bot.core.guild_settings import GuildSettings
 from bot.ops.log import setup_logging
-from bot.ops.memory import IDLE_SECONDS
+from bot.ops.memory import IDLE_SECONDS, keep_image_buffers
 from bot.settings import Settings
 from tests.harness import CommandTracker
 
@@ -134,6 +134,7 @@ class Bench:
     # ---- lifecycle
 
     async def start(self) -> dict[str, float]:
+        keep_image_buffers(os.environ)  # as `python -m bot` does at start
         await self.fakes.start()
         env = bot_environment(self.fakes.info, self.options, self._tmp.name)
         settings = Settings.from_env(env)

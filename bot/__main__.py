@@ -21,6 +21,7 @@ from bot.discord_adapter.endpoints import point_discord_at
 from bot.ops.checks import run_checks
 from bot.ops.heartbeat import read_heartbeat
 from bot.ops.log import setup_logging
+from bot.ops.memory import keep_image_buffers
 from bot.settings import ConfigError, Settings, load_environment
 from bot.storage import StoreUnavailable
 
@@ -34,6 +35,8 @@ def load_settings() -> Settings:
 
 
 async def run_bot(settings: Settings) -> None:
+    if keep_image_buffers(os.environ):
+        log.info("glibc keeps freed image buffers for reuse until the bot is idle")
     bot = ThreadpaintBot(settings, freeze_heap_when_ready=True)
     loop = asyncio.get_running_loop()
     closing: list[asyncio.Task[None]] = []

@@ -57,6 +57,7 @@ async def test_sigterm_exits_cleanly(harness: Harness) -> None:
     text = output.decode()
     assert process.returncode == 0, text
     assert "received SIGTERM, shutting down" in text
+    assert "glibc keeps freed image buffers for reuse" in text  # bot.ops.memory.keep_image_buffers
     assert "Traceback" not in text
     assert harness.discord.token not in text and harness.openai.api_key not in text
     assert (harness.tmp_path / "proc.db").exists()

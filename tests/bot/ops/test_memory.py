@@ -98,3 +98,30 @@ async def test_the_bot_freezes_its_heap_once_ready_and_recovered_only_when_asked
     other = await harness.start_bot()
     await asyncio.wait_for(other.bot.recovered.wait(), 10)
     assert frozen == ["frozen"]
+
+
+class FakeLibc:
+    def __init__(self) -> None:
+        self.calls: list[tuple[int, int]] = []
+
+    def mallopt(self, param: int, value: int) -> int:
+        self.calls.append((param, value))
+        return 1
+
+
+def test_glibc_is_asked_to_keep_image_sized_blocks_and_its_heap_until_trimmed() -> None:
+    libc = FakeLibc()
+    assert memory.keep_image_buffers({}, libc) is True
+    # M_MMAP_THRESHOLD (-3) to 32 MiB, M_TRIM_THRESHOLD (-1) to 256 MiB
+    assert libc.calls == [(-3, 33_554_432), (-1, 268_435_456)]
+
+
+def test_an_owners_own_malloc_settings_are_left_alone() -> None:
+    for name in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_", "GLIBC_TUNABLES"):
+        libc = FakeLibc()
+        assert memory.keep_image_buffers({name: "1"}, libc) is False
+        assert libc.calls == []
+
+
+def test_a_libc_without_mallopt_is_no_error() -> None:
+    assert memory.keep_image_buffers({}, object()) is False
