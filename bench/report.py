@@ -42,7 +42,7 @@ def render(result: dict[str, Any]) -> str:
         "",
         f"- Floor (parse + base64 decode + one upload, no bot logic): preview "
         f"{_ms(floor['partial'], 'p50', 'p95', 'p99')} ms, final {_ms(floor['final'], 'p50', 'p95', 'p99')} ms "
-        "(p50/p95/p99).",
+        f"(p50/p95/p99); {result.get('floor_cpu_s_per_job', 0):.3f} CPU s per generation, one at a time.",
         f"- Throughput ceiling (zero-latency doubles, {c['jobs']} jobs at once): **{c['jobs_per_min']:.0f} jobs/min**"
         f"{_ok(t, 'ceiling_jobs_per_min')} ({c['completed']}/{c['jobs']} done in {c['wall_s']:.1f} s, "
         f"{c['cpu_s_per_job']:.3f} CPU s/job in the bot, loop lag max {c['loop_lag_max_ms']:.0f} ms).",

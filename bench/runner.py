@@ -207,16 +207,21 @@ class Bench:
         """The same payload with no bot logic: parse, base64-decode, upload (see bench/floor.py)."""
         opts = self.options
         await self.fakes.call("reset")
+        cpu = 0.0
         async with aiohttp.ClientSession() as session:
             for i in range(opts.floor_runs):
                 await self.fakes.call("queue_scripts", count=1, generation_time=min(opts.generation_time, 0.6))
+                # The floor's CPU per generation: the same bytes read, parsed, decoded and uploaded, nothing else.
+                start = time.process_time()
                 await floor_generation(session, self.fakes.info, f"benchmark floor {i}", opts.partials)
+                cpu += time.process_time() - start
         data = await self.fakes.call("collect")
         uploads = [u for u in data["uploads"] if u["source"] == "floor" and u["written"] is not None]
         return {
             kind: summary_ms([u["received"] - u["written"] for u in uploads if u["kind"] == kind])
             for kind in ("partial", "final")
-        } | {"bytes": max((u["size"] for u in uploads), default=0)}
+        } | {"bytes": max((u["size"] for u in uploads), default=0),
+             "cpu_s_per_job": round(cpu / max(1, opts.floor_runs), 4)}
 
     async def first_pixels(self) -> dict[str, Any]:
         """Seconds from the command to the first image a member sees: streamed previews vs. none."""
@@ -398,6 +403,7 @@ async def run(options: BenchOptions, progress: IO[str] = sys.stderr) -> dict[str
                     "partials": options.partials, "pace_ms": options.pace_ms, "fakes": options.fakes,
                     "arrivals": "burst" if options.burst else "spread over one generation time"},
         "floor_ms": {"partial": floor["partial"], "final": floor["final"]},
+        "floor_cpu_s_per_job": floor["cpu_s_per_job"],
         "idle": idle,
         "runs": runs,
         "ceiling": {"jobs": ceiling["jobs"], "completed": ceiling["completed"], "wall_s": ceiling["wall_s"],

@@ -31,6 +31,8 @@ def test_quick_benchmark_reports_every_metric(tmp_path: Path) -> None:
     assert result["payload"]["bytes"] > 100_000  # noise-textured, not a few-KB solid colour
     for kind in ("partial", "final"):
         summary_ok(result["floor_ms"][kind], result["payload"]["partials"] if kind == "partial" else 1)
+    assert 0 < result["floor_cpu_s_per_job"] < 5  # measured: the floor's own work, in seconds per generation
+    assert "CPU s per generation, one at a time" in proc.stdout
 
     partials = result["payload"]["partials"]
     assert [r["jobs"] for r in result["runs"]] == [1, 2]
