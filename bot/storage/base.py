@@ -104,13 +104,14 @@ class SqliteBase:
                 raise
             await self._conn.execute("COMMIT")
 
+    # One trip to the connection's thread each: a cursor (execute, fetch, close) took three, and every trip
+    # waits for the event loop, which is busiest exactly when jobs are admitted.
     async def _one(self, sql: str, params: tuple[Any, ...] = ()) -> aiosqlite.Row | None:
-        async with self._conn.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        rows = list(await self._conn.execute_fetchall(sql, params))
+        return rows[0] if rows else None
 
     async def _all(self, sql: str, params: tuple[Any, ...] = ()) -> list[aiosqlite.Row]:
-        async with self._conn.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        return list(await self._conn.execute_fetchall(sql, params))
 
 
 def private_database_file(path: Path) -> None:

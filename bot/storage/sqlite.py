@@ -158,18 +158,16 @@ class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, LocalIdent
         return int(row[0]) if row else 0
 
     async def start_turn(self, turn_id: int, parent_turn_id: int | None, previous_response_id: str | None) -> None:
-        async with self._transaction() as conn:
-            await conn.execute(
-                "UPDATE turns SET status = 'running', parent_turn_id = ?, previous_response_id = ? WHERE id = ?",
-                (parent_turn_id, previous_response_id, turn_id),
-            )
+        await self._write_all([(
+            "UPDATE turns SET status = 'running', parent_turn_id = ?, previous_response_id = ? WHERE id = ?",
+            (parent_turn_id, previous_response_id, turn_id),
+        )])
 
     async def set_reply_message(self, turn_id: int, channel_id: int, message_id: int) -> None:
-        async with self._transaction() as conn:
-            await conn.execute(
-                "UPDATE turns SET reply_channel_id = ?, reply_message_id = ? WHERE id = ?",
-                (channel_id, message_id, turn_id),
-            )
+        await self._write_all([(
+            "UPDATE turns SET reply_channel_id = ?, reply_message_id = ? WHERE id = ?",
+            (channel_id, message_id, turn_id),
+        )])
 
     async def stash_image(self, turn_id: int, image: bytes, fmt: str) -> None:
         await self._write_all([], stash=(turn_id, image, fmt))
@@ -241,8 +239,7 @@ class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, LocalIdent
             await conn.execute(_CHARGE, (charge, turn_id))
 
     async def mark_started(self, turn_id: int) -> None:
-        async with self._transaction() as conn:
-            await conn.execute("UPDATE spend SET started = 1 WHERE turn_id = ?", (turn_id,))
+        await self._write_all([("UPDATE spend SET started = 1 WHERE turn_id = ?", (turn_id,))])
 
     async def abandon_delivery(self, turn_id: int, error: str, *, keep_image: bool) -> None:
         statements: list[Statement] = [(

@@ -8,6 +8,7 @@ import sqlite3
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 import pytest
@@ -254,5 +255,35 @@ async def test_a_sweep_never_takes_the_file_of_a_write_still_in_its_transaction(
     try:
         assert images(tmp_path) == {f"{turn_id}.image": IMAGE}
         assert await store.outbox_size() == 1
+    finally:
+        await store.close()
+
+
+async def test_a_query_is_one_trip_to_the_shared_connection_and_a_single_write_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every trip to aiosqlite's thread waits for the event loop, busiest exactly when jobs are admitted: a
+    # cursor took three (execute, fetch, close), a one-statement transaction three more (BEGIN, it, COMMIT).
+    store = await SqliteStore.open(tmp_path / "bot.db")
+    try:
+        turn_id = await store.create_turn(turn(1))
+        assert turn_id is not None
+        trips: list[str] = []
+        real = store._conn._execute
+
+        async def counted(fn: Any, *args: Any, **kwargs: Any) -> Any:
+            trips.append(getattr(fn, "__name__", "?"))
+            return await real(fn, *args, **kwargs)
+
+        monkeypatch.setattr(store._conn, "_execute", counted)
+        got = await store.get_turn(turn_id)
+        assert got is not None and got.id == turn_id
+        assert len(trips) == 1
+        await store.start_turn(turn_id, None, None)
+        await store.set_reply_message(turn_id, 800, 950)
+        await store.mark_started(turn_id)
+        assert len(trips) == 1  # the writes took the outbox connection's thread, one trip each
+        again = await store.get_turn(turn_id)
+        assert again is not None and again.status == "running" and again.reply_message_id == 950
     finally:
         await store.close()
