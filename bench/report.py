@@ -48,6 +48,8 @@ def render(result: dict[str, Any]) -> str:
         f"{c['cpu_s_per_job']:.3f} CPU s/job in the bot, loop lag max {c['loop_lag_max_ms']:.0f} ms).",
         f"- Idle RSS: {idle['idle_rss_mb']:.0f} MB after start-up and one job{_ok(t, 'idle_rss_mb')} "
         f"({idle['ready_rss_mb']:.0f} MB when ready, {idle.get('idle_rss_after_mb', 0):.0f} MB after all runs).",
+        f"- The bench's own 10 ms loop ticker (lag and RSS) costs {idle.get('ticker_cpu_ms_per_s', 0):.0f} ms of CPU "
+        "per second on the idle bot in this run; it is included in CPU s/job.",
         f"- Time to first visible pixels: {f['streaming_s']} s streaming vs. {f['non_streaming_s']} s with "
         f"partial_images=0 (ratio {f['ratio']}).",
         "",

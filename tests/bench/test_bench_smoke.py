@@ -33,6 +33,7 @@ def test_quick_benchmark_reports_every_metric(tmp_path: Path) -> None:
         summary_ok(result["floor_ms"][kind], result["payload"]["partials"] if kind == "partial" else 1)
     assert 0 < result["floor_cpu_s_per_job"] < 5  # measured: the floor's own work, in seconds per generation
     assert "CPU s per generation, one at a time" in proc.stdout
+    assert 0 < result["idle"]["ticker_cpu_ms_per_s"] < 1000
 
     partials = result["payload"]["partials"]
     assert [r["jobs"] for r in result["runs"]] == [1, 2]
