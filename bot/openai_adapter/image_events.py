@@ -131,6 +131,31 @@ def _event_classes() -> dict[str, type[pydantic.BaseModel]]:
 
 _EVENT_CLASSES = _event_classes()
 
+# What an image generation's stream can send: its lifecycle, its image events, a reply in text, its failures.
+IMAGE_STREAM_EVENTS = (
+    "response.queued", "response.created", "response.in_progress", "response.output_item.added",
+    "response.image_generation_call.in_progress", "response.image_generation_call.generating",
+    "response.image_generation_call.partial_image", "response.image_generation_call.completed",
+    "response.content_part.added", "response.output_text.delta", "response.output_text.done",
+    "response.content_part.done", "response.output_item.done", "response.completed", "response.failed",
+    "response.incomplete", "error",
+)
+
+
+def build_event_validators(types: tuple[str, ...] = IMAGE_STREAM_EVENTS) -> int:
+    """Build the validators of the stream's event classes now; returns how many were built.
+
+    pydantic builds an SDK event class's validator on its first use: 15-30 ms each, on the event loop, during the
+    first job after every start (about 0.15 s in all). At start-up nobody waits for them.
+    """
+    built = 0
+    for name in types:
+        cls = _EVENT_CLASSES.get(name)
+        if cls is not None and not cls.__pydantic_complete__:
+            cls.model_rebuild()
+            built += 1
+    return built
+
 
 def validate_stream_event(data: object, cast_to: object) -> pydantic.BaseModel | None:
     """The Responses event as its own class, validated; None when it is not one (or does not validate)."""
