@@ -38,6 +38,16 @@ def freeze_heap(collect: Callable[[], object] = gc.collect, freeze: Callable[[],
     log.info("start-up objects frozen out of garbage collection: %d", gc.get_freeze_count())
 
 
+def _libc() -> Any:
+    """The process's C library on Linux (glibc's extras may still be missing: check for them), else None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+
+
 # mallopt's parameters (glibc's malloc.h).
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
 # Every image passes through several 2-3 MB buffers (the event's text, the base64 slice, the decoded bytes). By
@@ -58,14 +68,7 @@ def keep_image_buffers(environ: Mapping[str, str], libc: Any = None) -> bool:
     """
     if any(name in environ for name in _OWNERS_SETTINGS):
         return False
-    if libc is None:
-        if not sys.platform.startswith("linux"):
-            return False
-        try:
-            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        except OSError:
-            return False
-    mallopt = getattr(libc, "mallopt", None)
+    mallopt = getattr(libc if libc is not None else _libc(), "mallopt", None)
     if mallopt is None:  # e.g. musl (Alpine)
         return False
     return bool(mallopt(M_MMAP_THRESHOLD, KEEP_BLOCKS_UP_TO)) and bool(mallopt(M_TRIM_THRESHOLD, KEEP_FREE_HEAP_UP_TO))
@@ -84,12 +87,8 @@ def loop_call_later(delay: float, callback: Callable[[], None]) -> Cancellable:
 
 def glibc_trim() -> Trim | None:
     """`malloc_trim(0)` of glibc, or None where there is none (another libc, another OS)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        malloc_trim = libc.malloc_trim
-    except (OSError, AttributeError):  # e.g. musl (Alpine) has no malloc_trim
+    malloc_trim = getattr(_libc(), "malloc_trim", None)  # e.g. musl (Alpine) has no malloc_trim
+    if malloc_trim is None:
         return None
     malloc_trim.argtypes = [ctypes.c_size_t]
     malloc_trim.restype = ctypes.c_int

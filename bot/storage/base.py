@@ -17,6 +17,7 @@ from bot.storage.sqlite_outbox import BACKSTOP_CHECKPOINT_PAGES, OutboxWriter, S
 
 # The image goes in once: stashed when it arrives (the usual way) or with the result.
 _STASH = "INSERT INTO outbox (turn_id, image, format, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (turn_id) DO NOTHING"
+_UNSTASH = "DELETE FROM outbox WHERE turn_id = ?"
 
 
 def now_text() -> str:
@@ -62,22 +63,23 @@ class SqliteBase:
 
     async def _write_all(self, statements: Sequence[Statement], *, stash: tuple[int, bytes, str] | None = None,
                          drop: Sequence[int] = ()) -> None:
-        """One transaction of the given statements (first putting `stash`, a turn's image, in the outbox, and
-        then removing the outbox images of the turns in `drop`, whose rows the statements delete): on the outbox
-        connection in one trip, else on the shared one."""
+        """One transaction of the given statements, first putting `stash` (a turn's image) in the outbox and last
+        taking the images of the turns in `drop` out of it: on the outbox connection in one trip, else on the
+        shared one."""
+        image = None
+        if stash is not None:
+            turn_id, image_bytes, fmt = stash
+            # With image files the row's image is NULL (the file is the image); in memory there is no folder.
+            in_row = image_bytes if self._outbox is None else None
+            statements = [(_STASH, (turn_id, in_row, fmt, now_text())), *statements]
+            image = (turn_id, image_bytes)
+        statements = [*statements, *((_UNSTASH, (turn_id,)) for turn_id in drop)]
         if self._outbox is not None:
-            image = None
-            if stash is not None:
-                turn_id, image_bytes, fmt = stash
-                statements = [(_STASH, (turn_id, None, fmt, now_text())), *statements]  # NULL: the image is a file
-                image = (turn_id, image_bytes)
             # One writer at a time, in arrival order. Left to SQLite, a writer polls for the lock while the other
             # connection keeps taking it: in a burst of 200 jobs some waited past busy_timeout ("database is locked").
             async with self._write_lock:
                 await self._outbox.write(statements, image=image, drop=drop)
             return
-        if stash is not None:  # in memory: no folder beside it, the image is kept in the row
-            statements = [(_STASH, (stash[0], stash[1], stash[2], now_text())), *statements]
         async with self._transaction() as conn:
             for sql, params in statements:
                 await conn.execute(sql, params)

@@ -198,8 +198,7 @@ class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, LocalIdent
              "finished_at = ? WHERE id = ?",
              (delivery.chain_id, delivery.message_channel_id, delivery.message_id, now, turn_id)),
         ]
-        if delivery.moves_head:  # a variation keeps its image until "Use" posts it full size
-            statements.append(("DELETE FROM outbox WHERE turn_id = ?", (turn_id,)))
+        # A variation keeps its image until "Use" posts it full size.
         await self._write_all(statements, drop=[turn_id] if delivery.moves_head else [])
         if self._outbox is not None:
             self._outbox.checkpoint_soon()  # the image's pages just left the outbox: write the WAL back now
@@ -226,7 +225,6 @@ class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, LocalIdent
              (turn_id, now_text(), chain_id)),
             ("UPDATE turns SET reply_channel_id = ?, reply_message_id = ? WHERE id = ?",
              (channel_id, message_id, turn_id)),
-            ("DELETE FROM outbox WHERE turn_id = ?", (turn_id,)),
         ], drop=[turn_id])
 
     async def fail_turn(self, turn_id: int, code: str, error: str, *, charge: int = 0) -> None:
@@ -242,14 +240,11 @@ class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, LocalIdent
         await self._write_all([("UPDATE spend SET started = 1 WHERE turn_id = ?", (turn_id,))])
 
     async def abandon_delivery(self, turn_id: int, error: str, *, keep_image: bool) -> None:
-        statements: list[Statement] = [(
+        await self._write_all([(
             "UPDATE turns SET status = 'failed', error_code = 'delivery', error = ?, finished_at = ?, "
             "cost_reserved_micros = 0 WHERE id = ?",
             (error[:500], now_text(), turn_id),
-        )]
-        if not keep_image:
-            statements.append(("DELETE FROM outbox WHERE turn_id = ?", (turn_id,)))
-        await self._write_all(statements, drop=[] if keep_image else [turn_id])
+        )], drop=[] if keep_image else [turn_id])
 
     async def note_delivery_attempt(self, turn_id: int, error: str) -> int:
         async with self._transaction() as conn:
@@ -300,14 +295,14 @@ class SqliteStore(GuildSettingsQueries, PrivacyQueries, UsageQueries, LocalIdent
         pending = []
         for turn_id in owned:
             turn = await self.get_turn(turn_id)
-            async with self._conn.execute("SELECT image, format FROM outbox WHERE turn_id = ?", (turn_id,)) as cursor:
-                row = await cursor.fetchone()
-            image = None if row is None else await self._outbox_image(turn_id, row["image"])
-            if turn is not None and row is not None and image is None:
-                log.error("turn %d: its image file is missing from %s; it can't be posted", turn_id,
-                          self._outbox.files.folder if self._outbox else "the outbox")
-            if turn is not None and row is not None and image is not None:  # else delivered meanwhile by a job
-                pending.append(PendingDelivery(turn, image, row["format"]))
+            row = await self._one("SELECT image, format FROM outbox WHERE turn_id = ?", (turn_id,))
+            if turn is None or row is None:
+                continue  # delivered meanwhile by a job still running
+            image = await self._outbox_image(turn_id, row["image"])
+            if image is None:
+                log.error("turn %d: its image file is missing from the outbox folder; it can't be posted", turn_id)
+                continue
+            pending.append(PendingDelivery(turn, image, row["format"]))
         return pending
 
     async def outbox_size(self) -> int:
